@@ -1,0 +1,106 @@
+"""The findings document of SPEC §4 as pydantic models.
+
+Times are kept as epoch microseconds inside the engine and rendered as ISO 8601 +08:00
+(second precision) only here, at serialisation.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+from facts.timeutil import format_instant
+
+Time = Annotated[int, PlainSerializer(format_instant, return_type=str, when_used="always")]
+OptTime = Annotated[int | None, PlainSerializer(format_instant, return_type=str | None, when_used="always")]
+
+Status = Literal["open", "fulfilled", "fulfilled_late", "overdue"]
+Kind = Literal["overdue", "precondition", "prohibited", "breach"]
+Level = Literal["supervision_notice", "public_criticism", "one_vote_veto"]
+
+
+def make_id(prefix: str, *parts: object) -> str:
+    """A deterministic id from the identity of a finding (never from input order)."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return f"{prefix}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Obligation(_Out):
+    id: str
+    rule: str
+    article: int
+    action: str
+    duty_bearer: str
+    subject: str | None
+    period: str | None
+    triggered_by: list[str]
+    triggered_at: Time
+    due: OptTime
+    status: Status
+    fulfilled_by: str | None
+    fulfilled_at: OptTime
+
+
+class Violation(_Out):
+    id: str
+    rule: str
+    article: int
+    kind: Kind
+    unit: str
+    subject: str | None
+    period: str | None
+    at: Time
+    obligation: str | None
+    evidence: list[str]
+    remedied_at: OptTime
+
+
+class Escalation(_Out):
+    id: str
+    level: Level
+    unit: str
+    issued_by: str
+    period: str
+    article: int
+    at: Time
+    because: list[str]
+
+
+class Rejection(_Out):
+    file: str
+    line: int
+    id: str | None
+    error: str
+
+
+class Summary(_Out):
+    events: int
+    duplicates: int
+    rejected: int
+    before_effective: int
+    after_as_of: int
+    obligations: int
+    open: int
+    fulfilled: int
+    fulfilled_late: int
+    overdue: int
+    violations: int
+    escalations: int
+
+
+class Findings(_Out):
+    ruleset: str
+    as_of: Time
+    summary: Summary
+    obligations: list[Obligation]
+    violations: list[Violation]
+    escalations: list[Escalation]
+    rejected: list[Rejection]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

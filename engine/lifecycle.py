@@ -1,0 +1,168 @@
+"""The event-time obligation lifecycle (SPEC §1, §4): from matches to obligations and violations.
+
+Pure functions. Input: one partition's facts (position = the seq the matcher saw), its
+matches, the rules, parameters and `as_of`. Events after `as_of` are invisible here; events
+before the effective instant never reached the matcher.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.findings import Obligation, Violation, make_id
+from engine.matcher import Match
+from engine.params import Params
+from engine.periodic import Duty
+from engine.ruleset import Ruleset
+from engine.schema import ObligationRule, ProhibitionRule
+from facts.events import Fact
+from facts.units import EXTERNAL
+
+EVENT_UNIT = "event.unit"
+
+
+@dataclass
+class Grouped:
+    """Matches of one partition, indexed for the lifecycle."""
+
+    triggers: dict[int, list[int]]
+    pairs: dict[tuple[str, int, int], list[int]]  # (tag, rule, first seq) -> second seqs
+    acts: dict[int, list[int]]
+
+
+def group(matches: Sequence[Match]) -> Grouped:
+    triggers: dict[int, list[int]] = defaultdict(list)
+    pairs: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    acts: dict[int, list[int]] = defaultdict(list)
+    for tag, rule, first, second in matches:
+        if tag == "t":
+            triggers[rule].append(first)
+        elif tag == "p":
+            acts[rule].append(first)
+        else:
+            pairs[(tag, rule, first)].append(second)
+    return Grouped(triggers, pairs, acts)
+
+
+def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -> Fact | None:
+    """The earliest fact (by time, then id) among `seqs` with lo <= at <= hi."""
+    best: Fact | None = None
+    for s in seqs:
+        f = facts[s]
+        if f.at > hi or (lo is not None and f.at < lo):
+            continue
+        if best is None or (f.at, f.id) < (best.at, best.id):
+            best = f
+    return best
+
+
+def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | None, period: str | None,
+           triggered_by: list[str], triggered_at: int, base_due: int | None, blocker: Fact | None,
+           fulfil: Fact | None, as_of: int, evidence: list[str]) -> tuple[Obligation, Violation | None]:
+    """Status at `as_of` and the violation, if any, of one obligation."""
+    due = base_due
+    precondition = False
+    if blocker is not None and (base_due is None or blocker.at < base_due):
+        due, precondition = blocker.at, True
+    if fulfil is not None:
+        status = "fulfilled" if due is None or fulfil.at <= due else "fulfilled_late"
+    else:
+        status = "overdue" if due is not None and as_of > due else "open"
+    ob_id = make_id("ob", rule_id, subject, period, bearer, *triggered_by)
+    obligation = Obligation(
+        id=ob_id, rule=rule_id, article=article, action=action, duty_bearer=bearer, subject=subject,
+        period=period, triggered_by=triggered_by, triggered_at=triggered_at, due=due, status=status,
+        fulfilled_by=fulfil.id if fulfil else None, fulfilled_at=fulfil.at if fulfil else None)
+    violation = None
+    if status in ("overdue", "fulfilled_late"):
+        assert due is not None
+        proof = list(evidence)
+        if precondition and blocker is not None:
+            proof.append(blocker.id)
+        if fulfil is not None:
+            proof.append(fulfil.id)
+        violation = Violation(
+            id=make_id("vi", ob_id), rule=rule_id, article=article,
+            kind="precondition" if precondition else "overdue", unit=bearer, subject=subject, period=period,
+            at=due, obligation=ob_id, evidence=proof, remedied_at=fulfil.at if fulfil else None)
+    return obligation, violation
+
+
+def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], matches: Grouped,
+                  as_of: int) -> tuple[list[Obligation], list[Violation]]:
+    """Obligations and violations of one subject's partition."""
+    obligations: list[Obligation] = []
+    violations: list[Violation] = []
+    registry = ruleset.units
+    for index, seqs in matches.triggers.items():
+        located = ruleset.rules[index]
+        rule = located.rule
+        assert isinstance(rule, ObligationRule)
+        for t_seq in seqs:
+            t = facts[t_seq]
+            if t.at > as_of:
+                continue
+            triggered_at = t.at + (params.duration(rule.trigger.after) if rule.trigger.after else 0)
+            if triggered_at > as_of:
+                continue
+            cancel = _earliest(facts, matches.pairs.get(("u", index, t_seq), []), t.at, triggered_at)
+            if cancel is not None:
+                continue  # e.g. Art. 28: identity established or discharged within the waiting period
+            bearer = t.unit if rule.duty_bearer == EVENT_UNIT else rule.duty_bearer
+            assert isinstance(bearer, str)
+            if bearer != EXTERNAL and bearer not in registry.codes:
+                continue  # a unit removed from the registry owes nothing
+            base_due = triggered_at + params.duration(rule.deadline.within) if rule.deadline.within else None
+            blocker = _earliest(facts, matches.pairs.get(("b", index, t_seq), []), t.at, as_of)
+            precede = rule.deadline.before is not None
+            fulfil = _earliest(facts, matches.pairs.get(("f", index, t_seq), []), None if precede else triggered_at, as_of)
+            ob, vi = _close(rule.id, located.article, rule.action, bearer, t.subject, None, [t.id], triggered_at,
+                            base_due, blocker, fulfil, as_of, [t.id])
+            obligations.append(ob)
+            if vi is not None:
+                violations.append(vi)
+    for index, seqs in matches.acts.items():
+        located = ruleset.rules[index]
+        rule = located.rule
+        assert isinstance(rule, ProhibitionRule)
+        for e_seq in seqs:
+            e = facts[e_seq]
+            if e.at > as_of:
+                continue
+            evidence = [e.id]
+            if rule.while_open:
+                opened = [facts[s] for s in matches.pairs.get(("o", index, e_seq), []) if facts[s].at <= e.at]
+                closed = [facts[s] for s in matches.pairs.get(("c", index, e_seq), []) if facts[s].at <= e.at]
+                still_open = sorted((o for o in opened if not any(o.at <= c.at for c in closed)),
+                                    key=lambda f: (f.at, f.id))
+                if not still_open:
+                    continue
+                evidence = [still_open[0].id, e.id]
+            unit = e.unit if rule.charged == EVENT_UNIT else rule.charged
+            violations.append(Violation(
+                id=make_id("vi", rule.id, e.id), rule=rule.id, article=located.article,
+                kind="prohibited" if rule.kind == "prohibition" else "breach", unit=unit, subject=e.subject,
+                period=None, at=e.at, obligation=None, evidence=evidence, remedied_at=None))
+    return obligations, violations
+
+
+def duty_findings(ruleset: Ruleset, facts: Sequence[Fact], duties: Sequence[Duty], matches: Grouped,
+                  as_of: int) -> tuple[list[Obligation], list[Violation]]:
+    """Calendar duties of one unit: duty seq k is at position len(facts) + k in the partition."""
+    obligations: list[Obligation] = []
+    violations: list[Violation] = []
+    offset = len(facts)
+    for k, duty in enumerate(duties):
+        if duty.start > as_of:
+            continue
+        located = ruleset.rules[duty.rule_index]
+        rule = located.rule
+        assert isinstance(rule, ObligationRule)
+        fulfil = _earliest(facts, matches.pairs.get(("f", duty.rule_index, offset + k), []), None, as_of)
+        ob, vi = _close(rule.id, located.article, rule.action, duty.unit, None, duty.period, [], duty.start,
+                        duty.due, None, fulfil, as_of, [])
+        obligations.append(ob)
+        if vi is not None:
+            violations.append(vi)
+    return obligations, violations

@@ -1,0 +1,158 @@
+"""Engines and sessions: the embedding API.
+
+`Engine` compiles a ruleset once (its own durable_rules host) and can open any number of
+`Session`s. A session accumulates events in any order and in any batches and answers
+"findings as of T"; the answer depends only on the set of events, the parameters and T.
+Matching is cached per partition (subject or unit) and redone only where events arrived.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable
+from typing import Literal
+
+from engine.compile import compile_ruleset
+from engine.escalation import escalate
+from engine.findings import Findings, Obligation, Rejection, Summary, Violation
+from engine.lifecycle import Grouped, case_findings, duty_findings, group
+from engine.matcher import Matcher
+from engine.periodic import Duty, generate_duties
+from engine.ruleset import Ruleset, load_ruleset
+from facts.events import Fact
+from facts.reader import Accepted, Rejected
+
+Partition = tuple[str, str]
+AddResult = Literal["new", "duplicate", "conflict"]
+
+
+def fact_dict(fact: Fact) -> dict[str, object]:
+    """An event as a durable_rules fact: envelope plus data fields prefixed `d_` (nulls left out)."""
+    out: dict[str, object] = {"k": "ev", "type": fact.type, "unit": fact.unit}
+    if fact.subject is not None:
+        out["subject"] = fact.subject
+    for key, value in fact.data:
+        if value is not None:
+            out[f"d_{key}"] = value
+    return out
+
+
+class Engine:
+    """A compiled ruleset with its parameters and unit registry."""
+
+    def __init__(self, ruleset: Ruleset):
+        self.ruleset = ruleset
+        self.params = ruleset.params
+        compiled = compile_ruleset(ruleset)
+        self._matcher = Matcher(compiled)
+        self.duties: dict[str, list[Duty]] = generate_duties(ruleset, self.params, compiled.periodic)
+        assessment = ruleset.header.escalation.one_vote_veto.assessment_event
+        self.assessment_type = assessment
+
+    @classmethod
+    def load(cls, path: str | None = None, params_file: str | None = None, units_file: str | None = None) -> "Engine":
+        return cls(load_ruleset(path, params_file, units_file))
+
+    def session(self) -> "Session":
+        return Session(self)
+
+    def evaluate(self, items: Iterable[Accepted | Rejected], as_of: int) -> Findings:
+        """One batch: read everything, then evaluate as of `as_of`."""
+        session = self.session()
+        session.add_all(items)
+        return session.findings(as_of)
+
+    def match(self, partition: Partition, facts: list[Fact]) -> Grouped:
+        dicts = [fact_dict(f) for f in facts]
+        if partition[0] == "u":
+            dicts += [d.as_fact() for d in self.duties.get(partition[1], [])]
+        return group(self._matcher.match(dicts))
+
+
+class Session:
+    """Events accumulated so far, and findings as of any instant. Thread-safe."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.RLock()
+        self._digests: dict[str, bytes] = {}
+        self._parts: dict[Partition, list[Fact]] = {}
+        self._cache: dict[Partition, Grouped] = {}
+        self._times: list[int] = []  # occurred_at of every distinct valid event, kept sorted
+        self._assessments: list[Fact] = []
+        self.duplicates = 0
+        self.before_effective = 0
+        self.rejected: list[Rejection] = []
+
+    @property
+    def events(self) -> int:
+        return len(self._digests)
+
+    def add(self, item: Accepted | Rejected) -> AddResult | Literal["rejected"]:
+        """Add one reader verdict. The first content seen for an id wins; a different one is rejected."""
+        with self._lock:
+            if isinstance(item, Rejected):
+                self.rejected.append(Rejection(file=item.file, line=item.line, id=item.id, error=item.error))
+                return "rejected"
+            fact = item.fact
+            known = self._digests.get(fact.id)
+            if known is not None:
+                if known == item.digest:
+                    self.duplicates += 1
+                    return "duplicate"
+                self.rejected.append(Rejection(file=item.file, line=item.line, id=fact.id,
+                                               error="conflicting duplicate id: differs from the event first read with this id"))
+                return "conflict"
+            self._digests[fact.id] = item.digest
+            bisect.insort(self._times, fact.at)
+            if fact.at < self.engine.ruleset.effective:
+                self.before_effective += 1
+                return "new"  # counted, and otherwise ignored
+            if fact.type == self.engine.assessment_type:
+                self._assessments.append(fact)
+            key = fact.partition
+            self._parts.setdefault(key, []).append(fact)
+            self._cache.pop(key, None)
+            return "new"
+
+    def add_all(self, items: Iterable[Accepted | Rejected]) -> None:
+        for item in items:
+            self.add(item)
+
+    def _grouped(self, key: Partition) -> tuple[list[Fact], Grouped]:
+        facts = self._parts.get(key, [])
+        cached = self._cache.get(key)
+        if cached is None:
+            facts.sort(key=lambda f: (f.at, f.id))
+            cached = self.engine.match(key, facts)
+            self._cache[key] = cached
+        return facts, cached
+
+    def findings(self, as_of: int) -> Findings:
+        engine = self.engine
+        rs = engine.ruleset
+        with self._lock:
+            obligations: list[Obligation] = []
+            violations: list[Violation] = []
+            keys = set(self._parts) | {("u", unit) for unit in engine.duties}
+            for key in sorted(keys):
+                facts, grouped = self._grouped(key)
+                obs, vis = case_findings(rs, engine.params, facts, grouped, as_of)
+                obligations += obs
+                violations += vis
+                if key[0] == "u" and key[1] in engine.duties:
+                    obs, vis = duty_findings(rs, facts, engine.duties[key[1]], grouped, as_of)
+                    obligations += obs
+                    violations += vis
+            escalations = escalate(violations, self._assessments, rs.header.escalation, engine.params, rs.units, as_of)
+            after = len(self._times) - bisect.bisect_right(self._times, as_of)
+            rejected = sorted(self.rejected, key=lambda r: (r.file, r.line))
+        obligations.sort(key=lambda o: (o.triggered_at, o.id))
+        violations.sort(key=lambda v: (v.at, v.id))
+        escalations.sort(key=lambda e: (e.at, e.id))
+        status = {s: sum(1 for o in obligations if o.status == s) for s in ("open", "fulfilled", "fulfilled_late", "overdue")}
+        summary = Summary(events=self.events, duplicates=self.duplicates, rejected=len(rejected),
+                          before_effective=self.before_effective, after_as_of=after, obligations=len(obligations),
+                          violations=len(violations), escalations=len(escalations), **status)
+        return Findings(ruleset=rs.name, as_of=as_of, summary=summary, obligations=obligations,
+                        violations=violations, escalations=escalations, rejected=rejected)

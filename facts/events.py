@@ -1,0 +1,115 @@
+"""Events as validated pydantic models (SPEC §2) and the compact `Fact` the engine keeps.
+
+One discriminated union on `type`; strict (no coercion of "5" to 5) and closed (unknown
+fields rejected). Instants are normalised to epoch microseconds on validation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationInfo,
+                      WithJsonSchema, create_model, field_validator)
+
+from facts.timeutil import parse_instant
+from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+Instant = Annotated[
+    int,
+    BeforeValidator(lambda v: parse_instant(v)),
+    WithJsonSchema({"type": "string", "description": "ISO 8601 date-time (offset optional) or date"}),
+]
+EventId = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class _Envelope(BaseModel):
+    """Fields every event has; `unit` is checked against the registry given as context."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: EventId
+    occurred_at: Instant
+    unit: str
+    subject: Any = None
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, v: str, info: ValidationInfo) -> str:
+        registry = (info.context or {}).get("units")
+        if registry is not None and not registry.is_actor(v):
+            raise ValueError(f"unknown unit {v!r}")
+        return v
+
+
+class _CaseEnvelope(_Envelope):
+    subject: EventId  # required for case-level events
+
+
+def _model_name(event_type: str) -> str:
+    return "".join(part.capitalize() for part in event_type.replace(".", "_").split("_"))
+
+
+def _build() -> dict[str, type[_Envelope]]:
+    models: dict[str, type[_Envelope]] = {}
+    for event_type, fields in ALL_TYPES.items():
+        name = _model_name(event_type)
+        data_model = create_model(
+            f"{name}Data",
+            __config__=ConfigDict(extra="forbid", strict=True, frozen=True),
+            **{k: (ann, Field() if default is ... else Field(default=default)) for k, (ann, default) in fields.items()},
+        )
+        base = _Envelope if event_type in UNIT_LEVEL else _CaseEnvelope
+        models[event_type] = create_model(
+            name,
+            __base__=base,
+            type=(Literal[event_type], ...),
+            data=(data_model, Field(default_factory=dict, validate_default=True)),
+        )
+    return models
+
+
+EVENT_MODELS: dict[str, type[_Envelope]] = _build()
+Event = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")]  # type: ignore[misc]
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """What the engine keeps of a valid event: small, hashable, JSON-free."""
+
+    id: str
+    type: str
+    at: int  # epoch microseconds
+    unit: str
+    subject: str | None  # None for unit-level events
+    data: tuple[tuple[str, Any], ...]
+
+    def get(self, field: str) -> Any:
+        for key, value in self.data:
+            if key == field:
+                return value
+        return None
+
+    @property
+    def unit_level(self) -> bool:
+        return self.type in UNIT_LEVEL
+
+    @property
+    def partition(self) -> tuple[str, str]:
+        """Events are matched per subject (case-level) or per unit (unit-level)."""
+        return ("u", self.unit) if self.subject is None else ("s", self.subject)
+
+
+def to_fact(model: BaseModel) -> Fact:
+    m: Any = model
+    unit_level = m.type in UNIT_LEVEL
+    return Fact(
+        id=m.id,
+        type=m.type,
+        at=m.occurred_at,
+        unit=m.unit,
+        subject=None if unit_level else m.subject,
+        data=tuple(sorted(m.data.model_dump().items())),
+    )

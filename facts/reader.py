@@ -1,0 +1,131 @@
+"""Read events from JSON Lines or a JSON array, one verdict per event.
+
+A bad event is a `Rejected` with its file, line, id (when readable) and a precise reason;
+the events around it are still read. Nothing here raises on bad content.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from facts.events import EVENT_ADAPTER, Fact, to_fact
+from facts.units import UnitRegistry
+from facts.vocabulary import ALL_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    fact: Fact
+    digest: bytes  # hash of the event as a JSON value: tells a repeat from a conflict
+    file: str
+    line: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    file: str
+    line: int
+    id: str | None
+    error: str
+    raw: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "id": self.id, "error": self.error}
+
+
+def content_digest(obj: Any) -> bytes:
+    """Canonical hash of a JSON value (key order and spacing do not matter)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _reason(exc: ValidationError, event_type: str) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[0] == event_type:
+            loc = loc[1:]
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def check_event(obj: Any, units: UnitRegistry | None, file: str, line: int, raw: str) -> Accepted | Rejected:
+    """Validate one decoded JSON value as an event."""
+    raw_id = obj.get("id") if isinstance(obj, dict) else None
+    event_id = raw_id if isinstance(raw_id, str) else None
+    if not isinstance(obj, dict):
+        return Rejected(file, line, None, "an event is a JSON object", raw)
+    event_type = obj.get("type")
+    if "type" not in obj:
+        return Rejected(file, line, event_id, "type: Field required", raw)
+    if not isinstance(event_type, str) or event_type not in ALL_TYPES:
+        return Rejected(file, line, event_id, f"type: unknown event type {event_type!r}", raw)
+    try:
+        model = EVENT_ADAPTER.validate_python(obj, context={"units": units})
+    except ValidationError as exc:
+        return Rejected(file, line, event_id, _reason(exc, event_type), raw)
+    return Accepted(to_fact(model), content_digest(obj), file, line, raw)
+
+
+def read_lines(lines: Iterable[str], file: str, units: UnitRegistry | None) -> Iterator[Accepted | Rejected]:
+    """JSON Lines: one event per line; blank lines skipped."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        raw = text.rstrip("\r\n")
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield Rejected(file, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", raw)
+            continue
+        yield check_event(obj, units, file, number, raw)
+
+
+def read_array(text: str, file: str, units: UnitRegistry | None) -> Iterator[Accepted | Rejected]:
+    """A JSON array of events, element by element, each with the line it starts on."""
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text):
+            yield Rejected(file, text.count("\n", 0, pos) + 1, None, "malformed JSON: array not closed", "")
+            return
+        if text[pos] == "]":
+            return
+        line = text.count("\n", 0, pos) + 1
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            yield Rejected(file, line, None,
+                           f"malformed JSON: {exc.msg}; the rest of the array cannot be read", text[pos:pos + 200])
+            return
+        yield check_event(obj, units, file, line, text[pos:end])
+        pos = end
+
+
+def read_stream(stream: IO[str], file: str, units: UnitRegistry | None) -> Iterator[Accepted | Rejected]:
+    """Tell a JSON array from JSON Lines by the first non-blank character."""
+    first = ""
+    buffered: list[str] = []
+    for text in stream:
+        buffered.append(text)
+        if text.strip():
+            first = text.lstrip()[0]
+            break
+    if first == "[":
+        yield from read_array("".join(buffered) + stream.read(), file, units)
+    else:
+        yield from read_lines(_chain(buffered, stream), file, units)
+
+
+def _chain(head: list[str], rest: IO[str]) -> Iterator[str]:
+    yield from head
+    yield from rest

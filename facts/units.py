@@ -1,0 +1,97 @@
+"""The unit registry: who can act in events and who bears duties.
+
+The member list is reference data of a ruleset (SPEC §1) and can be replaced by a file;
+`district_government` and `joint_conference_office` always exist, and `external` is a valid
+actor that is never a district unit.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ALWAYS_PRESENT = ("district_government", "joint_conference_office")
+EXTERNAL = "external"
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class UnitsFileError(ValueError):
+    """A units file that cannot be used; the message names the file and the entry."""
+
+
+class Unit(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    lead: bool = False
+
+    @field_validator("code")
+    @classmethod
+    def _code_shape(cls, v: str) -> str:
+        if not _CODE.match(v):
+            raise ValueError("a unit code is lower-case letters, digits and _ (starting with a letter)")
+        if v == EXTERNAL:
+            raise ValueError("'external' is reserved for parties outside the district")
+        return v
+
+
+class UnitRegistry(BaseModel):
+    """Members of the joint conference plus the two units that always exist."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    members: tuple[Unit, ...]
+    others: tuple[Unit, ...] = ()
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, v: tuple[Unit, ...]) -> tuple[Unit, ...]:
+        seen: set[str] = set()
+        for unit in v:
+            if unit.code in seen:
+                raise ValueError(f"unit {unit.code!r} is listed twice")
+            if unit.code in ALWAYS_PRESENT:
+                raise ValueError(f"{unit.code!r} always exists and is not a member unit")
+            seen.add(unit.code)
+        return v
+
+    @property
+    def member_codes(self) -> tuple[str, ...]:
+        return tuple(u.code for u in self.members)
+
+    @property
+    def codes(self) -> frozenset[str]:
+        """Every district unit: members plus the units that always exist."""
+        return frozenset(self.member_codes) | frozenset(ALWAYS_PRESENT)
+
+    def is_actor(self, code: str) -> bool:
+        """May this code stand in an event's `unit` field?"""
+        return code in self.codes or code == EXTERNAL
+
+    def label(self, code: str, lang: str = "zh") -> str:
+        for unit in (*self.members, *self.others):
+            if unit.code == code:
+                return unit.name_zh if lang == "zh" else unit.name_en
+        return code
+
+
+def load_units(path: Path, always: tuple[Unit, ...]) -> UnitRegistry:
+    """Read a units file: `members:` a list of {code, name_zh, name_en}."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UnitsFileError(f"{path}: cannot read units file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise UnitsFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("members"), list):
+        raise UnitsFileError(f"{path}: a units file is a mapping with a 'members' list")
+    try:
+        return UnitRegistry(members=tuple(raw["members"]), others=always)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise UnitsFileError(f"{path}: {loc}: {first['msg']}") from None
