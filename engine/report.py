@@ -34,17 +34,20 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
         per_unit[v.unit]["violations"] += 1
     for e in findings.escalations:
         per_unit[e.unit][e.level] += 1
+    wide = console.width >= 120
     table = Table(title="By unit", show_lines=False)
     for col in ("unit", "name", "overdue", "open", "late", "violations", "notices", "criticism", "veto"):
-        table.add_column(col, justify="left" if col in ("unit", "name") else "right")
+        if col == "name" and not wide:
+            continue
+        table.add_column(col, justify="left" if col in ("unit", "name") else "right", no_wrap=True)
     order = sorted(per_unit, key=lambda u: (-per_unit[u]["overdue"], -per_unit[u]["one_vote_veto"], u))
     for unit in order:
         row = per_unit[unit]
         if not (row["overdue"] or row["violations"] or row["open"] or row["fulfilled_late"]):
             continue
-        table.add_row(unit, ruleset.units.label(unit, lang), str(row["overdue"]), str(row["open"]),
-                      str(row["fulfilled_late"]), str(row["violations"]), str(row["supervision_notice"]),
-                      str(row["public_criticism"]), str(row["one_vote_veto"]))
+        counts = [str(row[k]) for k in ("overdue", "open", "fulfilled_late", "violations", "supervision_notice",
+                                         "public_criticism", "one_vote_veto")]
+        table.add_row(unit, *([ruleset.units.label(unit, lang)] if wide else []), *counts)
     console.print(table)
 
     overdue = [o for o in findings.obligations if o.status == "overdue"]

@@ -175,7 +175,7 @@ class _Checker:
                 self.err(None, "rule_ref_error", f"escalation.{level}.assessment_event: unknown unit-level event", header_file)
         if rs.header.grace not in rs.specs:
             self.err(None, "rule_ref_error", f"grace: unknown parameter {rs.header.grace!r}", header_file)
-        covered = {w.article for w in rs.rules} | {getattr(ladder, lv).article for lv in ladder.model_fields}
+        covered = {w.article for w in rs.rules} | {getattr(ladder, lv).article for lv in type(ladder).model_fields}
         for article in range(1, rs.header.articles + 1):
             if article not in covered and article not in rs.no_duty:
                 self.err(None, "rule_ref_error", f"article {article}: neither encoded by a rule nor listed with a reason",

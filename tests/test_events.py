@@ -1,0 +1,110 @@
+"""The event vocabulary: strict, closed, precise errors; timestamps normalised to +08:00."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from facts.events import EVENT_MODELS
+from facts.reader import Accepted, Rejected, check_event, read_lines, read_stream
+from facts.timeutil import TimeFormatError, format_instant, parse_duration, parse_instant
+from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
+
+
+def base(type_: str, **data) -> dict:
+    e = {"id": "e1", "type": type_, "occurred_at": "2023-03-01T09:30:00+08:00", "unit": "public_security", "data": data}
+    if type_ not in UNIT_LEVEL:
+        e["subject"] = "p-1"
+    return e
+
+
+def test_every_type_has_a_model() -> None:
+    assert set(EVENT_MODELS) == set(ALL_TYPES)
+    assert len(ALL_TYPES) - len(UNIT_LEVEL) == 42 and len(UNIT_LEVEL) == 9  # SPEC §2
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2023-03-01", "2023-03-01T00:00:00+08:00"),
+    ("2023-03-01T09:30:00", "2023-03-01T09:30:00+08:00"),
+    ("2023-03-01T01:30:00Z", "2023-03-01T09:30:00+08:00"),
+    ("2023-03-01T09:30:00-05:00", "2023-03-01T22:30:00+08:00"),
+    ("2023-03-01T09:30:00.750+08:00", "2023-03-01T09:30:00+08:00"),
+])
+def test_timestamps_normalise(text: str, expected: str) -> None:
+    assert format_instant(parse_instant(text)) == expected
+
+
+@pytest.mark.parametrize("text", ["2023-1-01", "yesterday", "2023-02-30", "", "2023-03-01T25:00"])
+def test_bad_timestamps(text: str) -> None:
+    with pytest.raises(TimeFormatError):
+        parse_instant(text)
+
+
+def test_durations() -> None:
+    assert parse_duration("PT24H") == parse_duration("P1D") == 86_400_000_000
+    for bad in ("P1M", "P1Y", "P", "PT", "7 days", "24h"):
+        with pytest.raises(TimeFormatError):
+            parse_duration(bad)
+
+
+def test_valid_event_is_accepted(engine) -> None:
+    v = check_event(base("child.missing_reported", age=5), engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Accepted)
+    assert v.fact.get("age") == 5 and v.fact.subject == "p-1"
+
+
+@pytest.mark.parametrize("mutate,fragment", [
+    (lambda e: e["data"].update(age="5"), "data.age"),
+    (lambda e: e["data"].update(age=5.0), "data.age"),
+    (lambda e: e["data"].update(age=18), "data.age"),
+    (lambda e: e["data"].update(colour="red"), "data.colour"),
+    (lambda e: e.update(extra=1), "extra"),
+    (lambda e: e.pop("subject"), "subject"),
+    (lambda e: e.update(subject="bad name"), "subject"),
+    (lambda e: e.update(id="x" * 129), "id"),
+    (lambda e: e.update(unit="police_station_9"), "unit: unknown unit"),
+    (lambda e: e.update(occurred_at="soon"), "occurred_at"),
+    (lambda e: e.update(type="child.went_missing"), "unknown event type"),
+    (lambda e: e.pop("data"), "data.age: Field required"),
+])
+def test_bad_events_are_rejected_precisely(engine, mutate, fragment: str) -> None:
+    e = base("child.missing_reported", age=5)
+    mutate(e)
+    v = check_event(e, engine.ruleset.units, "f", 7, "")
+    assert isinstance(v, Rejected)
+    assert fragment in v.error
+    assert v.line == 7
+
+
+def test_defaults_and_nulls(engine) -> None:
+    v = check_event(base("victim.rescued", age=9), engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Accepted)
+    assert v.fact.get("foreign") is False and v.fact.get("parents_identified") is None
+
+
+def test_unit_level_events_ignore_subject(engine) -> None:
+    e = base("unit.annual_plan_filed", year=2023)
+    e["subject"] = 42
+    v = check_event(e, engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Accepted) and v.fact.subject is None
+    assert v.fact.partition == ("u", "public_security")
+
+
+def test_external_is_an_actor_but_not_a_target(engine) -> None:
+    assert isinstance(check_event(base("dna.collected", collector_kind="individual"), engine.ruleset.units, "f", 1, ""), Accepted)
+
+
+def test_json_lines_keep_line_numbers_and_neighbours(engine) -> None:
+    lines = [json.dumps(base("child.missing_reported", age=5)), "", "{not json", json.dumps({**base("birth.delivered"), "id": "e2"})]
+    out = list(read_lines(lines, "f", engine.ruleset.units))
+    assert [type(v).__name__ for v in out] == ["Accepted", "Rejected", "Accepted"]
+    assert out[1].line == 3 and "malformed JSON" in out[1].error
+    assert out[2].line == 4
+
+
+def test_json_array_input(engine) -> None:
+    doc = "[\n" + json.dumps(base("child.missing_reported", age=5)) + ",\n" + json.dumps({**base("birth.delivered"), "id": "e2"}) + "\n]\n"
+    out = list(read_stream(io.StringIO(doc), "f", engine.ruleset.units))
+    assert [v.line for v in out] == [2, 3]
+    assert all(isinstance(v, Accepted) for v in out)
