@@ -32,6 +32,7 @@ class Located:
     article: int
     file: str
     line: int
+    raw: Any = field(default=None, compare=False, repr=False)  # the YAML mapping, with line numbers
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
         if article_file is None:
             continue
         for index, rule in enumerate(article_file.rules):
-            rules.append(Located(rule, article_file.article, str(file), line_of(raw, ("rules", index))))
+            rules.append(Located(rule, article_file.article, str(file), line_of(raw, ("rules", index)),
+                                 raw["rules"][index]))
 
     no_duty_file, _, errs = _read_model(NoDutyFile, root / "articles-without-duty.yaml")
     errors += errs

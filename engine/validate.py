@@ -11,6 +11,7 @@ import typing
 from typing import Any, get_args, get_origin
 
 from engine.errors import RuleError
+from engine.loader import line_of
 from engine.ruleset import Located, Ruleset
 from engine.schema import EventPattern, ObligationRule, ParamRef, ProhibitionRule
 from facts.units import EXTERNAL, load_units
@@ -55,8 +56,11 @@ class _Checker:
     def err(self, where: Located | None, code: str, message: str, file: str | None = None) -> None:
         if where is None:
             self.errors.append(RuleError(file or str(self.rs.path), 0, code, message))
-        else:
-            self.errors.append(RuleError(where.file, where.line, code, message, where.rule.id, where.article))
+            return
+        # "trigger.where.age: ..." -> the line of that very key in the rule's YAML
+        path = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", message.split(":", 1)[0]) if p)
+        line = line_of(where.raw, path) if where.raw is not None else where.line
+        self.errors.append(RuleError(where.file, line or where.line, code, message, where.rule.id, where.article))
 
     def param(self, where: Located, name: str | None, kind: str, field: str) -> None:
         if name is None:

@@ -1,0 +1,127 @@
+"""The command line as a user runs it: formats, stdin, exit codes, parameter and unit files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from tests.conftest import ROOT, ev
+
+EXAMPLE = str(ROOT / "examples" / "events.jsonl")
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_eval_json_bundled_example() -> None:
+    result = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["ruleset"] == "xunyang-2022" and doc["as_of"] == "2023-12-31T00:00:00+08:00"
+    assert doc["summary"]["events"] == 29 and doc["summary"]["rejected"] == 0
+    kinds = {(v["rule"], v["kind"]) for v in doc["violations"]}
+    assert ("art20.compare_dna_before_registration", "precondition") in kinds
+    assert ("art27.placed_with_buyer_family", "prohibited") in kinds
+    assert doc["obligations"] == sorted(doc["obligations"], key=lambda o: (o["triggered_at"], o["id"]))
+
+
+def test_table_names_the_units_to_chase() -> None:
+    result = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "table")
+    assert result.exit_code == 0
+    assert "Overdue duties" in result.stdout and "Escalations" in result.stdout
+    assert "public_security" in result.stdout and "one_vote_veto" in result.stdout
+
+
+def test_stdin_and_json_array(tmp_path: Path) -> None:
+    events = [ev("a1", "child.missing_reported", "2023-06-01", "public_security", "c1", age=5)]
+    r1 = run("eval", "-", "--as-of", "2023-06-10", "--format", "json", input=json.dumps(events[0]) + "\n")
+    r2 = run("eval", write(tmp_path, "a.json", json.dumps(events, indent=2)), "--as-of", "2023-06-10", "--format", "json")
+    assert r1.exit_code == r2.exit_code == 0
+    assert json.loads(r1.stdout)["obligations"] == json.loads(r2.stdout)["obligations"]
+    assert len(json.loads(r1.stdout)["obligations"]) > 0
+
+
+def test_rejected_events_exit_3_and_keep_the_rest(tmp_path: Path) -> None:
+    good = json.dumps(ev("g1", "child.missing_reported", "2023-06-01", "public_security", "c1", age=5))
+    bad = json.dumps(ev("b1", "child.missing_reported", "2023-06-01", "public_security", "c2", age="five"))
+    result = run("eval", write(tmp_path, "e.jsonl", f"{good}\n{bad}\n"), "--as-of", "2023-06-10", "--format", "json",
+                 "--fail-on-violation")
+    assert result.exit_code == 3  # 3 wins over 1
+    doc = json.loads(result.stdout)
+    assert doc["rejected"] == [{"file": str(tmp_path / "e.jsonl"), "line": 2, "id": "b1", "error": "data.age: Input should be a valid integer"}]
+    assert any(o["subject"] == "c1" for o in doc["obligations"])
+    assert "e.jsonl:2: b1: data.age" in result.stderr
+
+
+def test_fail_on_violation_exit_1(tmp_path: Path) -> None:
+    f = write(tmp_path, "e.jsonl", json.dumps(ev("g1", "child.missing_reported", "2023-06-01", "public_security", "c1", age=5)))
+    assert run("eval", f, "--as-of", "2023-06-10", "--fail-on-violation").exit_code == 1
+    assert run("eval", f, "--as-of", "2023-06-10").exit_code == 0
+
+
+def test_params_override(tmp_path: Path) -> None:
+    f = write(tmp_path, "e.jsonl", json.dumps(ev("g1", "child.missing_reported", "2023-06-01T08:00:00", "public_security", "c1", age=5)))
+    p = write(tmp_path, "p.yaml", "tuanyuan_deadline: PT2H\nchild_age_limit: 4\n")
+    doc = json.loads(run("eval", f, "--as-of", "2023-06-10", "--format", "json", "--params", p).stdout)
+    assert not any(o["subject"] == "c1" for o in doc["obligations"])  # age 5 is not < 4
+    p2 = write(tmp_path, "p2.yaml", "tuanyuan_deadline: PT2H\n")
+    doc = json.loads(run("eval", f, "--as-of", "2023-06-10", "--format", "json", "--params", p2).stdout)
+    alert = next(o for o in doc["obligations"] if o["action"] == "publish_tuanyuan_alert")
+    assert alert["due"] == "2023-06-01T10:00:00+08:00"
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("report_deadlin: PT1H\n", "report_deadlin: unknown parameter"),
+    ("report_deadline: soon\n", "report_deadline: not an ISO 8601 duration"),
+    ("annual_plan_due: 13-01\n", "annual_plan_due: no such month-day"),
+    ("child_age_limit: [1\n", "param_error"),
+])
+def test_bad_params_file_is_a_usage_error(tmp_path: Path, text: str, fragment: str) -> None:
+    f = write(tmp_path, "e.jsonl", "")
+    p = write(tmp_path, "p.yaml", text)
+    result = run("eval", f, "--as-of", "2023-06-10", "--params", p)
+    assert result.exit_code == 2
+    assert fragment in result.stderr and "p.yaml" in result.stderr
+
+
+def test_units_file_replaces_the_registry(tmp_path: Path) -> None:
+    units = write(tmp_path, "u.yaml", "members:\n  - {code: public_security, name_zh: 公安, name_en: Police}\n"
+                                      "  - {code: water_board, name_zh: 水务, name_en: Water board}\n")
+    f = write(tmp_path, "e.jsonl", json.dumps(ev("w1", "unit.annual_plan_filed", "2023-03-01", "water_board", year=2023)) + "\n"
+              + json.dumps(ev("c1", "unit.annual_plan_filed", "2023-03-01", "commerce", year=2023)) + "\n")
+    result = run("eval", f, "--as-of", "2023-06-01", "--format", "json", "--units", units)
+    assert result.exit_code == 3  # commerce is not a unit of this registry
+    doc = json.loads(result.stdout)
+    bearers = {o["duty_bearer"] for o in doc["obligations"]}
+    assert bearers == {"public_security", "water_board", "district_government", "joint_conference_office"}
+    plan = next(o for o in doc["obligations"] if o["duty_bearer"] == "water_board" and o["period"] == "2023"
+                and o["action"] == "file_annual_plan")
+    assert plan["status"] == "fulfilled"
+    assert "unknown unit 'commerce'" in doc["rejected"][0]["error"]
+
+
+@pytest.mark.parametrize("text", ["members: [{code: Bad Code, name_zh: x, name_en: y}]\n", "nothing: here\n",
+                                  "members:\n  - {code: a, name_zh: x, name_en: y}\n  - {code: a, name_zh: x, name_en: y}\n"])
+def test_bad_units_file_is_a_usage_error(tmp_path: Path, text: str) -> None:
+    result = run("eval", write(tmp_path, "e.jsonl", ""), "--units", write(tmp_path, "u.yaml", text))
+    assert result.exit_code == 2 and "u.yaml" in result.stderr
+
+
+def test_unreadable_input_and_bad_as_of_are_usage_errors(tmp_path: Path) -> None:
+    assert run("eval", str(tmp_path / "missing.jsonl")).exit_code == 2
+    assert run("eval", EXAMPLE, "--as-of", "tomorrow").exit_code == 2
+
+
+def test_default_as_of_is_now() -> None:
+    doc = json.loads(run("eval", EXAMPLE, "--format", "json").stdout)
+    assert doc["as_of"] > "2025-01-01"

@@ -1,0 +1,68 @@
+"""The embedding API: engines are isolated, sessions are thread-safe."""
+from __future__ import annotations
+
+import threading
+
+from engine import Engine
+from engine.params import build_params
+from facts.timeutil import parse_instant
+from tests.conftest import ev, verdicts
+
+MISSING = [ev("m1", "child.missing_reported", "2023-06-01T08:00:00+08:00", "public_security", "c1", age=5)]
+
+
+def alert_due(engine: Engine) -> str:
+    doc = engine.evaluate(verdicts(engine, MISSING), parse_instant("2023-06-10")).to_json_dict()
+    return next(o["due"] for o in doc["obligations"] if o["action"] == "publish_tuanyuan_alert")
+
+
+def test_two_engines_with_different_parameters_do_not_interfere(engine: Engine) -> None:
+    rs = engine.ruleset
+    params, errors = build_params(rs.specs, {"tuanyuan_deadline": "PT1H"}, "test")
+    assert not errors and params is not None
+    fast = Engine(rs.with_params(params))
+    for _ in range(2):
+        assert alert_due(engine) == "2023-06-02T08:00:00+08:00"
+        assert alert_due(fast) == "2023-06-01T09:00:00+08:00"
+
+
+def test_one_engine_from_many_threads(engine: Engine) -> None:
+    expected = engine.evaluate(verdicts(engine, MISSING), parse_instant("2023-06-10")).to_json_dict()
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                results.append(engine.evaluate(verdicts(engine, MISSING), parse_instant("2023-06-10")).to_json_dict())
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 30 and all(r == expected for r in results)
+
+
+def test_one_session_from_many_threads(engine: Engine) -> None:
+    events = [ev(f"m{i}", "child.missing_reported", "2023-06-01", "public_security", f"c{i}", age=5) for i in range(60)]
+    session = engine.session()
+    chunks = [events[i::4] for i in range(4)]
+    threads = [threading.Thread(target=session.add_all, args=(verdicts(engine, c),)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batch = engine.evaluate(verdicts(engine, events), parse_instant("2023-06-10")).to_json_dict()
+    assert session.findings(parse_instant("2023-06-10")).to_json_dict() == batch
+
+
+def test_many_subjects_stay_within_durable_rules_session_limits(engine: Engine) -> None:
+    """More than 1,024 partitions in one evaluation (durable_rules allows 1,024 live sessions)."""
+    events = [ev(f"r{i}", "victim.rescued", "2023-06-01", "public_security", f"v{i}", age=30) for i in range(1500)]
+    doc = engine.evaluate(verdicts(engine, events), parse_instant("2023-07-01")).to_json_dict()
+    care = [o for o in doc["obligations"] if o["action"] == "provide_medical_and_psychological_care"]
+    assert len(care) == 1500 and all(o["status"] == "overdue" for o in care)

@@ -1,0 +1,101 @@
+"""Determinism as tested properties: order, repeats and batching never change the findings."""
+from __future__ import annotations
+
+import json
+import random
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from engine import Engine
+from facts.reader import read_lines
+from facts.timeutil import parse_instant
+from tests.conftest import verdicts
+from tests.strategies import FULFIL_ONLY, SUBJECTS, as_of_hours, event_streams, instant
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def findings(engine: Engine, events, as_of: int) -> dict:
+    return engine.evaluate(verdicts(engine, events), as_of).to_json_dict()
+
+
+@SETTINGS
+@given(events=event_streams(), hours=as_of_hours, seed=st.integers(0, 2**32))
+def test_order_does_not_matter(engine: Engine, events, hours: int, seed: int) -> None:
+    as_of = parse_instant(instant(hours))
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    assert findings(engine, events, as_of) == findings(engine, shuffled, as_of)
+
+
+@SETTINGS
+@given(events=event_streams(), hours=as_of_hours, data=st.data())
+def test_repeats_count_once(engine: Engine, events, hours: int, data) -> None:
+    as_of = parse_instant(instant(hours))
+    repeats = data.draw(st.lists(st.sampled_from(events), max_size=5)) if events else []
+    once = findings(engine, events, as_of)
+    twice = findings(engine, events + repeats, as_of)
+    assert twice["summary"].pop("duplicates") == len(repeats)
+    once["summary"].pop("duplicates")
+    assert once == twice
+
+
+@SETTINGS
+@given(events=event_streams(), hours=as_of_hours, data=st.data())
+def test_incremental_equals_batch(engine: Engine, events, hours: int, data) -> None:
+    as_of = parse_instant(instant(hours))
+    session = engine.session()
+    rest = list(events)
+    while rest:
+        cut = data.draw(st.integers(1, len(rest)))
+        session.add_all(verdicts(engine, rest[:cut]))
+        rest = rest[cut:]
+        session.findings(parse_instant(instant(data.draw(as_of_hours))))  # asking in between changes nothing
+    assert session.findings(as_of).to_json_dict() == findings(engine, events, as_of)
+
+
+@SETTINGS
+@given(events=event_streams(), hours=as_of_hours, extra=st.tuples(
+    st.sampled_from(FULFIL_ONLY), st.sampled_from(SUBJECTS), st.integers(0, 24 * 600)))
+def test_a_fulfilling_event_never_adds_a_violation_or_escalation(engine: Engine, events, hours: int, extra) -> None:
+    as_of = parse_instant(instant(hours))
+    type_, subject, at = extra
+    data = {"tuanyuan.alert_published": {}, "dna.sample_entered": {"role": "parent"}, "dna.compared": {"matched": True},
+            "child.taken_into_care": {}, "child.returned_to_parents": {}, "medical_care.provided": {},
+            "student.enrolled": {}, "identity.verified": {"check": "entry_exit"}, "unit.liaison_designated": {},
+            "unit.annual_plan_filed": {"year": 2023}, "unit.self_inspection_completed": {"year": 2022},
+            "situation_analysis.completed": {"period": "2022-Q3"}, "office.annual_evaluation_completed": {"year": 2022}}[type_]
+    new = {"id": "added", "type": type_, "occurred_at": instant(at), "unit": "public_security", "data": data}
+    if not type_.startswith(("unit.", "situation", "office.")):
+        new["subject"] = subject
+    before = findings(engine, events, as_of)
+    after = findings(engine, events + [new], as_of)
+    assert {v["id"] for v in after["violations"]} <= {v["id"] for v in before["violations"]}
+    assert {e["id"] for e in after["escalations"]} <= {e["id"] for e in before["escalations"]}
+
+
+@SETTINGS
+@given(events=event_streams(), early=as_of_hours, later=st.integers(0, 24 * 400))
+def test_a_later_as_of_never_removes_a_violation(engine: Engine, events, early: int, later: int) -> None:
+    first = findings(engine, events, parse_instant(instant(early)))
+    second = findings(engine, events, parse_instant(instant(early + later)))
+    assert {v["id"] for v in first["violations"]} <= {v["id"] for v in second["violations"]}
+    assert {e["id"] for e in first["escalations"]} <= {e["id"] for e in second["escalations"]}
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(st.one_of(
+    st.text(max_size=80),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                 max_leaves=8).map(json.dumps),
+    st.fixed_dictionaries({"id": st.text(max_size=6), "type": st.sampled_from(["child.missing_reported", "victim.rescued", "x"]),
+                           "occurred_at": st.text(max_size=12) | st.just("2023-01-01"),
+                           "unit": st.sampled_from(["public_security", "nobody"]), "subject": st.text(max_size=5),
+                           "data": st.dictionaries(st.sampled_from(["age", "foreign", "zz"]), st.integers() | st.text(max_size=3))}).map(json.dumps),
+), max_size=8))
+def test_arbitrary_lines_never_crash(engine: Engine, lines: list[str]) -> None:
+    flat = [part for line in lines for part in line.splitlines() or [""]]
+    items = list(read_lines(flat, "fuzz", engine.ruleset.units))
+    doc = engine.evaluate(items, parse_instant("2024-01-01")).to_json_dict()
+    assert doc["summary"]["rejected"] + doc["summary"]["events"] + doc["summary"]["duplicates"] == len(items)
