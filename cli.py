@@ -5,7 +5,6 @@ ruleset/parameters/units; 3 done, but some events were rejected (3 wins over 1).
 """
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from typing import NoReturn
@@ -56,7 +55,7 @@ def _emit(findings: Findings, engine: Engine, fmt: str) -> None:
     for r in findings.rejected:
         click.echo(f"rejected: {r.file}:{r.line}: {r.id or '-'}: {r.error}", err=True)
     if fmt == "json":
-        click.echo(json.dumps(findings.to_json_dict(), ensure_ascii=False, indent=1))
+        click.echo(findings.model_dump_json(indent=1))
     else:
         render_table(findings, engine.ruleset, Console(), lang="en")
 

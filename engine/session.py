@@ -23,6 +23,7 @@ from facts.events import Fact
 from facts.reader import Accepted, Rejected
 
 Partition = tuple[str, str]
+BATCH = 400  # facts per durable_rules session
 AddResult = Literal["new", "duplicate", "conflict"]
 
 
@@ -62,11 +63,41 @@ class Engine:
         session.add_all(items)
         return session.findings(as_of)
 
-    def match(self, partition: Partition, facts: list[Fact]) -> Grouped:
-        dicts = [fact_dict(f) for f in facts]
-        if partition[0] == "u":
-            dicts += [d.as_fact() for d in self.duties.get(partition[1], [])]
-        return group(self._matcher.match(dicts))
+    def match(self, partitions: list[tuple[Partition, list[Fact]]]) -> dict[Partition, Grouped]:
+        """Match several partitions in as few durable_rules calls as possible.
+
+        Partitions share a durable_rules session up to BATCH facts: every join of the compiled
+        rules requires the same subject (or the same unit), so they cannot match across
+        partitions, and one call per partition would cost far more than the matching itself.
+        """
+        out: dict[Partition, Grouped] = {}
+        batch: list[dict[str, object]] = []
+        owners: list[tuple[Partition, int]] = []  # batch position -> (partition, position in it)
+        pending: list[Partition] = []
+
+        def flush() -> None:
+            routed: dict[Partition, list[tuple[str, int, int, int]]] = {k: [] for k in pending}
+            for tag, rule, first, second in self._matcher.match(batch):
+                key, local = owners[first]
+                routed[key].append((tag, rule, local, owners[second][1] if second >= 0 else -1))
+            for key, matches in routed.items():
+                out[key] = group(matches)
+            batch.clear()
+            owners.clear()
+            pending.clear()
+
+        for key, facts in partitions:
+            dicts = [fact_dict(f) for f in facts]
+            if key[0] == "u":
+                dicts += [d.as_fact() for d in self.duties.get(key[1], [])]
+            if batch and len(batch) + len(dicts) > BATCH:
+                flush()
+            owners.extend((key, i) for i in range(len(dicts)))
+            batch.extend(dicts)
+            pending.append(key)
+        if pending:
+            flush()
+        return out
 
 
 class Session:
@@ -119,14 +150,12 @@ class Session:
         for item in items:
             self.add(item)
 
-    def _grouped(self, key: Partition) -> tuple[list[Fact], Grouped]:
-        facts = self._parts.get(key, [])
-        cached = self._cache.get(key)
-        if cached is None:
-            facts.sort(key=lambda f: (f.at, f.id))
-            cached = self.engine.match(key, facts)
-            self._cache[key] = cached
-        return facts, cached
+    def _refresh(self, keys: list[Partition]) -> None:
+        """Match every partition that changed since it was last matched."""
+        stale = [k for k in keys if k not in self._cache]
+        for key in stale:
+            self._parts.setdefault(key, []).sort(key=lambda f: (f.at, f.id))
+        self._cache.update(self.engine.match([(k, self._parts[k]) for k in stale]))
 
     def findings(self, as_of: int) -> Findings:
         engine = self.engine
@@ -134,9 +163,10 @@ class Session:
         with self._lock:
             obligations: list[Obligation] = []
             violations: list[Violation] = []
-            keys = set(self._parts) | {("u", unit) for unit in engine.duties}
-            for key in sorted(keys):
-                facts, grouped = self._grouped(key)
+            keys = sorted(set(self._parts) | {("u", unit) for unit in engine.duties})
+            self._refresh(keys)
+            for key in keys:
+                facts, grouped = self._parts[key], self._cache[key]
                 obs, vis = case_findings(rs, engine.params, facts, grouped, as_of)
                 obligations += obs
                 violations += vis
@@ -146,7 +176,7 @@ class Session:
                     violations += vis
             escalations = escalate(violations, self._assessments, rs.header.escalation, engine.params, rs.units, as_of)
             after = len(self._times) - bisect.bisect_right(self._times, as_of)
-            rejected = sorted(self.rejected, key=lambda r: (r.file, r.line))
+            rejected = list(self.rejected)  # in reading order: files as given, lines in order
         obligations.sort(key=lambda o: (o.triggered_at, o.id))
         violations.sort(key=lambda v: (v.at, v.id))
         escalations.sort(key=lambda e: (e.at, e.id))
