@@ -109,7 +109,8 @@ class Session:
         self._digests: dict[str, bytes] = {}
         self._parts: dict[Partition, list[Fact]] = {}
         self._cache: dict[Partition, Grouped] = {}
-        self._times: list[int] = []  # occurred_at of every distinct valid event, kept sorted
+        self._times: list[int] = []  # occurred_at of every distinct valid event
+        self._times_sorted = True
         self._assessments: list[Fact] = []
         self.duplicates = 0
         self.before_effective = 0
@@ -135,7 +136,8 @@ class Session:
                                                error="conflicting duplicate id: differs from the event first read with this id"))
                 return "conflict"
             self._digests[fact.id] = item.digest
-            bisect.insort(self._times, fact.at)
+            self._times.append(fact.at)
+            self._times_sorted = False
             if fact.at < self.engine.ruleset.effective:
                 self.before_effective += 1
                 return "new"  # counted, and otherwise ignored
@@ -175,6 +177,9 @@ class Session:
                     obligations += obs
                     violations += vis
             escalations = escalate(violations, self._assessments, rs.header.escalation, engine.params, rs.units, as_of)
+            if not self._times_sorted:
+                self._times.sort()
+                self._times_sorted = True
             after = len(self._times) - bisect.bisect_right(self._times, as_of)
             rejected = list(self.rejected)  # in reading order: files as given, lines in order
         obligations.sort(key=lambda o: (o.triggered_at, o.id))

@@ -7,6 +7,7 @@ actor that is never a district unit.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -59,11 +60,11 @@ class UnitRegistry(BaseModel):
             seen.add(unit.code)
         return v
 
-    @property
+    @cached_property
     def member_codes(self) -> tuple[str, ...]:
         return tuple(u.code for u in self.members)
 
-    @property
+    @cached_property
     def codes(self) -> frozenset[str]:
         """Every district unit: members plus the units that always exist."""
         return frozenset(self.member_codes) | frozenset(ALWAYS_PRESENT)
