@@ -5,6 +5,8 @@ ruleset/parameters/units; 3 done, but some events were rejected (3 wins over 1).
 """
 from __future__ import annotations
 
+import difflib
+import json
 import sys
 from datetime import datetime
 from typing import NoReturn
@@ -12,7 +14,10 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
-from engine import Engine, RulesetError
+from engine import Engine, RulesetError, load_ruleset
+from engine.casetest import CaseRunner, load_cases
+from engine.catalogue import coverage, describe
+from engine.explain import UnknownFinding, explain, render_text
 from engine.findings import Findings
 from engine.inputs import InputError, read_files
 from engine.report import render_table
@@ -93,6 +98,129 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
         _fail(str(exc))
     _emit(findings, engine, fmt)
     sys.exit(_exit_code(findings, fail_on_violation))
+
+
+@main.command("explain")
+@click.argument("finding_id")
+@click.argument("files", nargs=-1)
+@click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
+@params_option
+@units_option
+@ruleset_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain_command(finding_id: str, files: tuple[str, ...], as_of: str | None, params_file: str | None,
+                    units_file: str | None, ruleset_path: str | None, fmt: str) -> None:
+    """Why FINDING_ID exists: rule, article and clause, events, deadline arithmetic, escalation chain.
+
+    The events come from FILES (as for `eval`)."""
+    if not files:
+        _fail("explain needs the event FILES the finding came from")
+    instant = _as_of(as_of)
+    engine = _engine(ruleset_path, params_file, units_file)
+    session = engine.session()
+    try:
+        session.add_all(read_files(files, engine.ruleset.units))
+    except InputError as exc:
+        _fail(str(exc))
+    findings = session.findings(instant)
+    try:
+        doc = explain(finding_id, findings, engine.ruleset, session.facts())
+    except UnknownFinding as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        click.echo(render_text(doc))
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """Inspect, check and test rulesets."""
+
+
+@rules_group.command("list")
+@click.option("--article", type=int, default=None, help="Only the rules of this article.")
+@ruleset_option
+def rules_list(article: int | None, ruleset_path: str | None) -> None:
+    """One line per rule: id, article, kind, action and title."""
+    rs = _engine(ruleset_path, None, None).ruleset
+    for located in rs.rules:
+        if article is None or located.article == article:
+            d = describe(located)
+            click.echo(f"{d['id']:<44} art.{d['article']:<3} {d['kind']:<11} {d.get('action', '-'):<40} {d['title']['en']}")
+
+
+@rules_group.command("show")
+@click.argument("rule_id")
+@ruleset_option
+def rules_show(rule_id: str, ruleset_path: str | None) -> None:
+    """A rule as a reader of the article sees it, with its quoted clause."""
+    rs = _engine(ruleset_path, None, None).ruleset
+    located = rs.rule(rule_id)
+    if located is None:
+        near = difflib.get_close_matches(rule_id, [w.rule.id for w in rs.rules], n=5, cutoff=0.4)
+        _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else ""))
+    d = describe(located)
+    click.echo(f"{d['id']}  (Art. {d['article']}, {d['kind']})  {d['file']}:{d['line']}")
+    click.echo(f"  {d['title']['zh']} / {d['title']['en']}")
+    click.echo(f"  clause:       {d['clause']}")
+    for key in ("action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "act", "charged", "while_open"):
+        if key in d:
+            click.echo(f"  {key + ':':<14}{d[key]}")
+
+
+@rules_group.command("coverage")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@ruleset_option
+def rules_coverage(fmt: str, ruleset_path: str | None) -> None:
+    """All articles: the rules that encode each, or why it holds no checkable duty."""
+    rs = _engine(ruleset_path, None, None).ruleset
+    rows = coverage(rs)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for row in rows:
+        click.echo(f"Art. {row['article']:>2}  " + (", ".join(row["rules"]) if row["rules"] else f"(no checkable duty) {row['reason']}"))
+    accounted = sum(1 for r in rows if r["rules"] or r["reason"])
+    click.echo(f"{accounted}/{len(rows)} articles accounted for")
+
+
+@rules_group.command("validate")
+@click.argument("path", required=False)
+def rules_validate(path: str | None) -> None:
+    """Check a ruleset directory; every problem is listed as file:line: code: rule: field: message."""
+    try:
+        rs = load_ruleset(path)
+    except RulesetError as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        click.echo(f"{len(exc.errors)} problem(s)", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{rs.name}: {len(rs.rules)} rules, {len(rs.specs)} parameters, {len(rs.units.members)} member units: valid")
+
+
+@rules_group.command("test")
+@click.argument("path", required=False)
+def rules_test(path: str | None) -> None:
+    """Run the ruleset's own test cases (tests/*.yaml in the ruleset directory)."""
+    engine = _engine(path, None, None)
+    try:
+        cases = load_cases(engine.ruleset.path / "tests")
+    except RulesetError as exc:
+        _fail(str(exc))
+    runner = CaseRunner(engine)
+    passed = failed = 0
+    for case in cases:
+        problems = runner.run(case)
+        if problems:
+            failed += 1
+            click.echo(f"FAIL {case.file}:{case.line}: {case.note}")
+            for problem in problems:
+                click.echo(f"  {problem}")
+        else:
+            passed += 1
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(EXIT_OK if failed == 0 else EXIT_VIOLATIONS)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,17 @@ Times are kept as epoch microseconds inside the engine and rendered as ISO 8601 
 from __future__ import annotations
 
 import hashlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from facts.timeutil import format_instant
+
+try:
+    ENGINE_VERSION = version("oblige")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    ENGINE_VERSION = "0+unknown"
 
 Time = Annotated[int, PlainSerializer(format_instant, return_type=str, when_used="always")]
 OptTime = Annotated[int | None, PlainSerializer(format_instant, return_type=str | None, when_used="always")]
@@ -93,6 +99,17 @@ class Summary(_Out):
     escalations: int
 
 
+class Receipt(_Out):
+    """Which engine, rules, parameters and events produced a document (all hashes SHA-256)."""
+
+    engine_version: str
+    ruleset: str
+    ruleset_hash: str
+    params_hash: str
+    events_hash: str
+    as_of: Time
+
+
 class Findings(_Out):
     ruleset: str
     as_of: Time
@@ -101,6 +118,7 @@ class Findings(_Out):
     violations: list[Violation]
     escalations: list[Escalation]
     rejected: list[Rejection]
+    receipt: Receipt | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

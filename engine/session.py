@@ -8,13 +8,15 @@ Matching is cached per partition (subject or unit) and redone only where events 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import threading
 from collections.abc import Iterable
 from typing import Literal
 
 from engine.compile import compile_ruleset
 from engine.escalation import escalate
-from engine.findings import Findings, Obligation, Rejection, Summary, Violation
+from engine.findings import ENGINE_VERSION, Findings, Obligation, Receipt, Rejection, Summary, Violation
 from engine.lifecycle import Grouped, case_findings, duty_findings, group
 from engine.matcher import Matcher
 from engine.periodic import Duty, generate_duties
@@ -47,8 +49,9 @@ class Engine:
         compiled = compile_ruleset(ruleset)
         self._matcher = Matcher(compiled)
         self.duties: dict[str, list[Duty]] = generate_duties(ruleset, self.params, compiled.periodic)
-        assessment = ruleset.header.escalation.one_vote_veto.assessment_event
-        self.assessment_type = assessment
+        self.assessment_type = ruleset.header.escalation.one_vote_veto.assessment_event
+        canonical = json.dumps(ruleset.params.raw, sort_keys=True, ensure_ascii=False)
+        self.params_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @classmethod
     def load(cls, path: str | None = None, params_file: str | None = None, units_file: str | None = None) -> "Engine":
@@ -120,6 +123,19 @@ class Session:
     def events(self) -> int:
         return len(self._digests)
 
+    def facts(self) -> dict[str, Fact]:
+        """Every effective event by id (for explanations; built on demand)."""
+        with self._lock:
+            return {f.id: f for part in self._parts.values() for f in part}
+
+    def events_hash(self) -> str:
+        """Hash of the canonical set of valid events: the same set gives the same hash, in any order."""
+        with self._lock:
+            digest = hashlib.sha256()
+            for item in sorted(self._digests.items()):
+                digest.update(item[0].encode("utf-8") + b"\x00" + item[1])
+            return digest.hexdigest()
+
     def add(self, item: Accepted | Rejected) -> AddResult | Literal["rejected"]:
         """Add one reader verdict. The first content seen for an id wins; a different one is rejected."""
         with self._lock:
@@ -189,5 +205,7 @@ class Session:
         summary = Summary(events=self.events, duplicates=self.duplicates, rejected=len(rejected),
                           before_effective=self.before_effective, after_as_of=after, obligations=len(obligations),
                           violations=len(violations), escalations=len(escalations), **status)
+        receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
+                          params_hash=engine.params_hash, events_hash=self.events_hash(), as_of=as_of)
         return Findings(ruleset=rs.name, as_of=as_of, summary=summary, obligations=obligations,
-                        violations=violations, escalations=escalations, rejected=rejected)
+                        violations=violations, escalations=escalations, rejected=rejected, receipt=receipt)
