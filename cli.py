@@ -18,6 +18,8 @@ from engine import Engine, RulesetError, load_ruleset
 from engine.casetest import CaseRunner, load_cases
 from engine.catalogue import coverage, describe
 from engine.explain import UnknownFinding, explain, render_text
+from engine.filters import narrow
+from engine.store import DEFAULT_URL, Store, StoreError, stored_items
 from engine.findings import Findings
 from engine.inputs import InputError, read_files
 from engine.report import render_table
@@ -96,6 +98,78 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
         findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)
     except InputError as exc:
         _fail(str(exc))
+    _emit(findings, engine, fmt)
+    sys.exit(_exit_code(findings, fail_on_violation))
+
+
+db_option = click.option("--db", "db_url", envvar="OBLIGE_DB", default=DEFAULT_URL, show_default=True,
+                         help="SQLAlchemy URL of the event store (or $OBLIGE_DB), e.g. postgresql+psycopg://user@host/db.")
+
+
+def _store(url: str) -> Store:
+    try:
+        return Store(url)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+@main.command("ingest")
+@click.argument("files", nargs=-1, required=True)
+@db_option
+@units_option
+@ruleset_option
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
+@click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False), default=None,
+              help="Write each rejected line and its reason to this JSON Lines file.")
+def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, ruleset_path: str | None,
+                   fmt: str, rejects_file: str | None) -> None:
+    """Store events from FILES durably and idempotently (default: SQLite file oblige.db here)."""
+    engine = _engine(ruleset_path, None, units_file)
+    store = _store(db_url)
+    try:
+        report = store.ingest(read_files(files, engine.ruleset.units), sources=" ".join(files))
+    except InputError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    for r in report.rejections:
+        click.echo(f"rejected: {r.file}:{r.line}: {r.id or '-'}: {r.error}", err=True)
+    if rejects_file:
+        with open(rejects_file, "w", encoding="utf-8") as out:
+            for r in report.rejections:
+                out.write(json.dumps({"file": r.file, "line": r.line, "id": r.id, "error": r.error, "raw": r.raw},
+                                     ensure_ascii=False) + "\n")
+    if fmt == "json":
+        click.echo(json.dumps(report.summary()))
+    else:
+        click.echo("  ".join(f"{k}: {v}" for k, v in report.summary().items()))
+    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+
+
+@main.command("findings")
+@db_option
+@click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
+@click.option("--unit", default=None, help="Only findings that concern this unit.")
+@click.option("--status", type=click.Choice(["open", "fulfilled", "fulfilled_late", "overdue"]), default=None,
+              help="Only obligations with this status (and what follows from them).")
+@click.option("--article", type=int, default=None, help="Only findings under this article.")
+@params_option
+@units_option
+@ruleset_option
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
+@click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any violation exists.")
+def findings_command(db_url: str, as_of: str | None, unit: str | None, status: str | None, article: int | None,
+                     params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str,
+                     fail_on_violation: bool) -> None:
+    """Evaluate the stored events, exactly as `eval` would evaluate the same events."""
+    instant = _as_of(as_of)
+    engine = _engine(ruleset_path, params_file, units_file)
+    store = _store(db_url)
+    try:
+        findings = engine.evaluate(stored_items(store, engine.ruleset.units), instant)
+    finally:
+        store.close()
+    findings = narrow(findings, unit, status, article)
     _emit(findings, engine, fmt)
     sys.exit(_exit_code(findings, fail_on_violation))
 

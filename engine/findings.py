@@ -97,6 +97,7 @@ class Summary(_Out):
     overdue: int
     violations: int
     escalations: int
+    filtered: dict[str, str | int] | None = None  # set when the lists were narrowed (oblige findings)
 
 
 class Receipt(_Out):

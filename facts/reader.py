@@ -71,7 +71,7 @@ def check_event(obj: Any, units: UnitRegistry | None, file: str, line: int, raw:
         model = EVENT_ADAPTER.validate_python(obj, context={"units": units})
     except ValidationError as exc:
         return Rejected(file, line, event_id, _reason(exc, event_type), raw)
-    return Accepted(to_fact(model), content_digest(obj), file, line, raw)
+    return Accepted(to_fact(model), content_digest(obj), file, line, raw or json.dumps(obj, ensure_ascii=False))
 
 
 def read_lines(lines: Iterable[str], file: str, units: UnitRegistry | None) -> Iterator[Accepted | Rejected]:

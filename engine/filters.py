@@ -1,0 +1,40 @@
+"""Narrowing a findings document to a unit, a status or an article (for `oblige findings`)."""
+from __future__ import annotations
+
+from engine.findings import Findings
+
+
+def narrow(findings: Findings, unit: str | None = None, status: str | None = None,
+           article: int | None = None) -> Findings:
+    """Keep what concerns `unit`, obligations of `status`, findings under `article`.
+
+    An escalation belongs to the article of the violations behind it (or its own article for an
+    assessment). Summary counts describe the narrowed lists; `summary.filtered` says how.
+    """
+    if unit is None and status is None and article is None:
+        return findings
+    obligations = [o for o in findings.obligations
+                   if (unit is None or o.duty_bearer == unit) and (status is None or o.status == status)
+                   and (article is None or o.article == article)]
+    kept_obligations = {o.id for o in obligations}
+    violations = [v for v in findings.violations
+                  if (unit is None or v.unit == unit) and (article is None or v.article == article)
+                  and (status is None or v.obligation in kept_obligations)]
+    kept_violations = {v.id for v in violations}
+    by_id = {v.id: v for v in findings.violations}
+    escalations = []
+    for e in findings.escalations:
+        if unit is not None and e.unit != unit:
+            continue
+        behind = [by_id[b] for b in e.because if b in by_id]
+        if (status is not None or article is not None) and behind and not any(b.id in kept_violations for b in behind):
+            continue
+        if not behind and (status is not None or (article is not None and e.article != article)):
+            continue
+        escalations.append(e)
+    counts = {s: sum(1 for o in obligations if o.status == s) for s in ("open", "fulfilled", "fulfilled_late", "overdue")}
+    filtered = {k: v for k, v in (("unit", unit), ("status", status), ("article", article)) if v is not None}
+    summary = findings.summary.model_copy(update={"obligations": len(obligations), "violations": len(violations),
+                                                  "escalations": len(escalations), "filtered": filtered, **counts})
+    return findings.model_copy(update={"summary": summary, "obligations": obligations, "violations": violations,
+                                       "escalations": escalations})
