@@ -6,6 +6,7 @@ ruleset/parameters/units; 3 done, but some events were rejected (3 wins over 1).
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import sys
 from datetime import datetime
@@ -18,7 +19,9 @@ from engine import Engine, RulesetError, load_ruleset
 from engine.casetest import CaseRunner, load_cases
 from engine.catalogue import coverage, describe
 from engine.explain import UnknownFinding, explain, render_text
+from engine.audit_report import audit_csv, audit_html, audit_json, audit_table
 from engine.filters import narrow
+from engine.records import read_records
 from engine.store import DEFAULT_URL, Store, StoreError, stored_items
 from engine.findings import Findings
 from engine.inputs import InputError, read_files
@@ -172,6 +175,64 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     findings = narrow(findings, unit, status, article)
     _emit(findings, engine, fmt)
     sys.exit(_exit_code(findings, fail_on_violation))
+
+
+@main.command("audit")
+@click.argument("records", type=click.Path(dir_okay=False))
+@click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table", show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None, help="Write the report here instead of stdout.")
+@click.option("--unit", default=None, help="Only this unit.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Language of table, csv and html (default: the ruleset's).")
+@click.option("--excel", is_flag=True, help="CSV with a UTF-8 byte-order mark, for spreadsheet programs.")
+@click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any violation exists.")
+@params_option
+@units_option
+@ruleset_option
+def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | None, unit: str | None, lang: str | None,
+                  excel: bool, fail_on_violation: bool, params_file: str | None, units_file: str | None,
+                  ruleset_path: str | None) -> None:
+    """Audit unit records (CSV or JSON Lines, one row per unit and year) against the unit duties."""
+    instant = _as_of(as_of)
+    engine = _engine(ruleset_path, params_file, units_file)
+    rs = engine.ruleset
+    lang = lang or rs.header.default_lang
+    try:
+        with open(records, encoding="utf-8", newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{records}: cannot read: {getattr(exc, 'strerror', None) or exc}")
+    items = read_records(text, records, rs.units, rs.header.plan_years)
+    if fmt != "json" and sys.stderr.isatty():
+        items = _with_progress(list(items))
+    findings = narrow(engine.evaluate(items, instant), unit=unit)
+    for r in findings.rejected:
+        click.echo(f"rejected: {r.file}:{r.line}: {r.error}", err=True)
+    if fmt == "table" and out_file is None:
+        audit_table(findings, rs, Console(), lang)
+    else:
+        if fmt == "json":
+            text = audit_json(findings, rs)
+        elif fmt == "csv":
+            text = audit_csv(findings, rs, lang, excel)
+        elif fmt == "html":
+            text = audit_html(findings, rs, lang)
+        else:
+            buffer = io.StringIO()
+            audit_table(findings, rs, Console(file=buffer, width=200, color_system=None), lang)
+            text = buffer.getvalue()
+        if out_file:
+            with open(out_file, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+        else:
+            click.echo(text, nl=not text.endswith("\n"))
+    sys.exit(_exit_code(findings, fail_on_violation))
+
+
+def _with_progress(items: list) -> list:
+    from rich.progress import track
+
+    return list(track(items, description="reading records", console=Console(stderr=True), transient=True))
 
 
 @main.command("explain")

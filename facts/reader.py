@@ -71,6 +71,9 @@ def check_event(obj: Any, units: UnitRegistry | None, file: str, line: int, raw:
         model = EVENT_ADAPTER.validate_python(obj, context={"units": units})
     except ValidationError as exc:
         return Rejected(file, line, event_id, _reason(exc, event_type), raw)
+    target = getattr(model.data, "target", None)
+    if target is not None and units is not None and target not in units.codes:
+        return Rejected(file, line, event_id, f"data.target: unknown unit {target!r}", raw)
     return Accepted(to_fact(model), content_digest(obj), file, line, raw or json.dumps(obj, ensure_ascii=False))
 
 
