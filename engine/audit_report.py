@@ -103,13 +103,13 @@ def audit_html(findings: Findings, ruleset: Ruleset, lang: str) -> str:
         title = titles.get(col.action, col.action)
         return title + (f" {col.period[5:]}" if col.period and "-Q" in col.period else "")
 
+    grid = matrix(findings, ruleset)
     context: dict[str, Any] = {
         "lang": lang, "t": UI[lang], "ruleset_title": getattr(ruleset.header.title, lang),
         "as_of": format_date(findings.as_of, lang) if lang == "zh" else format_instant(findings.as_of),
         "receipt": (findings.receipt.events_hash[:12] if findings.receipt else ""),
         "statuses": STATUSES, "levels": LEVELS, "labels": labels(ruleset, lang),
-        "units": matrix(findings, ruleset).units, "summary": unit_summary(findings, ruleset),
-        "matrix": matrix(findings, ruleset), "violations": findings.violations, "escalations": findings.escalations,
+        "units": grid.units, "summary": unit_summary(findings, ruleset), "matrix": grid, "violations": findings.violations, "escalations": findings.escalations,
         "rejected": findings.rejected,
         "unit_label": lambda code: ruleset.units.label(code, lang), "duty_label": duty_label,
         "rule_title": lambda rid: rule_titles.get(rid, rid), "clause": lambda rid: clauses.get(rid, ""),
