@@ -101,7 +101,8 @@ def read_records(text: str, file: str, units: UnitRegistry, plan_years: tuple[in
         finding = str(row.get("enforcement_failure") or "").strip()
         if finding:
             obj = {"id": f"audit:{unit}:{year}:enforcement_failure", "type": "assessment.enforcement_failure",
-                   "occurred_at": f"{year}-12-31", "unit": ASSESSOR,
+                   "occurred_at": f"{year}-12-31",
+                   "unit": ASSESSOR if ASSESSOR in units.codes else "district_government",
                    "data": {"year": year, "target": unit, "finding": finding}}
             verdict = check_event(obj, units, file, line, "")
             if isinstance(verdict, Rejected):

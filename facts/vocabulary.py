@@ -15,12 +15,14 @@ Period = Annotated[str, Field(pattern=r"^\d{4}-Q[1-4]$")]
 REQUIRED: Any = ...
 
 # field name -> (annotation, default); default REQUIRED means the field must be given.
+# SPEC §2: a field "(default v)" may be omitted and reads as v; "... or null" may be omitted
+# and reads as null; every other field is required.
 Fields = dict[str, tuple[Any, Any]]
 
 CASE: dict[str, Fields] = {
     "child.missing_reported": {"age": (Annotated[int, Field(ge=0, le=17)], REQUIRED)},
     "child.unknown_origin_found": {
-        "age": (Age | None, REQUIRED),
+        "age": (Age | None, None),
         "circumstance": (Literal["abandoned", "wandering", "screening", "other"], REQUIRED),
     },
     "child.taken_into_care": {},
@@ -33,7 +35,7 @@ CASE: dict[str, Fields] = {
         "collector": (str | None, None),
     },
     "household_registration.requested": {
-        "age": (Age | None, REQUIRED),
+        "age": (Age | None, None),
         "origin": (Literal["known", "unknown"], REQUIRED),
     },
     "household_registration.approved": {},
@@ -52,7 +54,7 @@ CASE: dict[str, Fields] = {
     "marriage_registration.completed": {},
     "adoption.requested": {"origin": (Literal["known", "unknown"], REQUIRED)},
     "adoption.approved": {},
-    "student.dropped_out": {"age": (Age | None, REQUIRED)},
+    "student.dropped_out": {"age": (Age | None, None)},
     "student.dropout_followed_up": {},
     "student.enrolled": {},
     "child_labor.found": {"intellectual_disability": (bool, False)},

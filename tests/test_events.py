@@ -83,6 +83,27 @@ def test_defaults_and_nulls(engine) -> None:
     assert v.fact.get("foreign") is False and v.fact.get("parents_identified") is None
 
 
+@pytest.mark.parametrize("type_,data", [
+    ("household_registration.requested", {"origin": "unknown"}),
+    ("student.dropped_out", {}),
+    ("child.unknown_origin_found", {"circumstance": "other"}),
+    ("dna.collected", {"collector_kind": "individual"}),
+])
+def test_or_null_fields_may_be_omitted(engine, type_: str, data: dict) -> None:
+    v = check_event(base(type_, **data), engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Accepted), getattr(v, "error", "")
+
+
+@pytest.mark.parametrize("type_,data,field", [
+    ("household_registration.requested", {"age": 3}, "data.origin"),
+    ("victim.rescued", {"foreign": True}, "data.age"),
+    ("child.unknown_origin_found", {"age": None}, "data.circumstance"),
+])
+def test_plain_fields_are_required(engine, type_: str, data: dict, field: str) -> None:
+    v = check_event(base(type_, **data), engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Rejected) and f"{field}: Field required" in v.error
+
+
 def test_unit_level_events_ignore_subject(engine) -> None:
     e = base("unit.annual_plan_filed", year=2023)
     e["subject"] = 42
