@@ -23,7 +23,10 @@ from engine.audit_report import audit_csv, audit_html, audit_json, audit_table
 from engine.filters import narrow
 from engine.records import read_records
 from engine.store import DEFAULT_URL, Store, StoreError, stored_items
+from pydantic import TypeAdapter
+
 from engine.findings import Findings
+from facts.events import EVENT_ADAPTER
 from engine.inputs import InputError, read_files
 from engine.report import render_table
 from facts.timeutil import TimeFormatError, ZONE, parse_instant, to_us
@@ -235,28 +238,49 @@ def _with_progress(items: list) -> list:
     return list(track(items, description="reading records", console=Console(stderr=True), transient=True))
 
 
+@main.command("schema")
+@click.argument("which", type=click.Choice(["events", "findings"]))
+def schema_command(which: str) -> None:
+    """Print the JSON Schema of the event vocabulary or of the findings document."""
+    model = EVENT_ADAPTER if which == "events" else TypeAdapter(Findings)
+    schema = model.json_schema(mode="validation" if which == "events" else "serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "oblige event" if which == "events" else "oblige findings document"
+    click.echo(json.dumps(schema, ensure_ascii=False, indent=1))
+
+
 @main.command("explain")
 @click.argument("finding_id")
 @click.argument("files", nargs=-1)
+@click.option("--db", "db_url", envvar="OBLIGE_DB", default=None,
+              help="Explain from the event store at this URL instead of FILES.")
 @click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
 @params_option
 @units_option
 @ruleset_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain_command(finding_id: str, files: tuple[str, ...], as_of: str | None, params_file: str | None,
-                    units_file: str | None, ruleset_path: str | None, fmt: str) -> None:
+def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None, as_of: str | None,
+                    params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str) -> None:
     """Why FINDING_ID exists: rule, article and clause, events, deadline arithmetic, escalation chain.
 
-    The events come from FILES (as for `eval`)."""
-    if not files:
-        _fail("explain needs the event FILES the finding came from")
+    The events come from FILES (as for `eval`) or, with --db, from the event store."""
+    if not files and not db_url:
+        _fail("explain needs the event FILES the finding came from, or --db URL")
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     session = engine.session()
-    try:
-        session.add_all(read_files(files, engine.ruleset.units))
-    except InputError as exc:
-        _fail(str(exc))
+    if files:
+        try:
+            session.add_all(read_files(files, engine.ruleset.units))
+        except InputError as exc:
+            _fail(str(exc))
+    else:
+        assert db_url is not None
+        store = _store(db_url)
+        try:
+            session.add_all(stored_items(store, engine.ruleset.units))
+        finally:
+            store.close()
     findings = session.findings(instant)
     try:
         doc = explain(finding_id, findings, engine.ruleset, session.facts())
