@@ -21,6 +21,7 @@ from engine.catalogue import coverage, describe
 from engine.explain import UnknownFinding, explain, render_text
 from engine.audit_report import audit_csv, audit_html, audit_json, audit_table
 from engine.filters import narrow
+from engine.labels import add_labels
 from engine.records import read_records
 from engine.store import DEFAULT_URL, Store, StoreError, stored_items
 from pydantic import TypeAdapter
@@ -64,19 +65,26 @@ def _exit_code(findings: Findings, fail_on_violation: bool) -> int:
     return EXIT_OK
 
 
-def _emit(findings: Findings, engine: Engine, fmt: str) -> None:
+def _emit(findings: Findings, engine: Engine, fmt: str, lang: str | None, with_labels: bool) -> None:
     for r in findings.rejected:
         click.echo(f"rejected: {r.file}:{r.line}: {r.id or '-'}: {r.error}", err=True)
-    if fmt == "json":
+    lang = lang or engine.ruleset.header.default_lang
+    if fmt == "json" and with_labels:
+        click.echo(json.dumps(add_labels(findings.to_json_dict(), engine.ruleset, lang), ensure_ascii=False, indent=1))
+    elif fmt == "json":
         click.echo(findings.model_dump_json(indent=1))
     else:
-        render_table(findings, engine.ruleset, Console(), lang="en")
+        render_table(findings, engine.ruleset, Console(), lang=lang)
 
 
 ruleset_option = click.option("--ruleset", "ruleset_path", type=click.Path(), default=None,
                               help="Ruleset directory (default: the bundled xunyang_2022).")
 params_option = click.option("--params", "params_file", type=click.Path(), default=None,
                              help="YAML file overriding parameters by name.")
+lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+                           help="Language of human-readable output (default: the ruleset's, zh for xunyang_2022).")
+labels_option = click.option("--labels", "with_labels", is_flag=True,
+                             help="JSON: add a `labels` object (unit names, duty titles, statuses, levels) in --lang.")
 units_option = click.option("--units", "units_file", type=click.Path(), default=None,
                             help="YAML file replacing the member-unit registry.")
 
@@ -95,8 +103,10 @@ def main() -> None:
 @ruleset_option
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 @click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any violation exists.")
+@lang_option
+@labels_option
 def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | None, units_file: str | None,
-                 ruleset_path: str | None, fmt: str, fail_on_violation: bool) -> None:
+                 ruleset_path: str | None, fmt: str, fail_on_violation: bool, lang: str | None, with_labels: bool) -> None:
     """Evaluate events from FILES (JSON Lines or a JSON array; - for stdin)."""
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
@@ -104,7 +114,7 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
         findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)
     except InputError as exc:
         _fail(str(exc))
-    _emit(findings, engine, fmt)
+    _emit(findings, engine, fmt, lang, with_labels)
     sys.exit(_exit_code(findings, fail_on_violation))
 
 
@@ -164,9 +174,11 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
 @ruleset_option
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 @click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any violation exists.")
+@lang_option
+@labels_option
 def findings_command(db_url: str, as_of: str | None, unit: str | None, status: str | None, article: int | None,
                      params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str,
-                     fail_on_violation: bool) -> None:
+                     fail_on_violation: bool, lang: str | None, with_labels: bool) -> None:
     """Evaluate the stored events, exactly as `eval` would evaluate the same events."""
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
@@ -176,7 +188,7 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     finally:
         store.close()
     findings = narrow(findings, unit, status, article)
-    _emit(findings, engine, fmt)
+    _emit(findings, engine, fmt, lang, with_labels)
     sys.exit(_exit_code(findings, fail_on_violation))
 
 
@@ -188,13 +200,14 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
 @click.option("--unit", default=None, help="Only this unit.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Language of table, csv and html (default: the ruleset's).")
 @click.option("--excel", is_flag=True, help="CSV with a UTF-8 byte-order mark, for spreadsheet programs.")
+@labels_option
 @click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any violation exists.")
 @params_option
 @units_option
 @ruleset_option
 def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | None, unit: str | None, lang: str | None,
-                  excel: bool, fail_on_violation: bool, params_file: str | None, units_file: str | None,
-                  ruleset_path: str | None) -> None:
+                  excel: bool, with_labels: bool, fail_on_violation: bool, params_file: str | None,
+                  units_file: str | None, ruleset_path: str | None) -> None:
     """Audit unit records (CSV or JSON Lines, one row per unit and year) against the unit duties."""
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
@@ -215,7 +228,7 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
         audit_table(findings, rs, Console(), lang)
     else:
         if fmt == "json":
-            text = audit_json(findings, rs)
+            text = audit_json(findings, rs, lang if with_labels else None)
         elif fmt == "csv":
             text = audit_csv(findings, rs, lang, excel)
         elif fmt == "html":
@@ -259,8 +272,10 @@ def schema_command(which: str) -> None:
 @units_option
 @ruleset_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@lang_option
 def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None, as_of: str | None,
-                    params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str) -> None:
+                    params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str,
+                    lang: str | None) -> None:
     """Why FINDING_ID exists: rule, article and clause, events, deadline arithmetic, escalation chain.
 
     The events come from FILES (as for `eval`) or, with --db, from the event store."""
@@ -282,14 +297,15 @@ def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None,
         finally:
             store.close()
     findings = session.findings(instant)
+    lang = lang or engine.ruleset.header.default_lang
     try:
-        doc = explain(finding_id, findings, engine.ruleset, session.facts())
+        doc = explain(finding_id, findings, engine.ruleset, session.facts(), lang)
     except UnknownFinding as exc:
         _fail(str(exc))
     if fmt == "json":
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
-        click.echo(render_text(doc))
+        click.echo(render_text(doc, engine.ruleset, lang))
 
 
 @main.group("rules")
@@ -300,19 +316,22 @@ def rules_group() -> None:
 @rules_group.command("list")
 @click.option("--article", type=int, default=None, help="Only the rules of this article.")
 @ruleset_option
-def rules_list(article: int | None, ruleset_path: str | None) -> None:
+@lang_option
+def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) -> None:
     """One line per rule: id, article, kind, action and title."""
     rs = _engine(ruleset_path, None, None).ruleset
+    lang = lang or rs.header.default_lang
     for located in rs.rules:
         if article is None or located.article == article:
             d = describe(located)
-            click.echo(f"{d['id']:<44} art.{d['article']:<3} {d['kind']:<11} {d.get('action', '-'):<40} {d['title']['en']}")
+            click.echo(f"{d['id']:<44} art.{d['article']:<3} {d['kind']:<11} {d.get('action', '-'):<40} {d['title'][lang]}")
 
 
 @rules_group.command("show")
 @click.argument("rule_id")
 @ruleset_option
-def rules_show(rule_id: str, ruleset_path: str | None) -> None:
+@lang_option
+def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None:
     """A rule as a reader of the article sees it, with its quoted clause."""
     rs = _engine(ruleset_path, None, None).ruleset
     located = rs.rule(rule_id)
@@ -320,8 +339,10 @@ def rules_show(rule_id: str, ruleset_path: str | None) -> None:
         near = difflib.get_close_matches(rule_id, [w.rule.id for w in rs.rules], n=5, cutoff=0.4)
         _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else ""))
     d = describe(located)
-    click.echo(f"{d['id']}  (Art. {d['article']}, {d['kind']})  {d['file']}:{d['line']}")
-    click.echo(f"  {d['title']['zh']} / {d['title']['en']}")
+    lang = lang or rs.header.default_lang
+    article = f"第{d['article']}条" if lang == "zh" else f"Art. {d['article']}"
+    click.echo(f"{d['id']}  ({article}, {d['kind']})  {d['file']}:{d['line']}")
+    click.echo(f"  {d['title'][lang]}")
     click.echo(f"  clause:       {d['clause']}")
     for key in ("action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "act", "charged", "while_open"):
         if key in d:
@@ -331,17 +352,21 @@ def rules_show(rule_id: str, ruleset_path: str | None) -> None:
 @rules_group.command("coverage")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @ruleset_option
-def rules_coverage(fmt: str, ruleset_path: str | None) -> None:
+@lang_option
+def rules_coverage(fmt: str, ruleset_path: str | None, lang: str | None) -> None:
     """All articles: the rules that encode each, or why it holds no checkable duty."""
     rs = _engine(ruleset_path, None, None).ruleset
-    rows = coverage(rs)
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+    if fmt == "json":  # machine format: codes and the English reasons
+        click.echo(json.dumps(coverage(rs), ensure_ascii=False, indent=1))
         return
+    lang = lang or rs.header.default_lang
+    rows = coverage(rs, lang)
     for row in rows:
-        click.echo(f"Art. {row['article']:>2}  " + (", ".join(row["rules"]) if row["rules"] else f"(no checkable duty) {row['reason']}"))
+        head = f"第{row['article']}条  " if lang == "zh" else f"Art. {row['article']:>2}  "
+        none = "（无可核查职责）" if lang == "zh" else "(no checkable duty) "
+        click.echo(head + (", ".join(row["rules"]) if row["rules"] else f"{none}{row['reason']}"))
     accounted = sum(1 for r in rows if r["rules"] or r["reason"])
-    click.echo(f"{accounted}/{len(rows)} articles accounted for")
+    click.echo(f"{accounted}/{len(rows)} " + ("条均已说明" if lang == "zh" else "articles accounted for"))
 
 
 @rules_group.command("validate")

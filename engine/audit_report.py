@@ -13,6 +13,7 @@ from rich.table import Table
 from engine.audit import LEVELS, Column, levels_reached, matrix, unit_summary
 from engine.findings import Findings
 from engine.i18n import UI, format_date
+from engine.labels import add_labels, labels
 from engine.ruleset import Ruleset
 from facts.timeutil import format_instant
 
@@ -24,26 +25,17 @@ SYMBOL = {"fulfilled": "[green]✓[/green]", "fulfilled_late": "[yellow]![/yello
           "open": "[blue]·[/blue]"}
 
 
-def labels(ruleset: Ruleset, lang: str) -> dict[str, dict[str, str]]:
-    ladder = ruleset.header.escalation
-    return {"status": {k: getattr(v, lang) for k, v in ruleset.header.labels["status"].items()},
-            "kind": {k: getattr(v, lang) for k, v in ruleset.header.labels["kind"].items()},
-            "level": {lv: getattr(getattr(ladder, lv).title, lang) for lv in LEVELS}}
-
-
 def duty_titles(ruleset: Ruleset, lang: str) -> dict[str, str]:
     """action -> title (the first rule's title for an action shared by several rules)."""
-    out: dict[str, str] = {}
-    for located in ruleset.rules:
-        action = getattr(located.rule, "action", None)
-        if action and action not in out:
-            out[action] = getattr(located.rule.title, lang)
-    return out
+    return labels(ruleset, lang)["actions"]
 
 
-def audit_json(findings: Findings, ruleset: Ruleset) -> str:
+def audit_json(findings: Findings, ruleset: Ruleset, lang: str | None = None) -> str:
+    """SPEC §4 document plus `units`; with `lang`, plus the `labels` object."""
     doc = findings.to_json_dict()
     doc["units"] = unit_summary(findings, ruleset)
+    if lang:
+        add_labels(doc, ruleset, lang)
     return json.dumps(doc, ensure_ascii=False, indent=1)
 
 
@@ -96,7 +88,7 @@ def audit_html(findings: Findings, ruleset: Ruleset, lang: str) -> str:
     env = Environment(loader=PackageLoader("engine", "templates"), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("audit.html.j2")
     titles = duty_titles(ruleset, lang)
-    rule_titles = {w.rule.id: getattr(w.rule.title, lang) for w in ruleset.rules}
+    rule_titles = labels(ruleset, lang)["rules"]
     clauses = {w.rule.id: w.rule.clause for w in ruleset.rules}
 
     def duty_label(col: Column) -> str:

@@ -55,12 +55,13 @@ def describe(located: Located) -> dict[str, Any]:
     return out
 
 
-def coverage(ruleset: Ruleset) -> list[dict[str, Any]]:
+def coverage(ruleset: Ruleset, lang: str = "en") -> list[dict[str, Any]]:
     """Every article 1..N: the rules encoding it, or the reason it holds no checkable duty."""
+    reasons = ruleset.no_duty_zh if lang == "zh" else ruleset.no_duty
     ladder = ruleset.header.escalation
     rows = []
     for article in range(1, ruleset.header.articles + 1):
         rules = [w.rule.id for w in ruleset.rules if w.article == article]
         rules += [f"escalation.{level}" for level in type(ladder).model_fields if getattr(ladder, level).article == article]
-        rows.append({"article": article, "rules": rules, "reason": None if rules else ruleset.no_duty.get(article)})
+        rows.append({"article": article, "rules": rules, "reason": None if rules else reasons.get(article)})
     return rows

@@ -1,7 +1,7 @@
 """Why a finding exists: rule, article, quoted clause, the events, the deadline arithmetic.
 
 Explanations are plain data built from a findings document and the events behind it, so the
-command line, a service or a test can render or check them alike.
+command line, a service or a test can render or check them alike; sentences are in `lang`.
 """
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import difflib
 from typing import Any
 
 from engine.findings import Escalation, Findings, Obligation, Violation
+from engine.i18n import PHRASES
+from engine.labels import labels
 from engine.ruleset import Ruleset
 from engine.schema import ObligationRule
 from facts.events import Fact
@@ -29,99 +31,87 @@ def _event(fact: Fact | None, event_id: str) -> dict[str, Any]:
             "subject": fact.subject}
 
 
-def _rule(ruleset: Ruleset, rule_id: str) -> dict[str, Any]:
+def _rule(ruleset: Ruleset, rule_id: str, lang: str) -> dict[str, Any]:
     located = ruleset.rule(rule_id)
     if located is None:
         return {"rule": rule_id}
     return {"rule": rule_id, "article": located.article, "clause": located.rule.clause,
-            "title": located.rule.title.model_dump(), "file": located.file, "line": located.line}
+            "title": getattr(located.rule.title, lang), "file": located.file, "line": located.line}
 
 
-def _deadline(ruleset: Ruleset, ob: Obligation, facts: dict[str, Fact]) -> list[str]:
+def _deadline(ruleset: Ruleset, ob: Obligation, facts: dict[str, Fact], p: dict[str, str]) -> list[str]:
     located = ruleset.rule(ob.rule)
     rule = located.rule if located else None
     if not isinstance(rule, ObligationRule):
         return []
     params, dl, lines = ruleset.params, rule.deadline, []
-    start = format_instant(ob.triggered_at)
+    start, due, grace = format_instant(ob.triggered_at), format_instant(ob.due), ruleset.header.grace
     if rule.trigger.after:
-        lines.append(f"triggered at {start} = {format_instant(facts[ob.triggered_by[0]].at) if ob.triggered_by and ob.triggered_by[0] in facts else 'trigger'}"
-                     f" + {rule.trigger.after} ({params.raw[rule.trigger.after]}), with no "
-                     + " or ".join(u.event for u in rule.trigger.unless) + " by then")
+        trigger = facts.get(ob.triggered_by[0]) if ob.triggered_by else None
+        lines.append(p["after"].format(start=start, event=format_instant(trigger.at) if trigger else "?",
+                                       param=rule.trigger.after, value=params.raw[rule.trigger.after],
+                                       types=" / ".join(u.event for u in rule.trigger.unless)))
     if dl.within:
-        base = "effective instant" if rule.trigger.periodic else "trigger"
-        lines.append(f"due = {base} {start} + {dl.within} ({params.raw[dl.within]}) = {format_instant(ob.triggered_at + params.duration(dl.within))}")
+        base = p["base_effective"] if rule.trigger.periodic else p["base_trigger"]
+        lines.append(p["within"].format(base=base, start=start, param=dl.within, value=params.raw[dl.within],
+                                        due=format_instant(ob.triggered_at + params.duration(dl.within))))
     if dl.date:
-        lines.append(f"due = {dl.date} ({params.raw[dl.date]}) of {ob.period} at 23:59:59, never earlier than effective "
-                     f"+ {ruleset.header.grace} ({params.raw[ruleset.header.grace]}) → {format_instant(ob.due)}")
+        lines.append(p["date"].format(param=dl.date, value=params.raw[dl.date], period=ob.period, grace=grace,
+                                      grace_value=params.raw[grace], due=due))
     if dl.end_of_period:
-        lines.append(f"due = last day of {ob.period} at 23:59:59, never earlier than effective + {ruleset.header.grace} "
-                     f"→ {format_instant(ob.due)}")
+        lines.append(p["end_of_period"].format(period=ob.period, grace=grace, due=due))
     if dl.before:
-        lines.append(f"must precede {dl.before}: due is the earlier of the above and the first {dl.before} "
-                     f"→ {format_instant(ob.due)}")
-    if not lines:
-        lines.append("no deadline: a required action that stays open until fulfilled")
-    return lines
+        lines.append(p["before"].format(type=dl.before, due=due))
+    return lines or [p["no_deadline"]]
 
 
-def _status(ob: Obligation, as_of: int) -> str:
-    due = format_instant(ob.due)
+def _status(ob: Obligation, as_of: int, p: dict[str, str]) -> str:
+    due, at = format_instant(ob.due), format_instant(ob.fulfilled_at)
     if ob.status == "fulfilled":
-        return f"fulfilled by {ob.fulfilled_by} at {format_instant(ob.fulfilled_at)}" + (f", at or before the due instant {due}" if due else "")
+        return p["st_fulfilled"].format(id=ob.fulfilled_by, at=at) + (p["st_fulfilled_due"].format(due=due) if due else "")
     if ob.status == "fulfilled_late":
-        return f"fulfilled late by {ob.fulfilled_by} at {format_instant(ob.fulfilled_at)}, after the due instant {due}"
+        return p["st_fulfilled_late"].format(id=ob.fulfilled_by, at=at, due=due)
     if ob.status == "overdue":
-        return f"overdue: as of {format_instant(as_of)} no fulfilling event occurred at or before {due}"
-    return f"open: as of {format_instant(as_of)} not yet fulfilled" + (f"; due {due}" if due else "")
+        return p["st_overdue"].format(as_of=format_instant(as_of), due=due)
+    return p["st_open"].format(as_of=format_instant(as_of)) + (p["st_open_due"].format(due=due) if due else "")
 
 
-def explain(finding_id: str, findings: Findings, ruleset: Ruleset, facts: dict[str, Fact]) -> dict[str, Any]:
+def explain(finding_id: str, findings: Findings, ruleset: Ruleset, facts: dict[str, Fact], lang: str = "en") -> dict[str, Any]:
+    p = PHRASES[lang]
     obligations = {o.id: o for o in findings.obligations}
     violations = {v.id: v for v in findings.violations}
     escalations = {e.id: e for e in findings.escalations}
 
     def ob_doc(ob: Obligation) -> dict[str, Any]:
-        return {"finding": "obligation", **ob.model_dump(mode="json"), **_rule(ruleset, ob.rule),
+        return {"finding": "obligation", **ob.model_dump(mode="json"), **_rule(ruleset, ob.rule, lang),
                 "trigger_events": [_event(facts.get(i), i) for i in ob.triggered_by],
                 "fulfilling_event": _event(facts.get(ob.fulfilled_by), ob.fulfilled_by) if ob.fulfilled_by else None,
-                "deadline": _deadline(ruleset, ob, facts), "reasoning": _status(ob, findings.as_of)}
+                "deadline": _deadline(ruleset, ob, facts, p), "reasoning": _status(ob, findings.as_of, p)}
 
     def vi_doc(v: Violation) -> dict[str, Any]:
-        doc = {"finding": "violation", **v.model_dump(mode="json"), **_rule(ruleset, v.rule),
+        doc = {"finding": "violation", **v.model_dump(mode="json"), **_rule(ruleset, v.rule, lang),
                "events": [_event(facts.get(i), i) for i in v.evidence]}
         if v.obligation and v.obligation in obligations:
             doc["because_obligation"] = ob_doc(obligations[v.obligation])
-        doc["reasoning"] = {
-            "overdue": "the due instant passed with no fulfilling event at or before it",
-            "precondition": "the act the duty had to precede happened before any fulfilling event",
-            "prohibited": "the act is prohibited by the clause quoted",
-            "breach": "the duty was performed in a way the clause does not allow",
-        }[v.kind] + (f"; remedied at {format_instant(v.remedied_at)}" if v.remedied_at else "")
+        doc["reasoning"] = p[f"k_{v.kind}"] + (p["remedied"].format(at=format_instant(v.remedied_at)) if v.remedied_at else "")
         return doc
 
     def es_doc(e: Escalation) -> dict[str, Any]:
-        ladder = ruleset.header.escalation
-        step = getattr(ladder, e.level)
-        doc: dict[str, Any] = {"finding": "escalation", **e.model_dump(mode="json"), "article": step.article,
-                               "level_title": step.title.model_dump(), "clause_article": step.article}
+        step = getattr(ruleset.header.escalation, e.level)
+        doc: dict[str, Any] = {"finding": "escalation", **e.model_dump(mode="json"),
+                               "level_title": getattr(step.title, lang)}
         chain = []
         for ref in e.because:
             if ref in violations:
                 chain.append(vi_doc(violations[ref]))
             else:
-                chain.append({"finding": "assessment", **_event(facts.get(ref), ref),
-                              "target": facts[ref].get("target") if ref in facts else None,
-                              "year": facts[ref].get("year") if ref in facts else None})
+                fact = facts.get(ref)
+                chain.append({"finding": "assessment", **_event(fact, ref),
+                              "target": fact.get("target") if fact else None, "year": fact.get("year") if fact else None})
         doc["because_chain"] = chain
-        params = ruleset.params
-        doc["reasoning"] = {
-            "supervision_notice": f"every violation charged to a district unit gets a supervision notice at its instant (Art. {ladder.supervision_notice.article})",
-            "public_criticism": (f"an overdue or precondition violation still unremedied {step.after} ({params.raw.get(step.after or '', '')}) "
-                                 f"after it, or an enforcement-failure assessment (Art. {step.article})"),
-            "one_vote_veto": (f"at most one flag per unit and year: an enforcement-failure assessment, or at {step.at} "
-                              f"({params.raw.get(step.at or '', '')}) 23:59:59 a violation criticised that year and still unremedied; the earliest counts (Art. {step.article})"),
-        }[e.level]
+        raw = ruleset.params.raw
+        doc["reasoning"] = p[f"l_{e.level}"].format(article=step.article, after=step.after, at=step.at,
+                                                   value=raw.get(step.after or step.at or "", ""))
         return doc
 
     if finding_id in obligations:
@@ -134,30 +124,34 @@ def explain(finding_id: str, findings: Findings, ruleset: Ruleset, facts: dict[s
     raise UnknownFinding(finding_id, difflib.get_close_matches(finding_id, every, n=5, cutoff=0.5))
 
 
-def render_text(doc: dict[str, Any], indent: str = "") -> str:
-    """A person-readable rendering of an explanation."""
-    out: list[str] = []
+def render_text(doc: dict[str, Any], ruleset: Ruleset, lang: str = "en", indent: str = "") -> str:
+    """A person-readable rendering of an explanation, in `lang`."""
+    p, lab = PHRASES[lang], labels(ruleset, lang)
+    unit = lambda code: lab["units"].get(code, code)  # noqa: E731
     kind = doc["finding"]
     if kind == "assessment":
-        return f"{indent}assessment {doc['id']} ({doc.get('type')}) at {doc.get('occurred_at')}: target {doc.get('target')}, year {doc.get('year')}"
-    head = {"obligation": lambda d: f"obligation {d['id']}: {d['duty_bearer']} must {d['action']}"
-                                    + (f" for {d['subject']}" if d['subject'] else f" for period {d['period']}"),
-            "violation": lambda d: f"violation {d['id']} ({d['kind']}) charged to {d['unit']} at {d['at']}",
-            "escalation": lambda d: f"escalation {d['id']}: {d['level']} ({d['level_title']['zh']}) against {d['unit']}, "
-                                    f"issued by {d['issued_by']} at {d['at']}, period {d['period']}"}[kind](doc)
-    out.append(indent + head)
-    if "rule" in doc and kind != "escalation":
-        out.append(f"{indent}  rule {doc['rule']} — Art. {doc.get('article')}: 「{doc.get('clause', '')}」")
+        return indent + p["h_assessment"].format(id=doc["id"], type=doc.get("type"), at=doc.get("occurred_at"),
+                                                 target=unit(doc.get("target") or ""), year=doc.get("year"))
+    if kind == "obligation":
+        head = p["h_obligation"].format(id=doc["id"], bearer=unit(doc["duty_bearer"]), duty=doc.get("title", doc["action"]))
+        head += p["h_subject"].format(subject=doc["subject"]) if doc["subject"] else p["h_period"].format(period=doc["period"])
+    elif kind == "violation":
+        head = p["h_violation"].format(id=doc["id"], kind=lab["kind"][doc["kind"]], unit=unit(doc["unit"]), at=doc["at"])
+    else:
+        head = p["h_escalation"].format(id=doc["id"], level=doc["level_title"], unit=unit(doc["unit"]),
+                                        issuer=unit(doc["issued_by"]), at=doc["at"], period=doc["period"])
+    out = [indent + head]
+    if kind != "escalation" and "clause" in doc:
+        out.append(indent + "  " + p["rule"].format(rule=doc["rule"], article=doc["article"], clause=doc["clause"]))
     for e in doc.get("trigger_events", []):
-        out.append(f"{indent}  triggered by {e['id']} {e.get('type', '')} at {e.get('occurred_at', '?')}")
-    for line in doc.get("deadline", []):
-        out.append(f"{indent}  {line}")
+        out.append(indent + "  " + p["triggered_by"].format(id=e["id"], type=e.get("type", ""), at=e.get("occurred_at", "?")))
+    out += [indent + "  " + line for line in doc.get("deadline", [])]
     if kind == "violation":
         for e in doc.get("events", []):
-            out.append(f"{indent}  evidence {e['id']} {e.get('type', '')} at {e.get('occurred_at', '?')}")
-    out.append(f"{indent}  why: {doc['reasoning']}")
+            out.append(indent + "  " + p["evidence"].format(id=e["id"], type=e.get("type", ""), at=e.get("occurred_at", "?")))
+    out.append(indent + "  " + p["why"].format(text=doc["reasoning"]))
     if "because_obligation" in doc:
-        out.append(render_text(doc["because_obligation"], indent + "    "))
+        out.append(render_text(doc["because_obligation"], ruleset, lang, indent + "    "))
     for link in doc.get("because_chain", []):
-        out.append(render_text(link, indent + "    "))
+        out.append(render_text(link, ruleset, lang, indent + "    "))
     return "\n".join(out)

@@ -46,6 +46,7 @@ class Ruleset:
     no_duty: dict[int, str]
     source_text: str
     content_hash: str
+    no_duty_zh: dict[int, str] = field(default_factory=dict)
     effective: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,7 +64,7 @@ class Ruleset:
 
     def with_params(self, params: Params) -> "Ruleset":
         return Ruleset(self.path, self.header, self.specs, params, self.units, self.rules, self.no_duty,
-                       self.source_text, self.content_hash)
+                       self.source_text, self.content_hash, self.no_duty_zh)
 
 
 def _hash_dir(path: Path) -> str:
@@ -140,6 +141,7 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
     no_duty_file, _, errs = _read_model(NoDutyFile, root / "articles-without-duty.yaml")
     errors += errs
     no_duty = {a.article: a.reason for a in no_duty_file.articles} if no_duty_file else {}
+    no_duty_zh = {a.article: a.reason_zh for a in no_duty_file.articles} if no_duty_file else {}
 
     source_text = ""
     if header is not None:
@@ -150,7 +152,7 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
                                     f"source: cannot read {header.source}: {exc.strerror}"))
     if errors:
         raise RulesetError(errors)
-    ruleset = Ruleset(root, header, specs, params, units, tuple(rules), no_duty, source_text, _hash_dir(root))
+    ruleset = Ruleset(root, header, specs, params, units, tuple(rules), no_duty, source_text, _hash_dir(root), no_duty_zh)
     if check:
         from engine.validate import validate_ruleset
 

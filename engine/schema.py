@@ -163,6 +163,7 @@ class ArticleFile(_Strict):
 class NoDutyArticle(_Strict):
     article: int = Field(ge=1)
     reason: str = Field(min_length=10)
+    reason_zh: str = Field(min_length=4)
 
 
 class NoDutyFile(_Strict):

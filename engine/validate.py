@@ -177,6 +177,10 @@ class _Checker:
                     self.err(None, "rule_ref_error", f"escalation.{level}: parameter {name!r} missing or not a {kind}", header_file)
             if step.assessment_event is not None and step.assessment_event not in UNIT_LEVEL:
                 self.err(None, "rule_ref_error", f"escalation.{level}.assessment_event: unknown unit-level event", header_file)
+        from engine.labels import missing_labels
+
+        for problem in missing_labels(rs):
+            self.err(None, "rule_schema_error", problem, header_file)
         if rs.header.grace not in rs.specs:
             self.err(None, "rule_ref_error", f"grace: unknown parameter {rs.header.grace!r}", header_file)
         covered = {w.article for w in rs.rules} | {getattr(ladder, lv).article for lv in type(ladder).model_fields}

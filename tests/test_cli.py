@@ -13,8 +13,8 @@ from tests.conftest import ROOT, ev
 EXAMPLE = str(ROOT / "examples" / "events.jsonl")
 
 
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+def run(*args: str, input: str | None = None, width: int = 80):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False, env={"COLUMNS": str(width)})
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
@@ -36,10 +36,14 @@ def test_eval_json_bundled_example() -> None:
 
 
 def test_table_names_the_units_to_chase() -> None:
-    result = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "table")
+    result = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "table", "--lang", "en", width=200)
     assert result.exit_code == 0
     assert "Overdue duties" in result.stdout and "Escalations" in result.stdout
-    assert "public_security" in result.stdout and "one_vote_veto" in result.stdout
+    assert "Public Security" in result.stdout and "One-vote veto" in result.stdout
+    assert "Compare DNA before household registration" in result.stdout
+    zh = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "table", width=200).stdout  # default: zh
+    assert "各单位情况" in zh and "区公安(分)局" in zh and "一票否决" in zh and "落户前采血检验入库比对" in zh
+    assert "Public Security" not in zh
 
 
 def test_stdin_and_json_array(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_all_errors_are_reported_at_once(copy: Path) -> None:
 
 
 def test_coverage_gap_is_an_error(copy: Path) -> None:
-    err = broken(copy, "  - {article: 29,", "  - {article: 99,", "articles-without-duty.yaml")
+    err = broken(copy, "  - article: 29\n", "  - article: 99\n", "articles-without-duty.yaml")
     assert "article 29: neither encoded" in str(err)
 
 

@@ -23,7 +23,7 @@ def findings() -> dict:
 
 def test_explain_a_precondition_violation() -> None:
     v = next(v for v in findings()["violations"] if v["kind"] == "precondition")
-    result = run("explain", v["id"], EXAMPLE, "--as-of", "2023-12-31")
+    result = run("explain", v["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en")
     assert result.exit_code == 0
     text = result.stdout
     assert "Art. 20" in text and "对来历不明儿童落户的,要采血检验入库比对,严把儿童落户关。" in text
@@ -38,12 +38,21 @@ def test_explain_a_precondition_violation() -> None:
 def test_explain_an_escalation_chain() -> None:
     doc = findings()
     e = next(e for e in doc["escalations"] if e["level"] == "public_criticism" and e["unit"] == "public_security")
-    out = json.loads(run("explain", e["id"], EXAMPLE, "--as-of", "2023-12-31", "--format", "json").stdout)
+    out = json.loads(run("explain", e["id"], EXAMPLE, "--as-of", "2023-12-31", "--format", "json", "--lang", "en").stdout)
     assert out["finding"] == "escalation" and out["because_chain"][0]["finding"] == "violation"
     assert "criticism_after (P30D)" in out["reasoning"]
     assessment = next(e for e in doc["escalations"] if e["because"] == ["ev-0090"] and e["level"] == "one_vote_veto")
-    text = run("explain", assessment["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
-    assert "assessment ev-0090" in text and "target civil_affairs, year 2023" in text
+    text = run("explain", assessment["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
+    assert "assessment ev-0090" in text and "target Civil Affairs Bureau, year 2023" in text
+    zh = run("explain", assessment["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
+    assert "一票否决" in zh and "对象 区民政局" in zh and "第36条" in zh
+
+
+def test_explain_in_chinese_by_default() -> None:
+    v = next(v for v in findings()["violations"] if v["kind"] == "precondition")
+    zh = run("explain", v["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
+    assert "违规" in zh and "前置程序违反" in zh and "区公安(分)局" in zh and "第20条" in zh
+    assert "须先于 household_registration.approved" in zh and "must precede" not in zh
 
 
 def test_explain_unknown_id_lists_near_matches() -> None:
@@ -69,7 +78,11 @@ def test_rules_commands() -> None:
         "art20.collect_parent_dna", "art20.collect_child_dna", "art20.compare_dna_before_registration",
         "art20.dna_collected_outside_police"]
     assert next(r for r in cov if r["article"] == 6)["rules"] == [] and "Art. 16" in next(r for r in cov if r["article"] == 6)["reason"]
-    assert "38/38 articles accounted for" in run("rules", "coverage").stdout
+    assert "38/38 articles accounted for" in run("rules", "coverage", "--lang", "en").stdout
+    zh = run("rules", "coverage").stdout
+    assert "38/38 条均已说明" in zh and "第1条" in zh and "制定目的和依据" in zh
+    assert "落户前采血检验入库比对" in run("rules", "list", "--article", "20").stdout
+    assert "Compare DNA before household registration" in run("rules", "list", "--article", "20", "--lang", "en").stdout
     assert run("rules", "validate").exit_code == 0
     result = run("rules", "test")
     assert result.exit_code == 0 and result.stdout.strip().endswith("0 failed")

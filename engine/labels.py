@@ -1,0 +1,47 @@
+"""Labels for people: unit names, duty titles, statuses, kinds and levels in zh or en.
+
+All of it is ruleset data (units.yaml, rule titles, ruleset.yaml labels and ladder titles);
+machine formats keep the codes, and `--labels` adds this object for services that display them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.ruleset import Ruleset
+
+LEVELS = ("supervision_notice", "public_criticism", "one_vote_veto")
+LANGS = ("zh", "en")
+
+
+def labels(ruleset: Ruleset, lang: str) -> dict[str, dict[str, str]]:
+    """Every label of the ruleset in one language."""
+    ladder = ruleset.header.escalation
+    units = {u.code: (u.name_zh if lang == "zh" else u.name_en) for u in (*ruleset.units.members, *ruleset.units.others)}
+    actions: dict[str, str] = {}
+    rules: dict[str, str] = {}
+    for located in ruleset.rules:
+        title = getattr(located.rule.title, lang)
+        rules[located.rule.id] = title
+        action = getattr(located.rule, "action", None)
+        if action and action not in actions:
+            actions[action] = title
+    return {"units": units, "actions": actions, "rules": rules,
+            "status": {k: getattr(v, lang) for k, v in ruleset.header.labels["status"].items()},
+            "kind": {k: getattr(v, lang) for k, v in ruleset.header.labels["kind"].items()},
+            "level": {lv: getattr(getattr(ladder, lv).title, lang) for lv in LEVELS}}
+
+
+def missing_labels(ruleset: Ruleset) -> list[str]:
+    """What a ruleset fails to label (checked by `rules validate`)."""
+    problems = []
+    want = {"status": {"open", "fulfilled", "fulfilled_late", "overdue"},
+            "kind": {"overdue", "precondition", "prohibited", "breach"}}
+    for group, keys in want.items():
+        have = set(ruleset.header.labels.get(group, {}))
+        problems += [f"labels.{group}.{k}: missing label" for k in sorted(keys - have)]
+    return problems
+
+
+def add_labels(doc: dict[str, Any], ruleset: Ruleset, lang: str) -> dict[str, Any]:
+    doc["labels"] = {"lang": lang, **labels(ruleset, lang)}
+    return doc

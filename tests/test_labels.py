@@ -1,0 +1,62 @@
+"""Every human-facing code has a Chinese and an English label; JSON keeps codes."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine import Engine, RulesetError, load_ruleset
+from engine.labels import LEVELS, labels
+from engine.ruleset import DEFAULT_RULESET
+from tests.conftest import ROOT
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_code_has_a_label(engine: Engine, lang: str) -> None:
+    lab = labels(engine.ruleset, lang)
+    codes = set(engine.ruleset.units.codes)
+    assert set(lab["units"]) >= codes
+    assert set(lab["actions"]) == {w.rule.action for w in engine.ruleset.rules if hasattr(w.rule, "action")}
+    assert set(lab["status"]) == {"open", "fulfilled", "fulfilled_late", "overdue"}
+    assert set(lab["kind"]) == {"overdue", "precondition", "prohibited", "breach"}
+    assert set(lab["level"]) == set(LEVELS)
+    for group in ("units", "actions", "rules", "status", "kind", "level"):
+        for code, text in lab[group].items():
+            assert text.strip(), (group, code)
+            assert bool(CJK.search(text)) == (lang == "zh"), (group, code, text)
+
+
+def test_levels_read_as_officials_write_them(engine: Engine) -> None:
+    assert labels(engine.ruleset, "zh")["level"] == {"supervision_notice": "督办通知", "public_criticism": "通报批评",
+                                                     "one_vote_veto": "一票否决"}
+
+
+def test_missing_label_fails_validation(tmp_path: Path) -> None:
+    target = tmp_path / "rs"
+    shutil.copytree(DEFAULT_RULESET, target)
+    header = target / "ruleset.yaml"
+    header.write_text(header.read_text(encoding="utf-8").replace("    breach: {zh: 履职不当, en: Improper fulfilment}\n", ""),
+                      encoding="utf-8")
+    with pytest.raises(RulesetError, match="labels.kind.breach: missing label"):
+        load_ruleset(target)
+    rule = target / "rules" / "art-10.yaml"
+    rule.write_text(rule.read_text(encoding="utf-8").replace("title: {zh: 查处使用童工等违法行为, en: Investigate illegal child employment}",
+                                                             "title: {en: Investigate illegal child employment}"), encoding="utf-8")
+    with pytest.raises(RulesetError, match=r"art-10.yaml:\d+: rule_schema_error: art10.investigate_illegal_employment: rules.0.title.zh"):
+        load_ruleset(target)
+
+
+def test_json_keeps_codes_and_labels_are_optional() -> None:
+    example = str(ROOT / "examples" / "events.jsonl")
+    plain = json.loads(CliRunner().invoke(main, ["eval", example, "--as-of", "2023-12-31", "--format", "json"]).stdout)
+    assert "labels" not in plain and not CJK.search(json.dumps(plain["escalations"], ensure_ascii=False))
+    labelled = json.loads(CliRunner().invoke(main, ["eval", example, "--as-of", "2023-12-31", "--format", "json", "--labels"]).stdout)
+    assert labelled["labels"]["lang"] == "zh" and labelled["labels"]["units"]["civil_affairs"] == "区民政局"
+    assert labelled["obligations"] == plain["obligations"]
