@@ -6,10 +6,12 @@ ruleset/parameters/units; 3 done, but some events were rejected (3 wins over 1).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import io
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -249,6 +251,48 @@ def _with_progress(items: list) -> list:
     from rich.progress import track
 
     return list(track(items, description="reading records", console=Console(stderr=True), transient=True))
+
+
+@main.command("serve")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--tokens", "tokens_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML or JSON tokens file; without it the server binds to loopback only.")
+@click.option("--max-body", default=10 * 1024 * 1024, show_default=True, type=int, help="Largest request body, bytes.")
+@click.option("--max-events", default=10_000, show_default=True, type=int, help="Most events in one request.")
+@params_option
+@units_option
+@ruleset_option
+def serve_command(db_url: str, host: str, port: int, tokens_file: str | None, max_body: int, max_events: int,
+                  params_file: str | None, units_file: str | None, ruleset_path: str | None) -> None:
+    """Serve the JSON HTTP API (events, evaluate, findings, explain, rules) with uvicorn."""
+    import uvicorn
+
+    from engine.service import Limits, create_app
+    from engine.tokens import TokensFileError, load_tokens
+
+    engine = _engine(ruleset_path, params_file, units_file)
+    tokens = None
+    if tokens_file:
+        try:
+            tokens = load_tokens(Path(tokens_file), engine.ruleset.units.codes)
+        except TokensFileError as exc:
+            _fail(str(exc))
+    elif not _is_loopback(host):
+        _fail(f"refusing to serve on {host} without --tokens: without tokens the server binds to loopback only")
+    _store(db_url).close()  # fail now, not on the first request, if the database cannot be used
+    app = create_app(engine, db_url, tokens, Limits(max_body, max_events))
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @main.command("schema")
