@@ -43,58 +43,80 @@ def _value(value: Any, params: Params) -> Any:
     return value
 
 
-def _condition(field: str, op: str, value: Any) -> dict[str, Any]:
+def _terms(field: str, op: str, value: Any) -> list[list[dict[str, Any]]]:
+    """One condition as alternatives, each a list of simple terms (no nested `$and`/`$or`).
+
+    durable_rules 2.0.28 silently drops a join reference from a pattern that also holds a
+    nested `$and` or `$or` (measured: a placement of one subject fulfilled another's duty), so
+    `ne` is flattened into the pattern and `in` becomes one durable_rules rule per value.
+    """
     key = f"d_{field}"
     if op == "eq":
-        return {key: value}
+        return [[{key: value}]]
     if op == "ne":  # an absent (null) field is unknown, so it is not "different" either
-        return {"$and": [{"$ex": {key: 1}}, {"$neq": {key: value}}]}
+        return [[{"$ex": {key: 1}}, {"$neq": {key: value}}]]
     if op == "in":
-        return {"$or": [{key: v} for v in value]}
-    return {f"${op}": {key: value}}
+        return [[{key: v}] for v in value]
+    return [[{f"${op}": {key: value}}]]
 
 
-def pattern(p: EventPattern, params: Params, join: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An event pattern as a durable_rules condition; `join` adds equality with an earlier alias."""
-    terms: list[dict[str, Any]] = [{"k": "ev"}, {"type": p.event}]
-    terms += [_condition(f, op, _value(v, params)) for f, op, v in p.conditions()]
-    if join:
-        terms.append(join)
-    return {"$and": terms}
+def patterns(p: EventPattern, params: Params, join: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """An event pattern as durable_rules conditions: one flat `$and` per alternative.
+
+    `join` adds equalities with earlier aliases (same subject, same unit and period).
+    """
+    alternatives: list[list[dict[str, Any]]] = [[{"k": "ev"}, {"type": p.event}]]
+    for field, op, value in p.conditions():
+        alternatives = [terms + extra for terms in alternatives for extra in _terms(field, op, _value(value, params))]
+    return [{"$and": terms + list(join or [])} for terms in alternatives]
+
+
+def _rules(tag: str, index: int, first: tuple[str, list[dict[str, Any]]],
+           second: tuple[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """durable_rules rules `<tag>_<index>_<n>`, one per combination of alternatives."""
+    out: dict[str, Any] = {}
+    n = 0
+    for a in first[1]:
+        for b in (second[1] if second else [None]):
+            body = [{first[0]: a}] + ([{second[0]: b}] if second else [])
+            out[f"{tag}_{index}_{n}"] = {"all": body}
+            n += 1
+    return out
 
 
 def compile_ruleset(ruleset: Ruleset, params: Params | None = None) -> Compiled:
     params = params or ruleset.params
     rules: dict[str, Any] = {"sink_0": SINK, "end_0": END}
     periodic: list[int] = []
-    same_subject = {"subject": {"t": "subject"}}
+    same_subject = [{"subject": {"t": "subject"}}]
     for index, located in enumerate(ruleset.rules):
         rule = located.rule
         if isinstance(rule, ObligationRule) and rule.trigger.periodic:
             periodic.append(index)
-            duty = {"$and": [{"k": "duty"}, {"rule": index}]}
-            join: dict[str, Any] = {"unit": {"d": "unit"}}
+            duty = [{"$and": [{"k": "duty"}, {"rule": index}]}]
+            join: list[dict[str, Any]] = [{"unit": {"d": "unit"}}]
             if rule.fulfilled_by.period_field == "year":
-                join = {"$and": [join, {"d_year": {"d": "year"}}]}
+                join.append({"d_year": {"d": "year"}})
             elif rule.fulfilled_by.period_field == "period":
-                join = {"$and": [join, {"d_period": {"d": "period"}}]}
-            rules[f"f_{index}"] = {"all": [{"d": duty}, {"f": pattern(rule.fulfilled_by, params, join)}]}
+                join.append({"d_period": {"d": "period"}})
+            rules |= _rules("f", index, ("d", duty), ("f", patterns(rule.fulfilled_by, params, join)))
         elif isinstance(rule, ObligationRule):
-            trig = pattern(rule.trigger, params)
-            rules[f"t_{index}"] = {"all": [{"t": trig}]}
-            rules[f"f_{index}"] = {"all": [{"t": trig}, {"f": pattern(rule.fulfilled_by, params, same_subject)}]}
+            trig = patterns(rule.trigger, params)
+            rules |= _rules("t", index, ("t", trig))
+            rules |= _rules("f", index, ("t", trig), ("f", patterns(rule.fulfilled_by, params, same_subject)))
             if rule.deadline.before:
                 blocker = EventPattern(event=rule.deadline.before)
-                rules[f"b_{index}"] = {"all": [{"t": trig}, {"b": pattern(blocker, params, same_subject)}]}
+                rules |= _rules("b", index, ("t", trig), ("b", patterns(blocker, params, same_subject)))
             for n, unless in enumerate(rule.trigger.unless):
-                rules[f"u_{index}_{n}"] = {"all": [{"t": trig}, {"u": pattern(unless, params, same_subject)}]}
+                rules |= _rules(f"u{n}", index, ("t", trig), ("u", patterns(unless, params, same_subject)))
         else:
             assert isinstance(rule, ProhibitionRule)
-            act = pattern(rule.act, params)
-            rules[f"p_{index}"] = {"all": [{"e": act}]}
+            act = patterns(rule.act, params)
+            rules |= _rules("p", index, ("e", act))
             if rule.while_open:
-                rules[f"o_{index}"] = {"all": [{"e": act}, {"o": pattern(rule.while_open.opened_by, params, {"subject": {"e": "subject"}})}]}
-                rules[f"c_{index}"] = {"all": [{"e": act}, {"c": pattern(rule.while_open.closed_by, params, {"subject": {"e": "subject"}})}]}
+                same = [{"subject": {"e": "subject"}}]
+                rules |= _rules("o", index, ("e", act), ("o", patterns(rule.while_open.opened_by, params, same)))
+                rules |= _rules("c", index, ("e", act), ("c", patterns(rule.while_open.closed_by, params, same)))
     for name, body in rules.items():
         body["run"] = name
     return Compiled(rules, tuple(periodic))

@@ -55,7 +55,7 @@ class Matcher:
 
     def _action(self, name: str) -> Callable[[Any], None]:
         parts = name.split("_")
-        tag, index = parts[0], int(parts[1])
+        tag, index = parts[0].rstrip("0123456789") or parts[0], int(parts[1])  # "u0" -> "u"
         sink = self._sink
 
         def record(c: Any) -> None:
@@ -81,6 +81,6 @@ class Matcher:
                 self._host.delete_state(self._name, sid)
             if isinstance(state, dict) and state.get("exception"):
                 raise MatcherError(str(state["exception"])[:500])
-            out = sorted(m for m in self._sink if m[0] not in ("sink", "end"))
+            out = sorted(set(m for m in self._sink if m[0] not in ("sink", "end")))
             self._sink.clear()
             return out

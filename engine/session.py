@@ -48,6 +48,7 @@ class Engine:
         self.params = ruleset.params
         compiled = compile_ruleset(ruleset)
         self._matcher = Matcher(compiled)
+        self.cross_partition_matches = 0  # must stay 0 (tested); see match()
         self.duties: dict[str, list[Duty]] = generate_duties(ruleset, self.params, compiled.periodic)
         self.assessment_type = ruleset.header.escalation.one_vote_veto.assessment_event
         canonical = json.dumps(ruleset.params.raw, sort_keys=True, ensure_ascii=False)
@@ -82,6 +83,11 @@ class Engine:
             routed: dict[Partition, list[tuple[str, int, int, int]]] = {k: [] for k in pending}
             for tag, rule, first, second in self._matcher.match(batch):
                 key, local = owners[first]
+                if second >= 0 and owners[second][0] != key:
+                    # every join requires the same subject or unit; a match across partitions is
+                    # a matcher fault: never let it fulfil another subject's duty
+                    self.cross_partition_matches += 1
+                    continue
                 routed[key].append((tag, rule, local, owners[second][1] if second >= 0 else -1))
             for key, matches in routed.items():
                 out[key] = group(matches)

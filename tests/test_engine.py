@@ -66,3 +66,39 @@ def test_many_subjects_stay_within_durable_rules_session_limits(engine: Engine) 
     doc = engine.evaluate(verdicts(engine, events), parse_instant("2023-07-01")).to_json_dict()
     care = [o for o in doc["obligations"] if o["action"] == "provide_medical_and_psychological_care"]
     assert len(care) == 1500 and all(o["status"] == "overdue" for o in care)
+
+
+def test_a_fulfilment_never_crosses_subjects(engine: Engine) -> None:
+    """Regression (found by hypothesis): a placement of s1 fulfilled s2's placement duty when
+    durable_rules dropped the same-subject join from a pattern with a nested `$and`."""
+    events = [ev("h5", "child.handed_to_civil_affairs", "2022-05-12", "public_security", "s2"),
+              ev("h7", "child.placed", "2022-05-12", "civil_affairs", "s1", placement="foster_family")]
+    doc = engine.evaluate(verdicts(engine, events), parse_instant("2022-06-30")).to_json_dict()
+    placement = next(o for o in doc["obligations"] if o["action"] == "arrange_placement")
+    assert placement["subject"] == "s2" and placement["fulfilled_by"] is None and placement["status"] == "overdue"
+    assert engine.cross_partition_matches == 0
+
+
+def test_compiled_patterns_are_flat(engine: Engine) -> None:
+    from engine.compile import compile_ruleset
+
+    def nested(term: object, depth: int = 0) -> bool:
+        if isinstance(term, dict):
+            return any((k in ("$and", "$or") and depth > 0) or nested(v, depth + (k in ("$and", "$or"))) for k, v in term.items())
+        if isinstance(term, list):
+            return any(nested(t, depth) for t in term)
+        return False
+
+    for name, rule in compile_ruleset(engine.ruleset).definition.items():
+        for pattern in rule["all"]:
+            assert not nested(pattern), name
+
+
+def test_in_conditions_match_each_value(engine: Engine) -> None:
+    events = [ev("a", "child.unknown_origin_found", "2023-01-01", "civil_affairs", "k1", circumstance="abandoned"),
+              ev("b", "child.unknown_origin_found", "2023-01-01", "civil_affairs", "k2", circumstance="wandering"),
+              ev("c", "child.unknown_origin_found", "2023-01-01", "civil_affairs", "k3", circumstance="screening"),
+              ev("d", "child.taken_into_care", "2023-01-01T10:00", "civil_affairs", "k2")]
+    doc = engine.evaluate(verdicts(engine, events), parse_instant("2023-02-01")).to_json_dict()
+    care = {o["subject"]: o["status"] for o in doc["obligations"] if o["action"] == "take_into_care"}
+    assert care == {"k1": "overdue", "k2": "fulfilled"}
