@@ -5,12 +5,13 @@
 3. one-vote veto per (unit, year): at an enforcement-failure assessment (with its own
    criticism), or at year end for an unremedied violation criticised that year; the
    earliest is the one flag.
-Pure function of the violations, the assessment events, the parameters and `as_of`.
+`Escalator` takes violations one at a time (so a batch of any size streams through it) and
+keeps only what the veto needs; the result depends on the set of violations, not their order.
 """
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from engine.findings import Escalation, Violation, make_id
 from engine.params import Params
@@ -29,54 +30,66 @@ def _unremedied(v: Violation, instant: int) -> bool:
     return v.remedied_at is None or v.remedied_at > instant
 
 
+class Escalator:
+    def __init__(self, ladder: Ladder, params: Params, units: UnitRegistry, as_of: int):
+        self.ladder, self.params, self.units, self.as_of = ladder, params, units, as_of
+        step = ladder.public_criticism
+        self.wait = params.duration(step.after) if step.after else 0
+        self.year_end = params.month_day(ladder.one_vote_veto.at) if ladder.one_vote_veto.at else None
+        self.veto_because: dict[tuple[str, int], list[str]] = {}  # (unit, year) -> violation ids
+
+    def add(self, v: Violation) -> list[Escalation]:
+        """Supervision notice and public criticism for one violation (noting it for the veto)."""
+        notice, criticism = self.ladder.supervision_notice, self.ladder.public_criticism
+        if v.unit not in self.units.codes:
+            return []  # external parties are not escalated against
+        out: list[Escalation] = []
+        if v.kind in notice.applies_to and v.at <= self.as_of:
+            issuer = (notice.issued_by_when_self if v.unit == notice.issued_by and notice.issued_by_when_self
+                      else notice.issued_by)
+            out.append(Escalation.model_construct(
+                id=make_id("es", "supervision_notice", v.id), level="supervision_notice", unit=v.unit,
+                issued_by=issuer, period=str(year_of(v.at)), article=notice.article, at=v.at, because=[v.id]))
+        if v.kind in criticism.applies_to:
+            at = v.at + self.wait
+            if at <= self.as_of and _unremedied(v, at):
+                year = year_of(at)
+                out.append(Escalation.model_construct(
+                    id=make_id("es", "public_criticism", v.id), level="public_criticism", unit=v.unit,
+                    issued_by=criticism.issued_by, period=str(year), article=criticism.article, at=at, because=[v.id]))
+                if self.year_end is not None:
+                    end = _year_end(year, self.year_end)
+                    if at <= end <= self.as_of and _unremedied(v, end):
+                        self.veto_because.setdefault((v.unit, year), []).append(v.id)
+        return out
+
+    def finish(self, assessments: Iterable[Fact]) -> list[Escalation]:
+        """Criticism at each assessment, and at most one veto per (unit, year): the earliest."""
+        criticism, veto = self.ladder.public_criticism, self.ladder.one_vote_veto
+        out: list[Escalation] = []
+        candidates: dict[tuple[str, int], list[tuple[int, str, list[str]]]] = {}
+        for a in assessments:
+            target, year = a.get("target"), a.get("year")
+            if a.at > self.as_of or target not in self.units.codes:
+                continue
+            out.append(Escalation.model_construct(
+                id=make_id("es", "public_criticism", a.id), level="public_criticism", unit=target,
+                issued_by=criticism.issued_by, period=str(year), article=criticism.article, at=a.at, because=[a.id]))
+            candidates.setdefault((target, year), []).append((a.at, a.id, [a.id]))
+        if self.year_end is not None:
+            for (unit, year), ids in self.veto_because.items():
+                candidates.setdefault((unit, year), []).append((_year_end(year, self.year_end), "", sorted(set(ids))))
+        for (unit, year), options in candidates.items():
+            at, _, because = min(options)
+            out.append(Escalation.model_construct(
+                id=make_id("es", "one_vote_veto", unit, year), level="one_vote_veto", unit=unit,
+                issued_by=veto.issued_by, period=str(year), article=veto.article, at=at, because=because))
+        return out
+
+
 def escalate(violations: Sequence[Violation], assessments: Sequence[Fact], ladder: Ladder, params: Params,
              units: UnitRegistry, as_of: int) -> list[Escalation]:
-    notice, criticism, veto = ladder.supervision_notice, ladder.public_criticism, ladder.one_vote_veto
-    out: list[Escalation] = []
-    criticised: list[tuple[Escalation, Violation]] = []
-    wait = params.duration(criticism.after) if criticism.after else 0
-    for v in violations:
-        if v.unit not in units.codes:
-            continue  # external parties are not escalated against
-        if v.kind in notice.applies_to and v.at <= as_of:
-            issuer = notice.issued_by_when_self if v.unit == notice.issued_by and notice.issued_by_when_self else notice.issued_by
-            out.append(Escalation(id=make_id("es", "supervision_notice", v.id), level="supervision_notice",
-                                  unit=v.unit, issued_by=issuer, period=str(year_of(v.at)),
-                                  article=notice.article, at=v.at, because=[v.id]))
-        if v.kind in criticism.applies_to:
-            at = v.at + wait
-            if at <= as_of and _unremedied(v, at):
-                esc = Escalation(id=make_id("es", "public_criticism", v.id), level="public_criticism", unit=v.unit,
-                                 issued_by=criticism.issued_by, period=str(year_of(at)), article=criticism.article,
-                                 at=at, because=[v.id])
-                out.append(esc)
-                criticised.append((esc, v))
-
-    # one-vote veto candidates per (unit, year): (at, tie-break, because, period)
-    candidates: dict[tuple[str, int], list[tuple[int, str, list[str]]]] = {}
-    for a in assessments:
-        if a.at > as_of:
-            continue
-        target, year = a.get("target"), a.get("year")
-        if target not in units.codes:
-            continue
-        out.append(Escalation(id=make_id("es", "public_criticism", a.id), level="public_criticism", unit=target,
-                              issued_by=criticism.issued_by, period=str(year), article=criticism.article,
-                              at=a.at, because=[a.id]))
-        candidates.setdefault((target, year), []).append((a.at, a.id, [a.id]))
-    if veto.at:
-        month_day = params.month_day(veto.at)
-        by_unit_year: dict[tuple[str, int], list[str]] = {}
-        for esc, v in criticised:
-            year = year_of(esc.at)
-            end = _year_end(year, month_day)
-            if esc.at <= end <= as_of and _unremedied(v, end):
-                by_unit_year.setdefault((esc.unit, year), []).append(v.id)
-        for (unit, year), ids in by_unit_year.items():
-            candidates.setdefault((unit, year), []).append((_year_end(year, month_day), "", sorted(set(ids))))
-    for (unit, year), options in candidates.items():
-        at, _, because = min(options)
-        out.append(Escalation(id=make_id("es", "one_vote_veto", unit, year), level="one_vote_veto", unit=unit,
-                              issued_by=veto.issued_by, period=str(year), article=veto.article, at=at,
-                              because=because))
-    return out
+    """All escalations of a set of violations (the whole ladder in one call)."""
+    escalator = Escalator(ladder, params, units, as_of)
+    out = [e for v in violations for e in escalator.add(v)]
+    return out + escalator.finish(assessments)

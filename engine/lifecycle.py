@@ -70,7 +70,7 @@ def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | 
     else:
         status = "overdue" if due is not None and as_of > due else "open"
     ob_id = make_id("ob", rule_id, subject, period, bearer, *triggered_by)
-    obligation = Obligation(
+    obligation = Obligation.model_construct(
         id=ob_id, rule=rule_id, article=article, action=action, duty_bearer=bearer, subject=subject,
         period=period, triggered_by=triggered_by, triggered_at=triggered_at, due=due, status=status,
         fulfilled_by=fulfil.id if fulfil else None, fulfilled_at=fulfil.at if fulfil else None)
@@ -82,7 +82,7 @@ def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | 
             proof.append(blocker.id)
         if fulfil is not None:
             proof.append(fulfil.id)
-        violation = Violation(
+        violation = Violation.model_construct(
             id=make_id("vi", ob_id), rule=rule_id, article=article,
             kind="precondition" if precondition else "overdue", unit=bearer, subject=subject, period=period,
             at=due, obligation=ob_id, evidence=proof, remedied_at=fulfil.at if fulfil else None)
@@ -140,7 +140,7 @@ def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], match
                     continue
                 evidence = [still_open[0].id, e.id]
             unit = e.unit if rule.charged == EVENT_UNIT else rule.charged
-            violations.append(Violation(
+            violations.append(Violation.model_construct(
                 id=make_id("vi", rule.id, e.id), rule=rule.id, article=located.article,
                 kind="prohibited" if rule.kind == "prohibition" else "breach", unit=unit, subject=e.subject,
                 period=None, at=e.at, obligation=None, evidence=evidence, remedied_at=None))

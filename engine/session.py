@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from engine.compile import compile_ruleset
-from engine.escalation import escalate
+from engine.escalation import Escalator, escalate
 from engine.findings import ENGINE_VERSION, Findings, Obligation, Receipt, Rejection, Summary, Violation
 from engine.lifecycle import Grouped, case_findings, duty_findings, group
 from engine.matcher import Matcher
@@ -180,6 +180,31 @@ class Session:
         for key in stale:
             self._parts.setdefault(key, []).sort(key=lambda f: (f.at, f.id))
         self._cache.update(self.engine.match([(k, self._parts[k]) for k in stale]))
+
+    def findings_for(self, subject: str, as_of: int) -> Findings:
+        """One subject's obligations, violations and their notices and criticism, at `as_of`.
+
+        Only that subject's partition is matched and evaluated, so an embedded service can add an
+        event and read back its consequences in constant time (vetoes are per unit and year: they
+        are in `findings`)."""
+        engine, rs, key = self.engine, self.engine.ruleset, ("s", subject)
+        with self._lock:
+            if key in self._parts:
+                self._refresh([key])
+                obligations, violations = case_findings(rs, engine.params, self._parts[key], self._cache[key], as_of)
+            else:
+                obligations, violations = [], []
+        escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
+        escalations = sorted((e for v in violations for e in escalator.add(v)), key=lambda e: (e.at, e.id))
+        obligations.sort(key=lambda o: (o.triggered_at, o.id))
+        violations.sort(key=lambda v: (v.at, v.id))
+        status = {s: sum(1 for o in obligations if o.status == s) for s in ("open", "fulfilled", "fulfilled_late", "overdue")}
+        summary = Summary(events=len(self._parts.get(key, [])), duplicates=0, rejected=0, before_effective=0,
+                          after_as_of=sum(1 for f in self._parts.get(key, []) if f.at > as_of),
+                          obligations=len(obligations), violations=len(violations), escalations=len(escalations),
+                          filtered={"subject": subject}, **status)
+        return Findings(ruleset=rs.name, as_of=as_of, summary=summary, obligations=obligations, violations=violations,
+                        escalations=escalations, rejected=[])
 
     def findings(self, as_of: int) -> Findings:
         engine = self.engine

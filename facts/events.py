@@ -111,5 +111,5 @@ def to_fact(model: BaseModel) -> Fact:
         at=m.occurred_at,
         unit=m.unit,
         subject=None if unit_level else m.subject,
-        data=tuple(sorted(m.data.model_dump().items())),
+        data=tuple(sorted(m.data.__dict__.items())),  # the validated fields (pydantic keeps them here)
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+
+import orjson
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -41,8 +43,7 @@ class Rejected:
 
 def content_digest(obj: Any) -> bytes:
     """Canonical hash of a JSON value (key order and spacing do not matter)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+    return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
 
 
 def _reason(exc: ValidationError, event_type: str) -> str:
@@ -84,8 +85,8 @@ def read_lines(lines: Iterable[str], file: str, units: UnitRegistry | None) -> I
             continue
         raw = text.rstrip("\r\n")
         try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             yield Rejected(file, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", raw)
             continue
         yield check_event(obj, units, file, number, raw)

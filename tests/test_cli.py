@@ -129,3 +129,15 @@ def test_unreadable_input_and_bad_as_of_are_usage_errors(tmp_path: Path) -> None
 def test_default_as_of_is_now() -> None:
     doc = json.loads(run("eval", EXAMPLE, "--format", "json").stdout)
     assert doc["as_of"] > "2025-01-01"
+
+
+def test_eval_with_worker_processes_equals_eval() -> None:
+    plain = json.loads(run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "json").stdout)
+    streamed = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "json", "--workers", "2")
+    assert streamed.exit_code == 0 and json.loads(streamed.stdout) == plain
+
+
+def test_streamed_rejections_exit_3(tmp_path: Path) -> None:
+    bad = write(tmp_path, "e.jsonl", json.dumps(ev("b1", "child.missing_reported", "2023-06-01", "public_security", "c2", age="x")) + "\n")
+    result = run("eval", bad, "--as-of", "2023-06-10", "--format", "json", "--workers", "1")
+    assert result.exit_code == 3 and json.loads(result.stdout)["summary"]["rejected"] == 1

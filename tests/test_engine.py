@@ -102,3 +102,19 @@ def test_in_conditions_match_each_value(engine: Engine) -> None:
     doc = engine.evaluate(verdicts(engine, events), parse_instant("2023-02-01")).to_json_dict()
     care = {o["subject"]: o["status"] for o in doc["obligations"] if o["action"] == "take_into_care"}
     assert care == {"k1": "overdue", "k2": "fulfilled"}
+
+
+def test_findings_for_one_subject_match_the_full_document(engine: Engine) -> None:
+    events = [ev("m1", "child.missing_reported", "2023-06-01T08:00:00+08:00", "public_security", "c1", age=5),
+              ev("m2", "tuanyuan.alert_published", "2023-06-03T08:00:00+08:00", "public_security", "c1"),
+              ev("r1", "victim.rescued", "2023-06-01", "public_security", "c2", age=30)]
+    session = engine.session()
+    session.add_all(verdicts(engine, events))
+    as_of = parse_instant("2023-09-01")
+    full = session.findings(as_of)
+    one = session.findings_for("c1", as_of)
+    assert one.obligations == [o for o in full.obligations if o.subject == "c1"]
+    assert one.violations == [v for v in full.violations if v.subject == "c1"]
+    ids = {v.id for v in one.violations}
+    assert one.escalations == [e for e in full.escalations if set(e.because) & ids]
+    assert session.findings_for("nobody", as_of).obligations == []

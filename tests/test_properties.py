@@ -104,3 +104,18 @@ def test_arbitrary_lines_never_crash(engine: Engine, lines: list[str]) -> None:
     items = list(read_lines(flat, "fuzz", engine.ruleset.units))
     doc = engine.evaluate(items, parse_instant("2024-01-01")).to_json_dict()
     assert doc["summary"]["rejected"] + doc["summary"]["events"] + doc["summary"]["duplicates"] == len(items)
+
+
+@SETTINGS
+@given(events=event_streams(), hours=as_of_hours, repeats=st.integers(0, 3))
+def test_streaming_batch_equals_session(engine: Engine, events, hours: int, repeats: int) -> None:
+    """The bounded-memory evaluator (engine.batch) gives the document the session gives."""
+    import io
+
+    from engine.batch import BatchEvaluator
+
+    as_of = parse_instant(instant(hours))
+    stream = events + events[:repeats] + ([{**events[0], "occurred_at": "2030-01-01"}] if events else [])
+    out = io.StringIO()
+    BatchEvaluator(engine, workers=1).run(verdicts(engine, stream), as_of, out)
+    assert json.loads(out.getvalue()) == findings(engine, stream, as_of)

@@ -1,0 +1,271 @@
+"""Batch evaluation in bounded memory, on both cores: for inputs far larger than what is open.
+
+Phase 1 (this process) reads the events once, settles repeats and conflicting ids, and spills
+every distinct valid event into a temporary SQLite file, keyed by partition (subject or unit).
+Phase 2 (one process per shard) matches and evaluates its partitions a batch at a time and
+writes each finding, as its JSON, into its own temporary SQLite file. Phase 3 finishes the
+escalation ladder (assessments and vetoes need every unit's criticised violations, which are
+few) and streams the findings document, merging the shards in the SPEC's sort order.
+
+The document equals what `Session.findings` gives for the same events (tested); only memory
+and speed differ: memory follows the open partitions and the batch size, not the input.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import marshal
+import multiprocessing
+import os
+import sqlite3
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from engine.escalation import Escalator
+from engine.findings import ENGINE_VERSION, Receipt, Rejection, Summary
+from engine.lifecycle import case_findings, duty_findings
+from engine.ruleset import Ruleset
+from engine.session import BATCH, Engine, Partition
+from facts.events import Fact
+from facts.reader import Accepted, Rejected
+from facts.timeutil import format_instant
+
+CHUNK = 5000
+STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue")
+
+
+def _part_key(key: Partition) -> str:
+    return f"{key[0]}\x1f{key[1]}"
+
+
+def _shard(key: Partition, shards: int) -> int:
+    return zlib.crc32(_part_key(key).encode("utf-8")) % shards
+
+
+def _pack(f: Fact) -> bytes:
+    return marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data))
+
+
+def _unpack(blob: bytes) -> Fact:
+    id_, type_, at, unit, subject, data = marshal.loads(blob)
+    return Fact(id_, type_, at, unit, subject, tuple(tuple(kv) for kv in data))
+
+
+@dataclass
+class ShardResult:
+    path: str
+    counts: dict[str, int] = field(default_factory=dict)
+    veto_because: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+
+
+def _evaluate_shard(ruleset: Ruleset, spill: str, shard: int, shards: int, as_of: int, out_dir: str) -> ShardResult:
+    """Phase 2 for one shard (runs in a worker process, or inline for one shard)."""
+    engine = Engine(ruleset)
+    rs = engine.ruleset
+    out_path = os.path.join(out_dir, f"shard-{shard}.db")
+    out = sqlite3.connect(out_path)
+    out.execute("PRAGMA journal_mode=OFF")
+    out.execute("PRAGMA synchronous=OFF")
+    for table in ("ob", "vi", "es"):
+        out.execute(f"CREATE TABLE {table} (at INTEGER, id TEXT, doc TEXT)")
+    escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
+    counts = {s: 0 for s in STATUSES} | {"violations": 0, "escalations": 0}
+    src = sqlite3.connect(f"file:{spill}?mode=ro", uri=True)
+
+    def partitions() -> Iterator[tuple[Partition, list[Fact]]]:
+        current: str | None = None
+        facts: list[Fact] = []
+        rows = src.execute("SELECT part, fact FROM ev WHERE shard = ? AND eff = 1 ORDER BY part, at, id", (shard,))
+        for part, blob in rows:
+            if part != current:
+                if current is not None:
+                    yield tuple(current.split("\x1f", 1)), facts  # type: ignore[misc]
+                current, facts = part, []
+            facts.append(_unpack(blob))
+        if current is not None:
+            yield tuple(current.split("\x1f", 1)), facts  # type: ignore[misc]
+        for unit in sorted(engine.duties):  # units that owe calendar duties but sent no events
+            key = ("u", unit)
+            if _shard(key, shards) == shard and _part_key(key) not in seen_parts:
+                yield key, []
+
+    seen_parts: set[str] = set()
+
+    def evaluate(batch: list[tuple[Partition, list[Fact]]]) -> None:
+        grouped = engine.match(batch)
+        ob_rows, vi_rows, es_rows = [], [], []
+        for key, facts in batch:
+            g = grouped[key]
+            obs, vis = case_findings(rs, engine.params, facts, g, as_of)
+            if key[0] == "u" and key[1] in engine.duties:
+                more_obs, more_vis = duty_findings(rs, facts, engine.duties[key[1]], g, as_of)
+                obs += more_obs
+                vis += more_vis
+            for o in obs:
+                counts[o.status] += 1
+                ob_rows.append((o.triggered_at, o.id, o.model_dump_json()))
+            for v in vis:
+                vi_rows.append((v.at, v.id, v.model_dump_json()))
+                for e in escalator.add(v):
+                    es_rows.append((e.at, e.id, e.model_dump_json()))
+        counts["violations"] += len(vi_rows)
+        counts["escalations"] += len(es_rows)
+        out.executemany("INSERT INTO ob VALUES (?, ?, ?)", ob_rows)
+        out.executemany("INSERT INTO vi VALUES (?, ?, ?)", vi_rows)
+        out.executemany("INSERT INTO es VALUES (?, ?, ?)", es_rows)
+
+    batch: list[tuple[Partition, list[Fact]]] = []
+    size = 0
+    for key, facts in partitions():
+        seen_parts.add(_part_key(key))
+        batch.append((key, facts))
+        size += len(facts) + (len(engine.duties.get(key[1], [])) if key[0] == "u" else 0)
+        if size >= BATCH * 8:
+            evaluate(batch)
+            batch, size = [], 0
+    if batch:
+        evaluate(batch)
+    for table in ("ob", "vi", "es"):
+        out.execute(f"CREATE INDEX {table}_order ON {table} (at, id)")
+    out.commit()
+    out.close()
+    src.close()
+    return ShardResult(out_path, counts, escalator.veto_because)
+
+
+class BatchEvaluator:
+    """Evaluate one batch of events, as of one instant, writing the findings document to a stream."""
+
+    def __init__(self, engine: Engine, workers: int = 1, tmpdir: str | None = None):
+        self.engine = engine
+        self.workers = max(1, workers)
+        self.tmpdir = tmpdir
+
+    def run(self, items: Iterable[Accepted | Rejected], as_of: int, out: IO[str]) -> Summary:
+        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
+            spill = os.path.join(work, "events.db")
+            stats = self._spill(items, spill)
+            results = self._evaluate(spill, work, as_of)
+            return self._write(stats, results, spill, as_of, out)
+
+    # ---- phase 1 --------------------------------------------------------------------------
+    def _spill(self, items: Iterable[Accepted | Rejected], spill: str) -> dict[str, Any]:
+        rs = self.engine.ruleset
+        db = sqlite3.connect(spill)
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("CREATE TABLE ev (id TEXT PRIMARY KEY, digest BLOB, shard INTEGER, part TEXT, at INTEGER, "
+                    "eff INTEGER, fact BLOB) WITHOUT ROWID")
+        stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "rejected": [], "assessments": []}
+        pending: list[Accepted] = []
+
+        def flush() -> None:
+            first: dict[str, Accepted] = {}
+            later: list[Accepted] = []
+            for item in pending:
+                if item.fact.id in first:
+                    later.append(item)
+                else:
+                    first[item.fact.id] = item
+            known: dict[str, bytes] = {}
+            ids = list(first)
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                known.update(db.execute(f"SELECT id, digest FROM ev WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+            rows = []
+            for event_id, item in first.items():
+                if event_id in known:
+                    self._settle(item, known[event_id], stats)
+                    continue
+                f = item.fact
+                stats["events"] += 1
+                eff = f.at >= rs.effective
+                if not eff:
+                    stats["before_effective"] += 1
+                elif f.type == self.engine.assessment_type:
+                    stats["assessments"].append(f)
+                rows.append((f.id, item.digest, _shard(f.partition, self.workers), _part_key(f.partition), f.at,
+                             int(eff), _pack(f)))
+            db.executemany("INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            for item in later:
+                self._settle(item, first[item.fact.id].digest, stats)
+            pending.clear()
+
+        for item in items:
+            if isinstance(item, Rejected):
+                stats["rejected"].append(Rejection(file=item.file, line=item.line, id=item.id, error=item.error))
+                continue
+            pending.append(item)
+            if len(pending) >= CHUNK:
+                flush()
+        if pending:
+            flush()
+        db.execute("CREATE INDEX ev_part ON ev (shard, eff, part, at, id)")
+        db.commit()
+        db.close()
+        return stats
+
+    @staticmethod
+    def _settle(item: Accepted, known: bytes, stats: dict[str, Any]) -> None:
+        if known == item.digest:
+            stats["duplicates"] += 1
+        else:
+            stats["rejected"].append(Rejection(file=item.file, line=item.line, id=item.fact.id,
+                                               error="conflicting duplicate id: differs from the event first read with this id"))
+
+    # ---- phase 2 --------------------------------------------------------------------------
+    def _evaluate(self, spill: str, work: str, as_of: int) -> list[ShardResult]:
+        rs = self.engine.ruleset
+        if self.workers == 1:
+            return [_evaluate_shard(rs, spill, 0, 1, as_of, work)]
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(self.workers) as pool:
+            return pool.starmap(_evaluate_shard, [(rs, spill, k, self.workers, as_of, work) for k in range(self.workers)])
+
+    # ---- phase 3 --------------------------------------------------------------------------
+    def _write(self, stats: dict[str, Any], results: list[ShardResult], spill: str, as_of: int, out: IO[str]) -> Summary:
+        engine, rs = self.engine, self.engine.ruleset
+        escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
+        for r in results:
+            for key, ids in r.veto_because.items():
+                escalator.veto_because.setdefault(key, []).extend(ids)
+        finals = sorted(escalator.finish(stats["assessments"]), key=lambda e: (e.at, e.id))
+        counts = {k: sum(r.counts.get(k, 0) for r in results) for k in (*STATUSES, "violations", "escalations")}
+        db = sqlite3.connect(f"file:{spill}?mode=ro", uri=True)
+        after = db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0]
+        digest = hashlib.sha256()
+        for event_id, event_digest in db.execute("SELECT id, digest FROM ev ORDER BY id"):
+            digest.update(event_id.encode("utf-8") + b"\x00" + event_digest)
+        db.close()
+        obligations = sum(counts[s] for s in STATUSES)
+        summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=len(stats["rejected"]),
+                          before_effective=stats["before_effective"], after_as_of=after, obligations=obligations,
+                          violations=counts["violations"], escalations=counts["escalations"] + len(finals),
+                          **{s: counts[s] for s in STATUSES})
+        receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
+                          params_hash=engine.params_hash, events_hash=digest.hexdigest(), as_of=as_of)
+        shards = [sqlite3.connect(f"file:{r.path}?mode=ro", uri=True) for r in results]
+
+        def merged(table: str, extra: list[tuple[int, str, str]] = ()) -> Iterator[str]:  # type: ignore[assignment]
+            streams = [s.execute(f"SELECT at, id, doc FROM {table} ORDER BY at, id") for s in shards]
+            for _, _, doc in heapq.merge(*streams, iter(extra), key=lambda row: (row[0], row[1])):
+                yield doc
+
+        out.write('{\n "ruleset": ' + json.dumps(rs.name) + ',\n "as_of": ' + json.dumps(format_instant(as_of)))
+        out.write(',\n "summary": ' + summary.model_dump_json())
+        for name, table, extra in (("obligations", "ob", []), ("violations", "vi", []),
+                                   ("escalations", "es", [(e.at, e.id, e.model_dump_json()) for e in finals])):
+            out.write(f',\n "{name}": [')
+            for n, doc in enumerate(merged(table, extra)):
+                out.write(("\n  " if n == 0 else ",\n  ") + doc)
+            out.write("\n ]")
+        out.write(',\n "rejected": [' + ",".join("\n  " + r.model_dump_json() for r in stats["rejected"]) + "\n ]")
+        out.write(',\n "receipt": ' + receipt.model_dump_json() + "\n}\n")
+        for s in shards:
+            s.close()
+        return summary
