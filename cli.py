@@ -13,6 +13,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 import click
@@ -32,6 +33,7 @@ from pydantic import TypeAdapter
 
 from engine.findings import Findings
 from facts.events import EVENT_ADAPTER
+from facts.reader import Accepted, Rejected
 from engine.inputs import InputError, read_files
 from engine.report import render_table
 from facts.timeutil import TimeFormatError, ZONE, parse_instant, to_us
@@ -67,6 +69,20 @@ LARGE_STORE = 100_000  # stored events above which `findings --format json` does
 
 def _input_size(files: tuple[str, ...]) -> int:
     return sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f))
+
+
+def _stream_json(engine: Engine, items: Callable[[], Iterable[Accepted | Rejected]], instant: int, workers: int,
+                 fail_on_violation: bool) -> NoReturn:
+    """Write the findings document in bounded memory (engine.batch) and exit with its code."""
+    try:
+        summary = BatchEvaluator(engine, workers).run(items(), instant, sys.stdout)
+    except InputError as exc:
+        _fail(str(exc))
+    sys.stdout.flush()
+    if summary.rejected:
+        click.echo(f"rejected: {summary.rejected} event(s); see the `rejected` list", err=True)
+    sys.exit(EXIT_REJECTED if summary.rejected else
+             EXIT_VIOLATIONS if fail_on_violation and summary.violations else EXIT_OK)
 
 
 def _exit_code(findings: Findings, fail_on_violation: bool) -> int:
@@ -128,15 +144,7 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
     if workers is None and fmt == "json" and not with_labels and _input_size(files) > LARGE_INPUT:
         workers = min(2, os.cpu_count() or 1)
     if workers and fmt == "json" and not with_labels:
-        try:
-            summary = BatchEvaluator(engine, workers).run(read_files(files, engine.ruleset.units), instant, sys.stdout)
-        except InputError as exc:
-            _fail(str(exc))
-        sys.stdout.flush()
-        if summary.rejected:
-            click.echo(f"rejected: {summary.rejected} event(s); see the `rejected` list", err=True)
-        code = EXIT_REJECTED if summary.rejected else EXIT_VIOLATIONS if fail_on_violation and summary.violations else EXIT_OK
-        sys.exit(code)
+        _stream_json(engine, lambda: read_files(files, engine.ruleset.units), instant, workers, fail_on_violation)
     try:
         findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)
     except InputError as exc:
@@ -213,11 +221,8 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     try:
         if fmt == "json" and not with_labels and unit is None and status is None and article is None \
                 and store.count() > LARGE_STORE:
-            summary = BatchEvaluator(engine, min(2, os.cpu_count() or 1)).run(
-                stored_items(store, engine.ruleset.units), instant, sys.stdout)
-            sys.stdout.flush()
-            sys.exit(EXIT_REJECTED if summary.rejected else
-                     EXIT_VIOLATIONS if fail_on_violation and summary.violations else EXIT_OK)
+            _stream_json(engine, lambda: stored_items(store, engine.ruleset.units), instant,
+                         min(2, os.cpu_count() or 1), fail_on_violation)
         findings = engine.evaluate(stored_items(store, engine.ruleset.units), instant)
     finally:
         store.close()

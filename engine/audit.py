@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.findings import Findings, Obligation
+from engine.labels import LEVELS
 from engine.ruleset import Ruleset
 
-LEVELS = ("supervision_notice", "public_criticism", "one_vote_veto")
 # column order of the matrix: how a clerk reads a year's duties
 DUTY_ORDER = ("designate_liaison", "file_annual_plan", "allocate_budget", "complete_self_inspection",
               "run_awareness_campaign", "analyze_trafficking_situation", "complete_annual_evaluation",

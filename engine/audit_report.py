@@ -10,10 +10,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
-from engine.audit import LEVELS, Column, levels_reached, matrix, unit_summary
+from engine.audit import Column, levels_reached, matrix, unit_summary
 from engine.findings import Findings
 from engine.i18n import UI, format_date
-from engine.labels import add_labels, labels
+from engine.labels import LEVELS, add_labels, labels
 from engine.ruleset import Ruleset
 from facts.timeutil import format_instant
 

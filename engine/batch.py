@@ -32,7 +32,7 @@ from engine.lifecycle import case_findings, duty_findings
 from engine.ruleset import Ruleset
 from engine.session import BATCH, Engine, Partition
 from facts.events import Fact
-from facts.reader import Accepted, Rejected
+from facts.reader import Accepted, Rejected, split_repeats
 from facts.timeutil import format_instant
 
 CHUNK = 5000
@@ -165,13 +165,7 @@ class BatchEvaluator:
         pending: list[Accepted] = []
 
         def flush() -> None:
-            first: dict[str, Accepted] = {}
-            later: list[Accepted] = []
-            for item in pending:
-                if item.fact.id in first:
-                    later.append(item)
-                else:
-                    first[item.fact.id] = item
+            first, later = split_repeats(pending)
             known: dict[str, bytes] = {}
             ids = list(first)
             for i in range(0, len(ids), 900):

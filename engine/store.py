@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from facts.reader import Accepted, Rejected
+from facts.reader import Accepted, Rejected, split_repeats
 
 SCHEMA_VERSION = "1"
 DEFAULT_URL = "sqlite:///oblige.db"
@@ -130,12 +130,13 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _insert(self, rows: list[dict[str, Any]]) -> Any:
+    def _insert(self) -> Any:
+        """An executemany INSERT; ON CONFLICT DO NOTHING as a second line of defence."""
         table = StoredEvent.__table__
         if self.dialect == "postgresql":
-            return postgresql.insert(table).values(rows).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=["id"])
         if self.dialect == "sqlite":
-            return sqlite.insert(table).values(rows).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+            return sqlite.insert(table).on_conflict_do_nothing(index_elements=["id"])
         raise StoreError(f"unsupported database dialect {self.dialect!r} (SQLite and PostgreSQL are supported)")
 
     def ingest(self, items: Iterable[Accepted | Rejected], sources: str, batch_size: int = BATCH) -> IngestReport:
@@ -169,34 +170,34 @@ class Store:
         return report
 
     def _write(self, batch: list[Accepted], report: IngestReport) -> None:
-        # repeats inside the batch are settled before touching the database
-        first: dict[str, Accepted] = {}
-        later: list[Accepted] = []
-        for item in batch:
-            if item.fact.id in first:
-                later.append(item)
-            else:
-                first[item.fact.id] = item
+        first, later = split_repeats(batch)  # repeats inside the batch are settled after the write
         table = StoredEvent.__table__
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
                     if self.dialect == "postgresql":  # one writer at a time, so seq is the arrival order
                         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7206151)")
+                    # writers are serialised (this lock, or SQLite's BEGIN IMMEDIATE): what is not
+                    # stored now is inserted by this transaction alone
+                    known: dict[str, str] = {}
+                    ids = list(first)
+                    for chunk in range(0, len(ids), 500):
+                        part = ids[chunk:chunk + 500]
+                        known.update(conn.execute(select(table.c.id, table.c.digest).where(table.c.id.in_(part))).all())
                     seq0 = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar() or 0
                     now = _now_us()
                     rows = []
-                    for n, item in enumerate(first.values(), start=1):
+                    for item in first.values():
                         f = item.fact
-                        rows.append({"id": f.id, "seq": seq0 + n, "digest": item.digest.hex(), "type": f.type,
-                                     "occurred_at": f.at, "unit": f.unit, "subject": f.subject, "body": item.raw,
-                                     "received_at": now, "source": item.file, "line": item.line})
-                    inserted = set(conn.execute(self._insert(rows)).scalars()) if rows else set()
-                    existing_ids = [i for i in first if i not in inserted]
-                    known: dict[str, str] = {}
-                    for chunk in range(0, len(existing_ids), 500):
-                        ids = existing_ids[chunk:chunk + 500]
-                        known.update(conn.execute(select(table.c.id, table.c.digest).where(table.c.id.in_(ids))).all())
+                        if f.id in known:
+                            continue
+                        rows.append({"id": f.id, "seq": seq0 + len(rows) + 1, "digest": item.digest.hex(),
+                                     "type": f.type, "occurred_at": f.at, "unit": f.unit, "subject": f.subject,
+                                     "body": item.raw, "received_at": now, "source": item.file, "line": item.line})
+                    if rows:
+                        conn.execute(self._insert(), rows)
+                inserted = {row["id"] for row in rows}
+                existing_ids = [i for i in first if i in known]
                 break
             except OperationalError:
                 if attempt == 4:

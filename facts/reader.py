@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-
-import orjson
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import orjson
 from pydantic import ValidationError
 
 from facts.events import EVENT_ADAPTER, Fact, to_fact
@@ -44,6 +43,18 @@ class Rejected:
 def content_digest(obj: Any) -> bytes:
     """Canonical hash of a JSON value (key order and spacing do not matter)."""
     return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+def split_repeats(batch: Iterable[Accepted]) -> tuple[dict[str, Accepted], list[Accepted]]:
+    """The first occurrence of each id in a batch, and the later occurrences in reading order."""
+    first: dict[str, Accepted] = {}
+    later: list[Accepted] = []
+    for item in batch:
+        if item.fact.id in first:
+            later.append(item)
+        else:
+            first[item.fact.id] = item
+    return first, later
 
 
 def _reason(exc: ValidationError, event_type: str) -> str:

@@ -23,21 +23,28 @@ def test_case(runner: CaseRunner, case) -> None:
     assert not problems, f"{case.file}:{case.line}: {case.note}\n" + "\n".join(problems)
 
 
-def test_every_encoded_article_has_cases(engine: Engine) -> None:
-    """Each article with rules appears in at least one case that expects a finding of it, and
-    (for articles with conditions) one that expects none."""
-    text = "\n".join(Path(c.file).read_text(encoding="utf-8") for c in CASES[:1]) if CASES else ""
-    assert text
-    covered: set[int] = set()
+def _articles(engine: Engine, items: list) -> set[int]:
+    found: set[int] = set()
+    for item in items:
+        if "article" in item:
+            found.add(item["article"])
+        if "rule" in item:
+            found.add(int(item["rule"][3:5]))
+        if "action" in item:
+            found |= {w.article for w in engine.ruleset.rules if getattr(w.rule, "action", None) == item["action"]
+                      and (item.get("rule") is None or w.rule.id == item["rule"])}
+    return found
+
+
+def test_every_encoded_article_has_a_positive_and_a_negative_case(engine: Engine) -> None:
+    positive: set[int] = set()
+    negative: set[int] = set()
     for case in CASES:
-        for items in (case.body.get("want") or {}).values():
-            for item in items if isinstance(items, list) else []:
-                if "article" in item:
-                    covered.add(item["article"])
-                if "rule" in item:
-                    covered.add(int(item["rule"][3:5]))
-                if "action" in item:
-                    covered |= {w.article for w in engine.ruleset.rules
-                                if getattr(w.rule, "action", None) == item["action"]}
+        for section, items in (case.body.get("want") or {}).items():
+            if section != "summary":
+                positive |= _articles(engine, items)
+        for items in (case.body.get("absent") or {}).values():
+            negative |= _articles(engine, items)
     encoded = {w.article for w in engine.ruleset.rules}
-    assert encoded - covered == set()
+    assert encoded - positive == set(), "articles without a positive case"
+    assert encoded - negative == set(), "articles without a negative case"
