@@ -139,17 +139,22 @@ def clips_floor(parts: dict[tuple[str, str], list[dict[str, Any]]], ruleset: Rul
     env.build("(deftemplate fact " + " ".join(f"(slot {s} (default nil))" for s in slots) + ")")
     for rule in rules:
         env.build(rule)
-    template = env.find_template("fact")
     env.eval("(set-reset-globals FALSE)")  # reset clears facts between batches, not the match count
-    batch = 0
+    def literal(v: Any) -> str:
+        return ("TRUE" if v else "FALSE") if isinstance(v, bool) else json.dumps(v) if isinstance(v, str) else str(v)
+
+    chunk: list[str] = []
+    size = 0
     for n, (key, facts) in enumerate(parts.items()):
         for f in facts:
-            template.assert_fact(**{k: (clips.Symbol("TRUE" if v else "FALSE") if isinstance(v, bool) else v)
-                                    for k, v in f.items()}, part=n)
-        batch += len(facts)
-        if batch >= BATCH:
+            chunk.append("(fact (part " + str(n) + ") " + " ".join(f"({k} {literal(v)})" for k, v in f.items()) + ")")
+        size += len(facts)
+        if size >= BATCH:
+            env.load_facts(" ".join(chunk))  # one call per batch: the per-fact Python path dominated
             env.run()
             env.reset()
-            batch = 0
-    env.run()
+            chunk, size = [], 0
+    if chunk:
+        env.load_facts(" ".join(chunk))
+        env.run()
     return int(env.eval("?*matches*"))
