@@ -131,6 +131,8 @@ def read_stream(stream: IO[str], file: str, units: UnitRegistry | None) -> Itera
     first = ""
     buffered: list[str] = []
     for text in stream:
+        if not buffered:
+            text = text.removeprefix("\ufeff")  # a byte-order mark (Windows editors) is not content
         buffered.append(text)
         if text.strip():
             first = text.lstrip()[0]

@@ -129,3 +129,10 @@ def test_json_array_input(engine) -> None:
     out = list(read_stream(io.StringIO(doc), "f", engine.ruleset.units))
     assert [v.line for v in out] == [2, 3]
     assert all(isinstance(v, Accepted) for v in out)
+
+
+def test_byte_order_mark_and_crlf_are_not_content(engine) -> None:
+    line = json.dumps(base("child.missing_reported", age=5))
+    out = list(read_stream(io.StringIO("\ufeff" + line + "\r\n" + json.dumps({**base("birth.delivered"), "id": "e2"}) + "\r\n"),
+                           "f", engine.ruleset.units))
+    assert [type(v).__name__ for v in out] == ["Accepted", "Accepted"]
