@@ -5,6 +5,7 @@ ruleset/parameters/units; 3 done, but some events were rejected (3 wins over 1).
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import ipaddress
@@ -13,7 +14,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import NoReturn
 
 import click
@@ -258,9 +259,14 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"{records}: cannot read: {getattr(exc, 'strerror', None) or exc}")
     items = read_records(text, records, rs.units, rs.header.plan_years)
-    if fmt != "json" and sys.stderr.isatty():
-        items = _with_progress(list(items))
-    findings = narrow(engine.evaluate(items, instant), unit=unit)
+    with _progress("reading records and evaluating the duties of every unit") as status:
+        session = engine.session()
+        for n, item in enumerate(items, start=1):
+            session.add(item)
+            if n % 2000 == 0:
+                status(f"read {n:,} record cells")
+        status("evaluating")
+        findings = narrow(session.findings(instant), unit=unit)
     for r in findings.rejected:
         click.echo(f"rejected: {r.file}:{r.line}: {r.error}", err=True)
     if fmt == "table" and out_file is None:
@@ -284,10 +290,14 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
     sys.exit(_exit_code(findings, fail_on_violation))
 
 
-def _with_progress(items: list) -> list:
-    from rich.progress import track
-
-    return list(track(items, description="reading records", console=Console(stderr=True), transient=True))
+@contextlib.contextmanager
+def _progress(message: str) -> Iterator[Callable[[str], None]]:
+    """A transient status line on stderr for long work, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda _text: None
+        return
+    with Console(stderr=True).status(message) as status:
+        yield lambda text: status.update(f"{message}: {text}")
 
 
 @main.command("serve")
