@@ -106,7 +106,3 @@ UNIT_LEVEL: dict[str, Fields] = {
 }
 
 ALL_TYPES: dict[str, Fields] = {**CASE, **UNIT_LEVEL}
-
-
-def is_unit_level(event_type: str) -> bool:
-    return event_type in UNIT_LEVEL
