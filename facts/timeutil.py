@@ -6,6 +6,7 @@ that comparisons are exact and cheap; text is parsed and formatted only at the e
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime, timedelta, timezone
 
 from pydantic import TypeAdapter, ValidationError
@@ -64,11 +65,21 @@ def from_us(us: int) -> datetime:
     return (_EPOCH + timedelta(microseconds=us)).astimezone(ZONE)
 
 
+_OFFSET_S = 8 * 3600
+
+
 def format_instant(us: int | None) -> str | None:
-    """ISO 8601, offset +08:00, second precision (the output format of SPEC §1)."""
+    """ISO 8601, offset +08:00, second precision (the output format of SPEC §1).
+
+    Called for every instant of every finding, so it formats with `time.gmtime` on the
+    shifted second rather than building an aware datetime (same text, twice as fast).
+
+    >>> format_instant(parse_instant("2023-03-31T23:59:59.999+08:00"))
+    '2023-03-31T23:59:59+08:00'
+    """
     if us is None:
         return None
-    return from_us(us).isoformat(timespec="seconds")
+    return time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(us // US + _OFFSET_S))
 
 
 def parse_duration(text: str) -> int:

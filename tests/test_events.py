@@ -136,3 +136,15 @@ def test_byte_order_mark_and_crlf_are_not_content(engine) -> None:
     out = list(read_stream(io.StringIO("\ufeff" + line + "\r\n" + json.dumps({**base("birth.delivered"), "id": "e2"}) + "\r\n"),
                            "f", engine.ruleset.units))
     assert [type(v).__name__ for v in out] == ["Accepted", "Accepted"]
+
+
+def test_instant_formatting_agrees_with_datetime() -> None:
+    from hypothesis import given, strategies as st
+
+    from facts.timeutil import from_us
+
+    @given(st.integers(min_value=0, max_value=4_102_444_800 * 10**6))
+    def check(us: int) -> None:
+        assert format_instant(us) == from_us(us).isoformat(timespec="seconds")
+
+    check()
