@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.escalation import Escalator
-from engine.findings import ENGINE_VERSION, Receipt, Rejection, Summary
+from engine.findings import ENGINE_VERSION, STATUSES, Receipt, Rejection, Summary
 from engine.lifecycle import case_findings, duty_findings
 from engine.ruleset import Ruleset
 from engine.session import BATCH, Engine, Partition
@@ -36,7 +36,6 @@ from facts.reader import Accepted, Rejected, split_repeats
 from facts.timeutil import format_instant
 
 CHUNK = 5000
-STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue")
 
 
 def _part_key(key: Partition) -> str:

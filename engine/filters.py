@@ -1,7 +1,7 @@
 """Narrowing a findings document to a unit, a status or an article (for `oblige findings`)."""
 from __future__ import annotations
 
-from engine.findings import Findings
+from engine.findings import Escalation, Findings, Obligation, Violation, status_counts
 
 
 def narrow(findings: Findings, unit: str | None = None, status: str | None = None,
@@ -32,9 +32,15 @@ def narrow(findings: Findings, unit: str | None = None, status: str | None = Non
         if not behind and (status is not None or (article is not None and e.article != article)):
             continue
         escalations.append(e)
-    counts = {s: sum(1 for o in obligations if o.status == s) for s in ("open", "fulfilled", "fulfilled_late", "overdue")}
     filtered = {k: v for k, v in (("unit", unit), ("status", status), ("article", article)) if v is not None}
-    summary = findings.summary.model_copy(update={"obligations": len(obligations), "violations": len(violations),
-                                                  "escalations": len(escalations), "filtered": filtered, **counts})
+    return restrict(findings, obligations, violations, escalations, filtered)
+
+
+def restrict(findings: Findings, obligations: list[Obligation], violations: list[Violation],
+             escalations: list[Escalation], filtered: dict[str, str | int]) -> Findings:
+    """The document with narrowed lists; counts describe the lists, `summary.filtered` says how."""
+    summary = findings.summary.model_copy(update={
+        "obligations": len(obligations), "violations": len(violations), "escalations": len(escalations),
+        "filtered": {**(findings.summary.filtered or {}), **filtered}, **status_counts(obligations)})
     return findings.model_copy(update={"summary": summary, "obligations": obligations, "violations": violations,
                                        "escalations": escalations})

@@ -32,6 +32,17 @@ def make_id(prefix: str, *parts: object) -> str:
     return f"{prefix}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
 
 
+STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue")
+
+
+def status_counts(obligations: "list[Obligation]") -> dict[str, int]:
+    """How many obligations have each status (the summary's per-status counts)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for o in obligations:
+        counts[o.status] += 1
+    return counts
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from engine.catalogue import describe
 from engine.explain import UnknownFinding, explain
-from engine.filters import narrow
+from engine.filters import narrow, restrict
 from engine.findings import Findings
 from engine.session import Engine
 from engine.store import Store, stored_items
@@ -38,15 +38,9 @@ def scope(findings: Findings, grant: Grant) -> Findings:
     if grant.units == "*":
         return findings
     units = set(grant.units)
-    obligations = [o for o in findings.obligations if o.duty_bearer in units]
-    violations = [v for v in findings.violations if v.unit in units]
-    escalations = [e for e in findings.escalations if e.unit in units]
-    counts = {s: sum(1 for o in obligations if o.status == s) for s in ("open", "fulfilled", "fulfilled_late", "overdue")}
-    summary = findings.summary.model_copy(update={
-        "obligations": len(obligations), "violations": len(violations), "escalations": len(escalations),
-        "filtered": {**(findings.summary.filtered or {}), "units": ",".join(sorted(units))}, **counts})
-    return findings.model_copy(update={"summary": summary, "obligations": obligations, "violations": violations,
-                                       "escalations": escalations})
+    return restrict(findings, [o for o in findings.obligations if o.duty_bearer in units],
+                    [v for v in findings.violations if v.unit in units],
+                    [e for e in findings.escalations if e.unit in units], {"units": ",".join(sorted(units))})
 
 
 def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Limits | None = None) -> FastAPI:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from engine.compile import compile_ruleset
 from engine.escalation import Escalator, escalate
-from engine.findings import ENGINE_VERSION, Findings, Obligation, Receipt, Rejection, Summary, Violation
+from engine.findings import ENGINE_VERSION, Findings, Obligation, Receipt, Rejection, Summary, Violation, status_counts
 from engine.lifecycle import Grouped, case_findings, duty_findings, group
 from engine.matcher import Matcher
 from engine.periodic import Duty, generate_duties
@@ -198,7 +198,7 @@ class Session:
         escalations = sorted((e for v in violations for e in escalator.add(v)), key=lambda e: (e.at, e.id))
         obligations.sort(key=lambda o: (o.triggered_at, o.id))
         violations.sort(key=lambda v: (v.at, v.id))
-        status = {s: sum(1 for o in obligations if o.status == s) for s in ("open", "fulfilled", "fulfilled_late", "overdue")}
+        status = status_counts(obligations)
         summary = Summary(events=len(self._parts.get(key, [])), duplicates=0, rejected=0, before_effective=0,
                           after_as_of=sum(1 for f in self._parts.get(key, []) if f.at > as_of),
                           obligations=len(obligations), violations=len(violations), escalations=len(escalations),
@@ -232,7 +232,7 @@ class Session:
         obligations.sort(key=lambda o: (o.triggered_at, o.id))
         violations.sort(key=lambda v: (v.at, v.id))
         escalations.sort(key=lambda e: (e.at, e.id))
-        status = {s: sum(1 for o in obligations if o.status == s) for s in ("open", "fulfilled", "fulfilled_late", "overdue")}
+        status = status_counts(obligations)
         summary = Summary(events=self.events, duplicates=self.duplicates, rejected=len(rejected),
                           before_effective=self.before_effective, after_as_of=after, obligations=len(obligations),
                           violations=len(violations), escalations=len(escalations), **status)
