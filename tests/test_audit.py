@@ -151,3 +151,30 @@ def test_audit_table_and_unit_filter() -> None:
     code, js, _ = audit(RECORDS, "--as-of", "2024-01-10", "--format", "json", "--unit", "commerce")
     doc = json.loads(js)
     assert {o["duty_bearer"] for o in doc["obligations"]} == {"commerce"}
+
+
+def test_audit_html_in_a_real_headless_browser(tmp_path: Path) -> None:
+    """Where Debian's chromium is installed: the browser's own DOM has the matrix, and it renders."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on this machine (apt-get install chromium to run this check)")
+    report = tmp_path / "report.html"
+    code, _, _ = audit(RECORDS, "--as-of", "2024-01-10", "--format", "html", "--out", str(report))
+    assert code == 0
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    parser = _Cells()
+    parser.feed(dom)
+    cells = {(c["unit"], c["data-action"], c["data-period"]): c["data-status"] for c in parser.cells}
+    assert cells[("commerce", "file_annual_plan", "2023")] == "overdue" and parser.lang == "zh"
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, *flags, "--window-size=1400,1000", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000  # a rendered page, not a blank one
