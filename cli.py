@@ -68,16 +68,36 @@ LARGE_INPUT = 20 * 1024 * 1024  # bytes of input above which `eval --format json
 LARGE_STORE = 100_000  # stored events above which `findings --format json` does the same
 
 
+def _jsonl_files(files: tuple[str, ...]) -> bool:
+    """Are all inputs regular, readable JSON Lines files (not stdin, not a JSON array)?"""
+    for f in files:
+        if f == "-" or not os.path.isfile(f):
+            return False
+        try:
+            with open(f, "rb") as stream:
+                head = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        except OSError:
+            return False
+        if head.startswith(b"["):
+            return False
+    return True
+
+
 def _input_size(files: tuple[str, ...]) -> int:
     return sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f))
 
 
-def _stream_json(engine: Engine, items: Callable[[], Iterable[Accepted | Rejected]], instant: int, workers: int,
-                 fail_on_violation: bool) -> NoReturn:
+def _stream_json(engine: Engine, items: Callable[[], Iterable[Accepted | Rejected]] | None, instant: int, workers: int,
+                 fail_on_violation: bool, paths: list[str] | None = None) -> NoReturn:
     """Write the findings document in bounded memory (engine.batch) and exit with its code."""
+    evaluator = BatchEvaluator(engine, workers)
     try:
-        summary = BatchEvaluator(engine, workers).run(items(), instant, sys.stdout)
-    except InputError as exc:
+        if paths is not None:
+            summary = evaluator.run_files(paths, instant, sys.stdout)
+        else:
+            assert items is not None
+            summary = evaluator.run(items(), instant, sys.stdout)
+    except (InputError, UnicodeDecodeError) as exc:
         _fail(str(exc))
     sys.stdout.flush()
     if summary.rejected:
@@ -145,6 +165,8 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
     if workers is None and fmt == "json" and not with_labels and _input_size(files) > LARGE_INPUT:
         workers = min(2, os.cpu_count() or 1)
     if workers and fmt == "json" and not with_labels:
+        if _jsonl_files(files):  # parse on every worker too
+            _stream_json(engine, None, instant, workers, fail_on_violation, list(files))
         _stream_json(engine, lambda: read_files(files, engine.ruleset.units), instant, workers, fail_on_violation)
     try:
         findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)

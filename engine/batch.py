@@ -32,7 +32,7 @@ from engine.lifecycle import case_findings, duty_findings
 from engine.ruleset import Ruleset
 from engine.session import BATCH, Engine, Partition
 from facts.events import Fact
-from facts.reader import Accepted, Rejected, split_repeats
+from facts.reader import Accepted, Rejected, read_lines, split_repeats
 from facts.timeutil import format_instant
 
 CHUNK = 5000
@@ -55,6 +55,93 @@ def _unpack(blob: bytes) -> Fact:
     return Fact(id_, type_, at, unit, subject, tuple(tuple(kv) for kv in data))
 
 
+INSERT_EV = "INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _create_spill(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("CREATE TABLE ev (id TEXT PRIMARY KEY, digest BLOB, shard INTEGER, part TEXT, at INTEGER, eff INTEGER, "
+               "type TEXT, fact BLOB, file TEXT, line INTEGER, ord INTEGER) WITHOUT ROWID")
+    db.execute("CREATE TABLE rep (id TEXT, digest BLOB, file TEXT, line INTEGER, ord INTEGER)")
+    db.execute("CREATE TABLE rej (ord INTEGER, file TEXT, line INTEGER, id TEXT, error TEXT)")
+
+
+def _index_spill(db: sqlite3.Connection) -> None:
+    db.execute("CREATE INDEX ev_part ON ev (shard, eff, part, at, id)")
+
+
+def _row(item: Accepted, shards: int, eff: bool, order: int) -> tuple[Any, ...]:
+    f = item.fact
+    return (f.id, item.digest, _shard(f.partition, shards), _part_key(f.partition), f.at, int(eff), f.type, _pack(f),
+            item.file, item.line, order)
+
+
+def _split(paths: list[str], parts: int) -> list[list[tuple[int, str, int, int, int]]]:
+    """Byte ranges (file index, path, start, end, first line number) of whole lines, in reading order."""
+    sizes = [os.path.getsize(p) for p in paths]
+    total = sum(sizes)
+    target = max(1, -(-total // parts))
+    ranges: list[list[tuple[int, str, int, int, int]]] = [[] for _ in range(parts)]
+    k, filled = 0, 0
+    for index, (path, size) in enumerate(zip(paths, sizes)):
+        start, line = 0, 1
+        with open(path, "rb") as f:
+            while start < size:
+                want = min(size, start + max(1, target - filled))
+                f.seek(want)
+                f.readline()  # extend to the end of the line
+                end = min(size, f.tell()) if want < size else size
+                ranges[k].append((index, path, start, end, line))
+                f.seek(start)
+                line += f.read(end - start).count(b"\n")
+                filled += end - start
+                start = end
+                if filled >= target and k < parts - 1:
+                    k, filled = k + 1, 0
+    return [r for r in ranges if r]
+
+
+def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]], spill: str, shards: int) -> str:
+    """Phase 1 for one byte range (runs in a worker): validate, keep the first of each id, note repeats."""
+    db = sqlite3.connect(spill)
+    _create_spill(db)
+    units, effective = ruleset.units, ruleset.effective
+    seen: dict[str, bytes] = {}
+    rows: list[tuple[Any, ...]] = []
+    reps: list[tuple[Any, ...]] = []
+    rejs: list[tuple[Any, ...]] = []
+    for index, path, start, end, first_line in segments:
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read(end - start).decode("utf-8")
+        data = data.removeprefix("\ufeff") if start == 0 else data
+        offset = start
+        for number, text in enumerate(data.split("\n"), start=first_line):
+            order = (index << 40) + offset
+            offset += len(text.encode("utf-8")) + 1
+            for item in read_lines([text], path, units):
+                if isinstance(item, Rejected):
+                    rejs.append((order, item.file, number, item.id, item.error))
+                    continue
+                item = Accepted(item.fact, item.digest, item.file, number, item.raw)
+                if item.fact.id in seen:
+                    reps.append((item.fact.id, item.digest, item.file, number, order))
+                    continue
+                seen[item.fact.id] = item.digest
+                rows.append(_row(item, shards, item.fact.at >= effective, order))
+            if len(rows) >= CHUNK:
+                db.executemany(INSERT_EV, rows)
+                rows.clear()
+    db.executemany(INSERT_EV, rows)
+    db.executemany("INSERT INTO rep VALUES (?, ?, ?, ?, ?)", reps)
+    db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?, ?)", rejs)
+    _index_spill(db)
+    db.commit()
+    db.close()
+    return spill
+
+
 @dataclass
 class ShardResult:
     path: str
@@ -62,7 +149,7 @@ class ShardResult:
     veto_because: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
 
-def _evaluate_shard(ruleset: Ruleset, spill: str, shard: int, shards: int, as_of: int, out_dir: str) -> ShardResult:
+def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int, as_of: int, out_dir: str) -> ShardResult:
     """Phase 2 for one shard (runs in a worker process, or inline for one shard)."""
     engine = Engine(ruleset)
     rs = engine.ruleset
@@ -74,13 +161,14 @@ def _evaluate_shard(ruleset: Ruleset, spill: str, shard: int, shards: int, as_of
         out.execute(f"CREATE TABLE {table} (at INTEGER, id TEXT, doc TEXT)")
     escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
     counts = {s: 0 for s in STATUSES} | {"violations": 0, "escalations": 0}
-    src = sqlite3.connect(f"file:{spill}?mode=ro", uri=True)
+    sources = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
 
     def partitions() -> Iterator[tuple[Partition, list[Fact]]]:
         current: str | None = None
         facts: list[Fact] = []
-        rows = src.execute("SELECT part, fact FROM ev WHERE shard = ? AND eff = 1 ORDER BY part, at, id", (shard,))
-        for part, blob in rows:
+        streams = [src.execute("SELECT part, at, id, fact FROM ev WHERE shard = ? AND eff = 1 ORDER BY part, at, id",
+                               (shard,)) for src in sources]
+        for part, _, _, blob in heapq.merge(*streams, key=lambda row: (row[0], row[1], row[2])):
             if part != current:
                 if current is not None:
                     yield tuple(current.split("\x1f", 1)), facts  # type: ignore[misc]
@@ -133,7 +221,8 @@ def _evaluate_shard(ruleset: Ruleset, spill: str, shard: int, shards: int, as_of
         out.execute(f"CREATE INDEX {table}_order ON {table} (at, id)")
     out.commit()
     out.close()
-    src.close()
+    for src in sources:
+        src.close()
     return ShardResult(out_path, counts, escalator.veto_because)
 
 
@@ -149,17 +238,69 @@ class BatchEvaluator:
         with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
             spill = os.path.join(work, "events.db")
             stats = self._spill(items, spill)
-            results = self._evaluate(spill, work, as_of)
-            return self._write(stats, results, spill, as_of, out)
+            results = self._evaluate([spill], work, as_of)
+            return self._write(stats, results, [spill], as_of, out)
+
+    def run_files(self, paths: list[str], as_of: int, out: IO[str], inline: bool = False) -> Summary:
+        """Like `run`, for JSON Lines files, with the parsing split across the workers too.
+
+        Each worker parses a contiguous byte range (whole lines) into its own spill file; the
+        ranges are in reading order, so an id already in an earlier range wins over a later one
+        ("first read wins", SPEC §2), and the later one is settled as a repeat or a conflict.
+        `inline` runs the parsing in this process (tests)."""
+        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
+            ranges = _split(paths, self.workers)
+            jobs = [(self.engine.ruleset, r, os.path.join(work, f"events-{k}.db"), self.workers) for k, r in enumerate(ranges)]
+            if inline or len(jobs) == 1:
+                spills = [_parse_range(*job) for job in jobs]
+            else:
+                with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+                    spills = pool.starmap(_parse_range, jobs)
+            stats = self._merge(spills)
+            results = self._evaluate(spills, work, as_of)
+            return self._write(stats, results, spills, as_of, out)
+
+    def _merge(self, spills: list[str]) -> dict[str, Any]:
+        """Settle ids repeated across ranges (earlier range wins) and gather the counts."""
+        stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "assessments": []}
+        rejections: list[tuple[int, Rejection]] = []
+        conflict = "conflicting duplicate id: differs from the event first read with this id"
+        dbs = [sqlite3.connect(spill) for spill in spills]
+        for k, db in enumerate(dbs):
+            # winners: ids of this range already kept by an earlier range, with the kept digest
+            db.execute("CREATE TEMP TABLE w (id TEXT PRIMARY KEY, digest BLOB)")
+            for earlier in spills[:k]:
+                db.execute("ATTACH DATABASE ? AS e", (earlier,))
+                db.execute("INSERT OR IGNORE INTO w SELECT a.id, b.digest FROM ev AS a JOIN e.ev AS b ON b.id = a.id")
+                db.commit()
+                db.execute("DETACH DATABASE e")
+            settle = db.execute(
+                "SELECT a.id, a.digest, a.file, a.line, a.ord, w.digest FROM ev AS a JOIN w ON w.id = a.id "
+                "UNION ALL SELECT r.id, r.digest, r.file, r.line, r.ord, COALESCE(w.digest, a.digest) "
+                "FROM rep AS r LEFT JOIN w ON w.id = r.id LEFT JOIN ev AS a ON a.id = r.id").fetchall()
+            for event_id, digest, file, line, order, kept in settle:
+                if digest == kept:
+                    stats["duplicates"] += 1
+                else:
+                    rejections.append((order, Rejection(file=file, line=line, id=event_id, error=conflict)))
+            db.execute("DELETE FROM ev WHERE id IN (SELECT id FROM w)")
+            for order, file, line, event_id, error in db.execute("SELECT ord, file, line, id, error FROM rej"):
+                rejections.append((order, Rejection(file=file, line=line, id=event_id, error=error)))
+            stats["events"] += db.execute("SELECT count(*) FROM ev").fetchone()[0]
+            stats["before_effective"] += db.execute("SELECT count(*) FROM ev WHERE eff = 0").fetchone()[0]
+            stats["assessments"] += [_unpack(blob) for (blob,) in db.execute(
+                "SELECT fact FROM ev WHERE eff = 1 AND type = ?", (self.engine.assessment_type,))]
+            db.commit()
+        for db in dbs:
+            db.close()
+        stats["rejected"] = [r for _, r in sorted(rejections, key=lambda pair: pair[0])]
+        return stats
 
     # ---- phase 1 --------------------------------------------------------------------------
     def _spill(self, items: Iterable[Accepted | Rejected], spill: str) -> dict[str, Any]:
         rs = self.engine.ruleset
         db = sqlite3.connect(spill)
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute("CREATE TABLE ev (id TEXT PRIMARY KEY, digest BLOB, shard INTEGER, part TEXT, at INTEGER, "
-                    "eff INTEGER, fact BLOB) WITHOUT ROWID")
+        _create_spill(db)
         stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "rejected": [], "assessments": []}
         pending: list[Accepted] = []
 
@@ -182,9 +323,8 @@ class BatchEvaluator:
                     stats["before_effective"] += 1
                 elif f.type == self.engine.assessment_type:
                     stats["assessments"].append(f)
-                rows.append((f.id, item.digest, _shard(f.partition, self.workers), _part_key(f.partition), f.at,
-                             int(eff), _pack(f)))
-            db.executemany("INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                rows.append(_row(item, self.workers, eff, 0))
+            db.executemany(INSERT_EV, rows)
             for item in later:
                 self._settle(item, first[item.fact.id].digest, stats)
             pending.clear()
@@ -198,7 +338,7 @@ class BatchEvaluator:
                 flush()
         if pending:
             flush()
-        db.execute("CREATE INDEX ev_part ON ev (shard, eff, part, at, id)")
+        _index_spill(db)
         db.commit()
         db.close()
         return stats
@@ -212,16 +352,16 @@ class BatchEvaluator:
                                                error="conflicting duplicate id: differs from the event first read with this id"))
 
     # ---- phase 2 --------------------------------------------------------------------------
-    def _evaluate(self, spill: str, work: str, as_of: int) -> list[ShardResult]:
+    def _evaluate(self, spills: list[str], work: str, as_of: int) -> list[ShardResult]:
         rs = self.engine.ruleset
         if self.workers == 1:
-            return [_evaluate_shard(rs, spill, 0, 1, as_of, work)]
+            return [_evaluate_shard(rs, spills, 0, 1, as_of, work)]
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(self.workers) as pool:
-            return pool.starmap(_evaluate_shard, [(rs, spill, k, self.workers, as_of, work) for k in range(self.workers)])
+            return pool.starmap(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work) for k in range(self.workers)])
 
     # ---- phase 3 --------------------------------------------------------------------------
-    def _write(self, stats: dict[str, Any], results: list[ShardResult], spill: str, as_of: int, out: IO[str]) -> Summary:
+    def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], as_of: int, out: IO[str]) -> Summary:
         engine, rs = self.engine, self.engine.ruleset
         escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
         for r in results:
@@ -229,12 +369,13 @@ class BatchEvaluator:
                 escalator.veto_because.setdefault(key, []).extend(ids)
         finals = sorted(escalator.finish(stats["assessments"]), key=lambda e: (e.at, e.id))
         counts = {k: sum(r.counts.get(k, 0) for r in results) for k in (*STATUSES, "violations", "escalations")}
-        db = sqlite3.connect(f"file:{spill}?mode=ro", uri=True)
-        after = db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0]
+        dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
+        after = sum(db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0] for db in dbs)
         digest = hashlib.sha256()
-        for event_id, event_digest in db.execute("SELECT id, digest FROM ev ORDER BY id"):
+        for event_id, event_digest in heapq.merge(*(db.execute("SELECT id, digest FROM ev ORDER BY id") for db in dbs)):
             digest.update(event_id.encode("utf-8") + b"\x00" + event_digest)
-        db.close()
+        for db in dbs:
+            db.close()
         obligations = sum(counts[s] for s in STATUSES)
         summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=len(stats["rejected"]),
                           before_effective=stats["before_effective"], after_as_of=after, obligations=obligations,

@@ -141,3 +141,23 @@ def test_streamed_rejections_exit_3(tmp_path: Path) -> None:
     bad = write(tmp_path, "e.jsonl", json.dumps(ev("b1", "child.missing_reported", "2023-06-01", "public_security", "c2", age="x")) + "\n")
     result = run("eval", bad, "--as-of", "2023-06-10", "--format", "json", "--workers", "1")
     assert result.exit_code == 3 and json.loads(result.stdout)["summary"]["rejected"] == 1
+
+
+def test_parallel_parsing_settles_ids_repeated_across_ranges(tmp_path: Path) -> None:
+    """First read wins even when the repeat lands in another worker's byte range."""
+    import io
+
+    from engine import BatchEvaluator, Engine, parse_instant, read_files
+
+    first = ev("k1", "child.missing_reported", "2023-06-01", "public_security", "c1", age=5)
+    other = {**first, "occurred_at": "2023-06-02"}
+    filler = [json.dumps(ev(f"f{i}", "birth.delivered", "2023-06-01", "health", f"m{i}")) for i in range(200)]
+    lines = [json.dumps(first), *filler, json.dumps(other), json.dumps(other), json.dumps(first), "{broken"]
+    path = write(tmp_path, "e.jsonl", "\n".join(lines) + "\n")
+    engine = Engine.load()
+    out = io.StringIO()
+    BatchEvaluator(engine, workers=2).run_files([path], parse_instant("2023-06-10"), out, inline=True)
+    doc = json.loads(out.getvalue())
+    assert doc["summary"]["duplicates"] == 1 and doc["summary"]["events"] == 201
+    assert [(r["line"], r["id"]) for r in doc["rejected"]] == [(202, "k1"), (203, "k1"), (205, None)]
+    assert doc == engine.evaluate(read_files([path], engine.ruleset.units), parse_instant("2023-06-10")).to_json_dict()

@@ -119,3 +119,37 @@ def test_streaming_batch_equals_session(engine: Engine, events, hours: int, repe
     out = io.StringIO()
     BatchEvaluator(engine, workers=1).run(verdicts(engine, stream), as_of, out)
     assert json.loads(out.getvalue()) == findings(engine, stream, as_of)
+
+
+@SETTINGS
+@given(events=event_streams(), hours=as_of_hours, data=st.data(), ranges=st.integers(2, 3), files=st.integers(1, 2))
+def test_parallel_parsing_equals_session(engine: Engine, events, hours: int, data, ranges: int, files: int,
+                                         tmp_path_factory) -> None:
+    """Parsing split into byte ranges (engine.batch.run_files) keeps 'first read wins' across ranges:
+    repeats, conflicting ids, bad lines, CRLF and a byte-order mark included."""
+    import io
+
+    from engine.batch import BatchEvaluator
+    from engine.inputs import read_files
+
+    lines = [json.dumps(e) for e in events]
+    for _ in range(data.draw(st.integers(0, 4))):
+        if events:
+            e = data.draw(st.sampled_from(events))
+            variant = data.draw(st.sampled_from(["same", "conflict", "bad"]))
+            extra = (json.dumps(e) if variant == "same" else
+                     json.dumps({**e, "occurred_at": "2030-01-01"}) if variant == "conflict" else '{"id": "x", "type": ')
+            lines.insert(data.draw(st.integers(0, len(lines))), extra)
+    folder = tmp_path_factory.mktemp("pp")
+    cut = data.draw(st.integers(0, len(lines))) if files == 2 else len(lines)
+    paths = []
+    for n, chunk in enumerate((lines[:cut], lines[cut:])[:files]):
+        path = folder / f"part{n}.jsonl"
+        text = "\r\n".join(chunk) + ("\r\n" if chunk else "")
+        path.write_text(("\ufeff" if n == 0 else "") + text, encoding="utf-8")
+        paths.append(str(path))
+    as_of = parse_instant(instant(hours))
+    out = io.StringIO()
+    BatchEvaluator(engine, workers=ranges).run_files(paths, as_of, out, inline=True)
+    expected = engine.evaluate(read_files(paths, engine.ruleset.units), as_of).to_json_dict()
+    assert json.loads(out.getvalue()) == expected
