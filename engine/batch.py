@@ -107,32 +107,36 @@ def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]
     db = sqlite3.connect(spill)
     _create_spill(db)
     units, effective = ruleset.units, ruleset.effective
-    seen: dict[str, bytes] = {}
+    seen: set[str] = set()
     rows: list[tuple[Any, ...]] = []
     reps: list[tuple[Any, ...]] = []
     rejs: list[tuple[Any, ...]] = []
     for index, path, start, end, first_line in segments:
         with open(path, "rb") as f:
             f.seek(start)
-            data = f.read(end - start).decode("utf-8")
-        data = data.removeprefix("\ufeff") if start == 0 else data
-        offset = start
-        for number, text in enumerate(data.split("\n"), start=first_line):
-            order = (index << 40) + offset
-            offset += len(text.encode("utf-8")) + 1
-            for item in read_lines([text], path, units):
-                if isinstance(item, Rejected):
-                    rejs.append((order, item.file, number, item.id, item.error))
-                    continue
-                item = Accepted(item.fact, item.digest, item.file, number, item.raw)
-                if item.fact.id in seen:
-                    reps.append((item.fact.id, item.digest, item.file, number, order))
-                    continue
-                seen[item.fact.id] = item.digest
-                rows.append(_row(item, shards, item.fact.at >= effective, order))
-            if len(rows) >= CHUNK:
-                db.executemany(INSERT_EV, rows)
-                rows.clear()
+            offset, number = start, first_line
+            while offset < end:  # line by line: memory stays at one chunk, not the whole range
+                raw = f.readline()
+                if not raw:
+                    break
+                order = (index << 40) + offset
+                offset += len(raw)
+                text = raw.decode("utf-8")
+                if order == index << 40:
+                    text = text.removeprefix("\ufeff")
+                for item in read_lines([text], path, units):
+                    if isinstance(item, Rejected):
+                        rejs.append((order, item.file, number, item.id, item.error))
+                    elif item.fact.id in seen:
+                        reps.append((item.fact.id, item.digest, item.file, number, order))
+                    else:
+                        seen.add(item.fact.id)
+                        rows.append(_row(Accepted(item.fact, item.digest, item.file, number, item.raw), shards,
+                                         item.fact.at >= effective, order))
+                number += 1
+                if len(rows) >= CHUNK:
+                    db.executemany(INSERT_EV, rows)
+                    rows.clear()
     db.executemany(INSERT_EV, rows)
     db.executemany("INSERT INTO rep VALUES (?, ?, ?, ?, ?)", reps)
     db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?, ?)", rejs)
