@@ -22,7 +22,7 @@ import sqlite3
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,7 +32,7 @@ from engine.lifecycle import case_findings, duty_findings
 from engine.ruleset import Ruleset
 from engine.session import BATCH, Engine, Partition
 from facts.events import Fact
-from facts.reader import Accepted, Rejected, read_lines, split_repeats
+from facts.reader import Accepted, Rejected, read_lines
 from facts.timeutil import format_instant
 
 CHUNK = 5000
@@ -102,20 +102,42 @@ def _split(paths: list[str], parts: int) -> list[list[tuple[int, str, int, int, 
     return [r for r in ranges if r]
 
 
-def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]], spill: str, shards: int) -> str:
-    """Phase 1 for one byte range (runs in a worker): validate, keep the first of each id, note repeats."""
+def _write_spill(spill: str, verdicts: Iterable[tuple[int, Accepted | Rejected]], shards: int, effective: int) -> str:
+    """Phase 1 into one spill file: the first of each id in `ev`, later ones in `rep`, bad ones in
+    `rej`, each with its reading-order key; `BatchEvaluator._merge` settles repeats and conflicts."""
     db = sqlite3.connect(spill)
     _create_spill(db)
-    units, effective = ruleset.units, ruleset.effective
     seen: set[str] = set()
     rows: list[tuple[Any, ...]] = []
     reps: list[tuple[Any, ...]] = []
     rejs: list[tuple[Any, ...]] = []
+    for order, item in verdicts:
+        if isinstance(item, Rejected):
+            rejs.append((order, item.file, item.line, item.id, item.error))
+        elif item.fact.id in seen:
+            reps.append((item.fact.id, item.digest, item.file, item.line, order))
+        else:
+            seen.add(item.fact.id)
+            rows.append(_row(item, shards, item.fact.at >= effective, order))
+            if len(rows) >= CHUNK:
+                db.executemany(INSERT_EV, rows)
+                rows.clear()
+    db.executemany(INSERT_EV, rows)
+    db.executemany("INSERT INTO rep VALUES (?, ?, ?, ?, ?)", reps)
+    db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?, ?)", rejs)
+    _index_spill(db)
+    db.commit()
+    db.close()
+    return spill
+
+
+def _range_verdicts(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]]) -> Iterator[tuple[int, Accepted | Rejected]]:
+    """Verdicts of the lines in byte ranges, line by line, keyed by (file index, byte offset)."""
     for index, path, start, end, first_line in segments:
         with open(path, "rb") as f:
             f.seek(start)
             offset, number = start, first_line
-            while offset < end:  # line by line: memory stays at one chunk, not the whole range
+            while offset < end:  # line by line: memory stays at one line, not the whole range
                 raw = f.readline()
                 if not raw:
                     break
@@ -124,26 +146,14 @@ def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]
                 text = raw.decode("utf-8")
                 if order == index << 40:
                     text = text.removeprefix("\ufeff")
-                for item in read_lines([text], path, units):
-                    if isinstance(item, Rejected):
-                        rejs.append((order, item.file, number, item.id, item.error))
-                    elif item.fact.id in seen:
-                        reps.append((item.fact.id, item.digest, item.file, number, order))
-                    else:
-                        seen.add(item.fact.id)
-                        rows.append(_row(Accepted(item.fact, item.digest, item.file, number, item.raw), shards,
-                                         item.fact.at >= effective, order))
+                for item in read_lines([text], path, ruleset.units):
+                    yield order, replace(item, line=number)
                 number += 1
-                if len(rows) >= CHUNK:
-                    db.executemany(INSERT_EV, rows)
-                    rows.clear()
-    db.executemany(INSERT_EV, rows)
-    db.executemany("INSERT INTO rep VALUES (?, ?, ?, ?, ?)", reps)
-    db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?, ?)", rejs)
-    _index_spill(db)
-    db.commit()
-    db.close()
-    return spill
+
+
+def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]], spill: str, shards: int) -> str:
+    """Phase 1 for one byte range (runs in a worker)."""
+    return _write_spill(spill, _range_verdicts(ruleset, segments), shards, ruleset.effective)
 
 
 @dataclass
@@ -240,8 +250,9 @@ class BatchEvaluator:
 
     def run(self, items: Iterable[Accepted | Rejected], as_of: int, out: IO[str]) -> Summary:
         with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
-            spill = os.path.join(work, "events.db")
-            stats = self._spill(items, spill)
+            spill = _write_spill(os.path.join(work, "events.db"), enumerate(items), self.workers,
+                                 self.engine.ruleset.effective)
+            stats = self._merge([spill])
             results = self._evaluate([spill], work, as_of)
             return self._write(stats, results, [spill], as_of, out)
 
@@ -299,61 +310,6 @@ class BatchEvaluator:
             db.close()
         stats["rejected"] = [r for _, r in sorted(rejections, key=lambda pair: pair[0])]
         return stats
-
-    # ---- phase 1 --------------------------------------------------------------------------
-    def _spill(self, items: Iterable[Accepted | Rejected], spill: str) -> dict[str, Any]:
-        rs = self.engine.ruleset
-        db = sqlite3.connect(spill)
-        _create_spill(db)
-        stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "rejected": [], "assessments": []}
-        pending: list[Accepted] = []
-
-        def flush() -> None:
-            first, later = split_repeats(pending)
-            known: dict[str, bytes] = {}
-            ids = list(first)
-            for i in range(0, len(ids), 900):
-                chunk = ids[i:i + 900]
-                known.update(db.execute(f"SELECT id, digest FROM ev WHERE id IN ({','.join('?' * len(chunk))})", chunk))
-            rows = []
-            for event_id, item in first.items():
-                if event_id in known:
-                    self._settle(item, known[event_id], stats)
-                    continue
-                f = item.fact
-                stats["events"] += 1
-                eff = f.at >= rs.effective
-                if not eff:
-                    stats["before_effective"] += 1
-                elif f.type == self.engine.assessment_type:
-                    stats["assessments"].append(f)
-                rows.append(_row(item, self.workers, eff, 0))
-            db.executemany(INSERT_EV, rows)
-            for item in later:
-                self._settle(item, first[item.fact.id].digest, stats)
-            pending.clear()
-
-        for item in items:
-            if isinstance(item, Rejected):
-                stats["rejected"].append(Rejection(file=item.file, line=item.line, id=item.id, error=item.error))
-                continue
-            pending.append(item)
-            if len(pending) >= CHUNK:
-                flush()
-        if pending:
-            flush()
-        _index_spill(db)
-        db.commit()
-        db.close()
-        return stats
-
-    @staticmethod
-    def _settle(item: Accepted, known: bytes, stats: dict[str, Any]) -> None:
-        if known == item.digest:
-            stats["duplicates"] += 1
-        else:
-            stats["rejected"].append(Rejection(file=item.file, line=item.line, id=item.fact.id,
-                                               error="conflicting duplicate id: differs from the event first read with this id"))
 
     # ---- phase 2 --------------------------------------------------------------------------
     def _evaluate(self, spills: list[str], work: str, as_of: int) -> list[ShardResult]:
