@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -12,7 +13,9 @@ from facts.timeutil import parse_instant
 from tests.conftest import verdicts
 from tests.strategies import FULFIL_ONLY, SUBJECTS, as_of_hours, event_streams, instant
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# OBLIGE_HYPOTHESIS_EXAMPLES=400 python -m pytest tests/test_properties.py  searches ten times harder
+SETTINGS = settings(max_examples=int(os.environ.get("OBLIGE_HYPOTHESIS_EXAMPLES", "40")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def findings(engine: Engine, events, as_of: int) -> dict:
