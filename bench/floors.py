@@ -93,7 +93,7 @@ def clips_rules(ruleset: Ruleset) -> tuple[list[str], list[str]]:
             continue
         patterns = []
         bound: dict[tuple[str, str], str] = {}
-        for n, alias_pattern in enumerate(rule["all"]):
+        for alias_pattern in rule["all"]:
             alias, pattern = next(iter(alias_pattern.items()))
             terms = pattern["$and"] if "$and" in pattern else [pattern]
             constraints: dict[str, list[str]] = defaultdict(list)
@@ -145,7 +145,7 @@ def clips_floor(parts: dict[tuple[str, str], list[dict[str, Any]]], ruleset: Rul
 
     chunk: list[str] = []
     size = 0
-    for n, (key, facts) in enumerate(parts.items()):
+    for n, facts in enumerate(parts.values()):
         for f in facts:
             chunk.append("(fact (part " + str(n) + ") " + " ".join(f"({k} {literal(v)})" for k, v in f.items()) + ")")
         size += len(facts)

@@ -23,7 +23,6 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import IO, Any
 
 from engine.escalation import Escalator

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.ruleset import Located, Ruleset
-from engine.schema import DutyBearers, EventPattern, ObligationRule, ProhibitionRule
+from engine.schema import EventPattern, ObligationRule, ProhibitionRule
 
 
 def _pattern(p: EventPattern) -> str:

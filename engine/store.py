@@ -229,7 +229,7 @@ class Store:
                                     .where(table.c.seq > last).order_by(table.c.seq).limit(batch)).all()
                 if not rows:
                     return
-                for seq, source, line, body in rows:
+                for _seq, source, line, body in rows:
                     yield source, line, body
                 last = rows[-1][0]
 

@@ -7,6 +7,7 @@ source text and article coverage. It returns every problem, sorted by location.
 from __future__ import annotations
 
 import re
+import types
 import typing
 from typing import Any, get_args, get_origin
 
@@ -32,17 +33,17 @@ def _allowed(annotation: Any) -> tuple[set[type], set[Any] | None]:
         return _allowed(get_args(annotation)[0])
     if origin is typing.Literal:
         return {str}, set(get_args(annotation))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
-        types: set[type] = set()
+    if origin in (typing.Union, types.UnionType):
+        allowed: set[type] = set()
         literals: set[Any] | None = None
         for arg in get_args(annotation):
             if arg is type(None):
                 continue
             t, lits = _allowed(arg)
-            types |= t
+            allowed |= t
             if lits is not None:
                 literals = (literals or set()) | lits
-        return types, literals
+        return allowed, literals
     return {annotation}, None
 
 
