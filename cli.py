@@ -88,11 +88,13 @@ def _input_size(files: tuple[str, ...]) -> int:
 
 
 def _stream_json(engine: Engine, items: Callable[[], Iterable[Accepted | Rejected]] | None, instant: int, workers: int,
-                 fail_on_violation: bool, paths: list[str] | None = None) -> NoReturn:
+                 fail_on_violation: bool, paths: list[str] | None = None, store: Store | None = None) -> NoReturn:
     """Write the findings document in bounded memory (engine.batch) and exit with its code."""
     evaluator = BatchEvaluator(engine, workers)
     try:
-        if paths is not None:
+        if store is not None:
+            summary = evaluator.run_store(store.url, store.max_seq(), instant, sys.stdout)
+        elif paths is not None:
             summary = evaluator.run_files(paths, instant, sys.stdout)
         else:
             assert items is not None
@@ -244,8 +246,7 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     try:
         if fmt == "json" and not with_labels and unit is None and status is None and article is None \
                 and store.count() > LARGE_STORE:
-            _stream_json(engine, lambda: stored_items(store, engine.ruleset.units), instant,
-                         min(2, os.cpu_count() or 1), fail_on_violation)
+            _stream_json(engine, None, instant, min(2, os.cpu_count() or 1), fail_on_violation, store=store)
         findings = engine.evaluate(stored_items(store, engine.ruleset.units), instant)
     finally:
         store.close()

@@ -155,6 +155,19 @@ def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]
     return _write_spill(spill, _range_verdicts(ruleset, segments), shards, ruleset.effective)
 
 
+def _parse_stored(ruleset: Ruleset, url: str, first: int, last: int, spill: str, shards: int) -> str:
+    """Phase 1 for one range of the store's arrival order (runs in a worker); seq is the order key."""
+    from engine.store import Store, stored_verdict
+
+    store = Store(url)
+    try:
+        verdicts = ((seq, stored_verdict(source, line, body, ruleset.units))
+                    for seq, source, line, body in store.events(first=first, last=last))
+        return _write_spill(spill, verdicts, shards, ruleset.effective)
+    finally:
+        store.close()
+
+
 @dataclass
 class ShardResult:
     path: str
@@ -270,6 +283,21 @@ class BatchEvaluator:
             else:
                 with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
                     spills = pool.starmap(_parse_range, jobs)
+            stats = self._merge(spills)
+            results = self._evaluate(spills, work, as_of)
+            return self._write(stats, results, spills, as_of, out)
+
+    def run_store(self, url: str, last_seq: int, as_of: int, out: IO[str], inline: bool = False) -> Summary:
+        """Like `run_files`, over the events of a store (seq 1..last_seq), split by arrival order."""
+        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
+            step = max(1, -(-last_seq // self.workers))
+            jobs = [(self.engine.ruleset, url, lo, min(last_seq, lo + step - 1), os.path.join(work, f"events-{k}.db"),
+                     self.workers) for k, lo in enumerate(range(1, max(last_seq, 1) + 1, step))]
+            if inline or len(jobs) == 1:
+                spills = [_parse_stored(*job) for job in jobs]
+            else:
+                with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+                    spills = pool.starmap(_parse_stored, jobs)
             stats = self._merge(spills)
             results = self._evaluate(spills, work, as_of)
             return self._write(stats, results, spills, as_of, out)

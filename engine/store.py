@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from facts.reader import Accepted, Rejected, split_repeats
+from facts.reader import Accepted, Rejected, check_event, split_repeats
 
 SCHEMA_VERSION = "1"
 DEFAULT_URL = "sqlite:///oblige.db"
@@ -219,33 +219,41 @@ class Store:
                                               "conflicting duplicate id: differs from the event already stored with this id",
                                               item.raw))
 
-    def events(self, batch: int = 5000) -> Iterator[tuple[str, int, str]]:
-        """(source, line, body) of every stored event, in the order they were stored."""
+    def events(self, batch: int = 5000, first: int = 1, last: int | None = None) -> Iterator[tuple[int, str, int, str]]:
+        """(seq, source, line, body) of the stored events with first <= seq <= last, in stored order."""
         table = StoredEvent.__table__
-        last = 0
+        after = first - 1
         with self.engine.connect() as conn:
             while True:
-                rows = conn.execute(select(table.c.seq, table.c.source, table.c.line, table.c.body)
-                                    .where(table.c.seq > last).order_by(table.c.seq).limit(batch)).all()
+                query = select(table.c.seq, table.c.source, table.c.line, table.c.body).where(table.c.seq > after)
+                if last is not None:
+                    query = query.where(table.c.seq <= last)
+                rows = conn.execute(query.order_by(table.c.seq).limit(batch)).all()
                 if not rows:
                     return
-                for _seq, source, line, body in rows:
-                    yield source, line, body
-                last = rows[-1][0]
+                yield from rows
+                after = rows[-1][0]
+
+    def max_seq(self) -> int:
+        table = StoredEvent.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(table.c.seq))).scalar() or 0
 
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(StoredEvent.__table__)).scalar() or 0
 
 
-def stored_items(store: Store, units: Any) -> Iterator[Accepted | Rejected]:
-    """Stored events as reader verdicts (validated again against the registry in use)."""
-    from facts.reader import check_event
+def stored_verdict(source: str, line: int, body: str, units: Any) -> Accepted | Rejected:
+    """A stored event as a reader verdict (validated again against the registry in use)."""
+    try:
+        obj = json.loads(body)
+    except json.JSONDecodeError as exc:  # pragma: no cover - only ingest writes bodies
+        return Rejected(source, line, None, f"stored event is not JSON: {exc.msg}", body)
+    return check_event(obj, units, source, line, body)
 
-    for source, line, body in store.events():
-        try:
-            obj = json.loads(body)
-        except json.JSONDecodeError as exc:  # pragma: no cover - only written by ingest
-            yield Rejected(source, line, None, f"stored event is not JSON: {exc.msg}", body)
-            continue
-        yield check_event(obj, units, source, line, body)
+
+def stored_items(store: Store, units: Any, first: int = 1, last: int | None = None) -> Iterator[Accepted | Rejected]:
+    """Stored events with first <= seq <= last, in the order they were stored, as reader verdicts."""
+    for _seq, source, line, body in store.events(first=first, last=last):
+        yield stored_verdict(source, line, body, units)

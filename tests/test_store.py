@@ -90,7 +90,7 @@ def test_ingest_is_idempotent_and_rejects_conflicts(engine: Engine, db_url: str)
     again = store.ingest(read_lines(lines[:2], "in", engine.ruleset.units), "in")
     assert again.summary() == {"read": 2, "stored": 0, "duplicates": 2, "rejected": 0}
     assert store.count() == 2
-    kept = [json.loads(body)["occurred_at"] for _, _, body in store.events()]
+    kept = [json.loads(body)["occurred_at"] for _, _, _, body in store.events()]
     assert kept == ["2023-01-01", "2023-01-02"]  # the first content stored wins
     store.close()
 
@@ -139,7 +139,7 @@ def test_kill_during_ingest_loses_nothing_acknowledged(tmp_path: Path, db_url: s
     proc.wait()
     partial = store.count()
     assert 0 < partial < n, "the kill should land mid-ingest"
-    ids = [json.loads(body)["id"] for _, _, body in store.events()]
+    ids = [json.loads(body)["id"] for _, _, _, body in store.events()]
     assert len(ids) == len(set(ids)) == partial  # whole events, none doubled
     if db_url.startswith("sqlite"):
         with store.engine.connect() as conn:
@@ -199,3 +199,21 @@ def test_large_store_findings_stream_the_same_document(tmp_path: Path, monkeypat
     monkeypatch.setattr(cli, "LARGE_STORE", 10)
     big = CliRunner().invoke(cli.main, ["findings", "--db", url, "--as-of", "2023-12-31", "--format", "json"])
     assert big.exit_code == 0 and json.loads(big.stdout) == small
+
+
+def test_store_ranges_parsed_apart_equal_the_session(engine: Engine, db_url: str) -> None:
+    import io
+
+    from engine.batch import BatchEvaluator
+
+    store = Store(db_url)
+    example = ROOT / "examples" / "events.jsonl"
+    with example.open(encoding="utf-8") as f:
+        store.ingest(read_lines(f, str(example), engine.ruleset.units), str(example))
+    as_of = parse_instant("2023-12-31")
+    expected = engine.evaluate(stored_items(store, engine.ruleset.units), as_of).to_json_dict()
+    for workers in (2, 3):
+        out = io.StringIO()
+        BatchEvaluator(engine, workers).run_store(db_url, store.max_seq(), as_of, out, inline=True)
+        assert json.loads(out.getvalue()) == expected
+    store.close()
