@@ -12,7 +12,6 @@ import ipaddress
 import io
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
 from typing import NoReturn
@@ -37,7 +36,7 @@ from facts.events import EVENT_ADAPTER
 from facts.reader import Accepted, Rejected
 from engine.inputs import InputError, read_files
 from engine.report import render_table
-from facts.timeutil import TimeFormatError, ZONE, parse_instant, to_us
+from facts.timeutil import TimeFormatError, now, parse_instant
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 
@@ -50,7 +49,7 @@ def _fail(message: str) -> NoReturn:
 def _as_of(text: str | None) -> int:
     """`--as-of`: a date means 00:00:00 of that day (+08:00); the default is now."""
     if text is None:
-        return to_us(datetime.now(ZONE).replace(microsecond=0))
+        return now()
     try:
         return parse_instant(text)
     except TimeFormatError as exc:

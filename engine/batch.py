@@ -21,9 +21,9 @@ import os
 import sqlite3
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from engine.escalation import Escalator
 from engine.findings import ENGINE_VERSION, STATUSES, Receipt, Rejection, Summary
@@ -35,6 +35,7 @@ from facts.reader import Accepted, Rejected, read_lines
 from facts.timeutil import format_instant
 
 CHUNK = 5000
+T = TypeVar("T")
 
 
 def _part_key(key: Partition) -> str:
@@ -168,6 +169,14 @@ def _parse_stored(ruleset: Ruleset, url: str, first: int, last: int, spill: str,
         store.close()
 
 
+def _dispatch(function: Callable[..., T], jobs: list[tuple[Any, ...]], inline: bool = False) -> list[T]:
+    """Run jobs in spawned worker processes (one each), or here when there is one or `inline`."""
+    if inline or len(jobs) == 1:
+        return [function(*job) for job in jobs]
+    with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+        return pool.starmap(function, jobs)
+
+
 @dataclass
 class ShardResult:
     path: str
@@ -264,9 +273,7 @@ class BatchEvaluator:
         with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
             spill = _write_spill(os.path.join(work, "events.db"), enumerate(items), self.workers,
                                  self.engine.ruleset.effective)
-            stats = self._merge([spill])
-            results = self._evaluate([spill], work, as_of)
-            return self._write(stats, results, [spill], as_of, out)
+            return self._finish([spill], work, as_of, out)
 
     def run_files(self, paths: list[str], as_of: int, out: IO[str], inline: bool = False) -> Summary:
         """Like `run`, for JSON Lines files, with the parsing split across the workers too.
@@ -276,16 +283,9 @@ class BatchEvaluator:
         ("first read wins", SPEC §2), and the later one is settled as a repeat or a conflict.
         `inline` runs the parsing in this process (tests)."""
         with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
-            ranges = _split(paths, self.workers)
-            jobs = [(self.engine.ruleset, r, os.path.join(work, f"events-{k}.db"), self.workers) for k, r in enumerate(ranges)]
-            if inline or len(jobs) == 1:
-                spills = [_parse_range(*job) for job in jobs]
-            else:
-                with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
-                    spills = pool.starmap(_parse_range, jobs)
-            stats = self._merge(spills)
-            results = self._evaluate(spills, work, as_of)
-            return self._write(stats, results, spills, as_of, out)
+            jobs = [(self.engine.ruleset, r, os.path.join(work, f"events-{k}.db"), self.workers)
+                    for k, r in enumerate(_split(paths, self.workers))]
+            return self._finish(_dispatch(_parse_range, jobs, inline), work, as_of, out)
 
     def run_store(self, url: str, last_seq: int, as_of: int, out: IO[str], inline: bool = False) -> Summary:
         """Like `run_files`, over the events of a store (seq 1..last_seq), split by arrival order."""
@@ -293,14 +293,12 @@ class BatchEvaluator:
             step = max(1, -(-last_seq // self.workers))
             jobs = [(self.engine.ruleset, url, lo, min(last_seq, lo + step - 1), os.path.join(work, f"events-{k}.db"),
                      self.workers) for k, lo in enumerate(range(1, max(last_seq, 1) + 1, step))]
-            if inline or len(jobs) == 1:
-                spills = [_parse_stored(*job) for job in jobs]
-            else:
-                with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
-                    spills = pool.starmap(_parse_stored, jobs)
-            stats = self._merge(spills)
-            results = self._evaluate(spills, work, as_of)
-            return self._write(stats, results, spills, as_of, out)
+            return self._finish(_dispatch(_parse_stored, jobs, inline), work, as_of, out)
+
+    def _finish(self, spills: list[str], work: str, as_of: int, out: IO[str]) -> Summary:
+        """Phases after parsing: settle repeats, evaluate the shards, write the document."""
+        stats = self._merge(spills)
+        return self._write(stats, self._evaluate(spills, work, as_of), spills, as_of, out)
 
     def _merge(self, spills: list[str]) -> dict[str, Any]:
         """Settle ids repeated across ranges (earlier range wins) and gather the counts."""
@@ -341,11 +339,7 @@ class BatchEvaluator:
     # ---- phase 2 --------------------------------------------------------------------------
     def _evaluate(self, spills: list[str], work: str, as_of: int) -> list[ShardResult]:
         rs = self.engine.ruleset
-        if self.workers == 1:
-            return [_evaluate_shard(rs, spills, 0, 1, as_of, work)]
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(self.workers) as pool:
-            return pool.starmap(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work) for k in range(self.workers)])
+        return _dispatch(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work) for k in range(self.workers)])
 
     # ---- phase 3 --------------------------------------------------------------------------
     def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], as_of: int, out: IO[str]) -> Summary:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -22,7 +21,7 @@ from engine.session import Engine
 from engine.store import Store, stored_items
 from engine.tokens import Grant, Tokens
 from facts.reader import Accepted, Rejected, read_lines
-from facts.timeutil import ZONE, TimeFormatError, parse_instant, to_us
+from facts.timeutil import TimeFormatError, now, parse_instant
 
 log = logging.getLogger("oblige.service")
 
@@ -60,7 +59,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
 
     def as_of_param(as_of: str | None) -> int:
         if as_of is None:
-            return to_us(datetime.now(ZONE).replace(microsecond=0))
+            return now()
         try:
             return parse_instant(as_of)
         except TimeFormatError as exc:

@@ -54,6 +54,11 @@ def parse_instant(text: str) -> int:
     return to_us(moment)
 
 
+def now() -> int:
+    """The current instant, to the second (the default `as_of`; only the edges ask the clock)."""
+    return to_us(datetime.now(ZONE).replace(microsecond=0))
+
+
 def to_us(moment: datetime) -> int:
     """Epoch microseconds of an aware datetime."""
     delta = moment - _EPOCH
