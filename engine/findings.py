@@ -28,8 +28,8 @@ Level = Literal["supervision_notice", "public_criticism", "one_vote_veto"]
 
 def make_id(prefix: str, *parts: object) -> str:
     """A deterministic id from the identity of a finding (never from input order)."""
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
-    return f"{prefix}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
+    text = "\x1f".join(["" if p is None else p if p.__class__ is str else str(p) for p in parts])
+    return prefix + "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue")

@@ -10,10 +10,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.findings import Obligation, Violation, make_id
+from engine.findings import make_id
 from engine.matcher import Match
 from engine.params import Params
 from engine.periodic import Duty
+from engine.rows import ObligationRow, ViolationRow
 from engine.ruleset import Ruleset
 from engine.schema import ObligationRule, ProhibitionRule
 from facts.events import Fact
@@ -59,7 +60,7 @@ def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -
 
 def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | None, period: str | None,
            triggered_by: list[str], triggered_at: int, base_due: int | None, blocker: Fact | None,
-           fulfil: Fact | None, as_of: int, evidence: list[str]) -> tuple[Obligation, Violation | None]:
+           fulfil: Fact | None, as_of: int, evidence: list[str]) -> tuple[ObligationRow, ViolationRow | None]:
     """Status at `as_of` and the violation, if any, of one obligation."""
     due = base_due
     precondition = False
@@ -70,10 +71,8 @@ def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | 
     else:
         status = "overdue" if due is not None and as_of > due else "open"
     ob_id = make_id("ob", rule_id, subject, period, bearer, *triggered_by)
-    obligation = Obligation.model_construct(
-        id=ob_id, rule=rule_id, article=article, action=action, duty_bearer=bearer, subject=subject,
-        period=period, triggered_by=triggered_by, triggered_at=triggered_at, due=due, status=status,
-        fulfilled_by=fulfil.id if fulfil else None, fulfilled_at=fulfil.at if fulfil else None)
+    obligation = ObligationRow(ob_id, rule_id, article, action, bearer, subject, period, triggered_by, triggered_at,
+                               due, status, fulfil.id if fulfil else None, fulfil.at if fulfil else None)
     violation = None
     if status in ("overdue", "fulfilled_late"):
         assert due is not None
@@ -82,18 +81,16 @@ def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | 
             proof.append(blocker.id)
         if fulfil is not None:
             proof.append(fulfil.id)
-        violation = Violation.model_construct(
-            id=make_id("vi", ob_id), rule=rule_id, article=article,
-            kind="precondition" if precondition else "overdue", unit=bearer, subject=subject, period=period,
-            at=due, obligation=ob_id, evidence=proof, remedied_at=fulfil.at if fulfil else None)
+        violation = ViolationRow(make_id("vi", ob_id), rule_id, article, "precondition" if precondition else "overdue",
+                                 bearer, subject, period, due, ob_id, proof, fulfil.at if fulfil else None)
     return obligation, violation
 
 
 def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], matches: Grouped,
-                  as_of: int) -> tuple[list[Obligation], list[Violation]]:
+                  as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
     """Obligations and violations of one subject's partition."""
-    obligations: list[Obligation] = []
-    violations: list[Violation] = []
+    obligations: list[ObligationRow] = []
+    violations: list[ViolationRow] = []
     registry = ruleset.units
     for index, seqs in matches.triggers.items():
         located = ruleset.rules[index]
@@ -140,18 +137,17 @@ def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], match
                     continue
                 evidence = [still_open[0].id, e.id]
             unit = e.unit if rule.charged == EVENT_UNIT else rule.charged
-            violations.append(Violation.model_construct(
-                id=make_id("vi", rule.id, e.id), rule=rule.id, article=located.article,
-                kind="prohibited" if rule.kind == "prohibition" else "breach", unit=unit, subject=e.subject,
-                period=None, at=e.at, obligation=None, evidence=evidence, remedied_at=None))
+            violations.append(ViolationRow(
+                make_id("vi", rule.id, e.id), rule.id, located.article,
+                "prohibited" if rule.kind == "prohibition" else "breach", unit, e.subject, None, e.at, None, evidence, None))
     return obligations, violations
 
 
 def duty_findings(ruleset: Ruleset, facts: Sequence[Fact], duties: Sequence[Duty], matches: Grouped,
-                  as_of: int) -> tuple[list[Obligation], list[Violation]]:
+                  as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
     """Calendar duties of one unit: duty seq k is at position len(facts) + k in the partition."""
-    obligations: list[Obligation] = []
-    violations: list[Violation] = []
+    obligations: list[ObligationRow] = []
+    violations: list[ViolationRow] = []
     offset = len(facts)
     for k, duty in enumerate(duties):
         if duty.start > as_of:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import durable_rules_engine as _dre
+import orjson
 from durable.engine import Host
 
 from engine.compile import Compiled
@@ -71,7 +71,7 @@ class Matcher:
             batch = [{**f, "id": str(i), "sid": sid} for i, f in enumerate(facts)]
             batch.append({"id": str(len(facts)), "sid": sid, "k": "end"})
             try:
-                result = _dre.assert_facts(self._handle, json.dumps(batch, ensure_ascii=False))
+                result = _dre.assert_facts(self._handle, orjson.dumps(batch).decode("utf-8"))
                 if result[0] == 1:
                     raise MatcherError("durable_rules did not handle a fact of the batch")
                 if result[0] == 2:
@@ -80,7 +80,7 @@ class Matcher:
                 firing = _dre.start_action_for_state(self._handle, state) if result[0] != 3 else None
                 message = firing[1] if firing else None
                 while message:
-                    (name, matched), = json.loads(message).items()
+                    (name, matched), = orjson.loads(message).items()
                     tag, index = self._decoded[name]
                     if tag not in ("sink", "end"):
                         first = next(matched[a] for a in FIRST if a in matched)

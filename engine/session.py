@@ -16,10 +16,11 @@ from typing import Literal
 
 from engine.compile import compile_ruleset
 from engine.escalation import Escalator, escalate
-from engine.findings import ENGINE_VERSION, Findings, Obligation, Receipt, Rejection, Summary, Violation, status_counts
+from engine.findings import ENGINE_VERSION, Escalation, Findings, Obligation, Receipt, Rejection, Summary, Violation, status_counts
 from engine.lifecycle import Grouped, case_findings, duty_findings, group
 from engine.matcher import Matcher
 from engine.periodic import Duty, generate_duties
+from engine.rows import EscalationRow, ObligationRow, ViolationRow, to_model
 from engine.ruleset import Ruleset, load_ruleset
 from facts.events import Fact
 from facts.reader import Accepted, Rejected
@@ -38,6 +39,14 @@ def fact_dict(fact: Fact) -> dict[str, object]:
         if value is not None:
             out[f"d_{key}"] = value
     return out
+
+
+def _models(obligations: list[ObligationRow], violations: list[ViolationRow], escalations: list[EscalationRow]
+            ) -> tuple[list[Obligation], list[Violation], list[Escalation]]:
+    """Rows as models, each list in the SPEC's order (time, then id)."""
+    return ([to_model(o) for o in sorted(obligations, key=lambda o: (o.triggered_at, o.id))],
+            [to_model(v) for v in sorted(violations, key=lambda v: (v.at, v.id))],
+            [to_model(e) for e in sorted(escalations, key=lambda e: (e.at, e.id))])
 
 
 class Engine:
@@ -195,9 +204,8 @@ class Session:
             else:
                 obligations, violations = [], []
         escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
-        escalations = sorted((e for v in violations for e in escalator.add(v)), key=lambda e: (e.at, e.id))
-        obligations.sort(key=lambda o: (o.triggered_at, o.id))
-        violations.sort(key=lambda v: (v.at, v.id))
+        escalations = [e for v in violations for e in escalator.add(v)]
+        obligations, violations, escalations = _models(obligations, violations, escalations)
         status = status_counts(obligations)
         summary = Summary(events=len(self._parts.get(key, [])), duplicates=0, rejected=0, before_effective=0,
                           after_as_of=sum(1 for f in self._parts.get(key, []) if f.at > as_of),
@@ -210,8 +218,8 @@ class Session:
         engine = self.engine
         rs = engine.ruleset
         with self._lock:
-            obligations: list[Obligation] = []
-            violations: list[Violation] = []
+            obligations: list[ObligationRow] = []
+            violations: list[ViolationRow] = []
             keys = sorted(set(self._parts) | {("u", unit) for unit in engine.duties})
             self._refresh(keys)
             for key in keys:
@@ -229,9 +237,7 @@ class Session:
                 self._times_sorted = True
             after = len(self._times) - bisect.bisect_right(self._times, as_of)
             rejected = list(self.rejected)  # in reading order: files as given, lines in order
-        obligations.sort(key=lambda o: (o.triggered_at, o.id))
-        violations.sort(key=lambda v: (v.at, v.id))
-        escalations.sort(key=lambda e: (e.at, e.id))
+        obligations, violations, escalations = _models(obligations, violations, escalations)
         status = status_counts(obligations)
         summary = Summary(events=self.events, duplicates=self.duplicates, rejected=len(rejected),
                           before_effective=self.before_effective, after_as_of=after, obligations=len(obligations),

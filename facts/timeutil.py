@@ -115,5 +115,9 @@ def start_of_day(year: int, month: int, day: int) -> int:
 
 
 def year_of(us: int) -> int:
-    """The calendar year (in the ruleset's zone) of an instant."""
-    return from_us(us).year
+    """The calendar year (in the ruleset's zone) of an instant.
+
+    >>> year_of(parse_instant("2023-12-31T23:59:59+08:00")), year_of(parse_instant("2024-01-01T00:00:00+08:00"))
+    (2023, 2024)
+    """
+    return time.gmtime(us // US + _OFFSET_S).tm_year
