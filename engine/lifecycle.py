@@ -6,12 +6,10 @@ before the effective instant never reached the matcher.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.findings import make_id
-from engine.matcher import Match
 from engine.params import Params
 from engine.periodic import Duty
 from engine.rows import ObligationRow, ViolationRow
@@ -25,25 +23,19 @@ EVENT_UNIT = "event.unit"
 
 @dataclass
 class Grouped:
-    """Matches of one partition, indexed for the lifecycle."""
+    """Matches of one partition, indexed for the lifecycle (positions in the partition)."""
 
-    triggers: dict[int, list[int]]
-    pairs: dict[tuple[str, int, int], list[int]]  # (tag, rule, first seq) -> second seqs
-    acts: dict[int, list[int]]
+    triggers: dict[int, list[int]] = field(default_factory=dict)
+    pairs: dict[tuple[str, int, int], list[int]] = field(default_factory=dict)  # (tag, rule, first) -> seconds
+    acts: dict[int, list[int]] = field(default_factory=dict)
 
-
-def group(matches: Sequence[Match]) -> Grouped:
-    triggers: dict[int, list[int]] = defaultdict(list)
-    pairs: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-    acts: dict[int, list[int]] = defaultdict(list)
-    for tag, rule, first, second in matches:
+    def add(self, tag: str, rule: int, first: int, second: int) -> None:
         if tag == "t":
-            triggers[rule].append(first)
+            self.triggers.setdefault(rule, []).append(first)
         elif tag == "p":
-            acts[rule].append(first)
+            self.acts.setdefault(rule, []).append(first)
         else:
-            pairs[(tag, rule, first)].append(second)
-    return Grouped(triggers, pairs, acts)
+            self.pairs.setdefault((tag, rule, first), []).append(second)
 
 
 def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -> Fact | None:

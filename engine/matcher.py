@@ -48,9 +48,18 @@ class _QuietHost(Host):
         return lambda c: None  # never called: firings are consumed through the C API
 
 
-def _decode(name: str) -> tuple[str, int]:
+def _decode(name: str, body: dict[str, Any]) -> tuple[str, int, str | None, str | None]:
+    """Tag, rule index and the aliases of the first and second fact of a compiled rule.
+
+    "u0_7_1" -> ("u", 7, "t", "u"); the sink and end rules report nothing (aliases None)."""
     parts = name.split("_")
-    return parts[0].rstrip("0123456789") or parts[0], int(parts[1])  # "u0_7_1" -> ("u", 7)
+    tag = parts[0].rstrip("0123456789") or parts[0]
+    if tag in ("sink", "end"):
+        return tag, int(parts[1]), None, None
+    aliases = [next(iter(term)) for term in body["all"]]
+    first = next(a for a in aliases if a in FIRST)
+    second = next((a for a in aliases if a in SECOND), None)
+    return tag, int(parts[1]), first, second
 
 
 class Matcher:
@@ -61,15 +70,20 @@ class Matcher:
         self._host = _QuietHost()
         self._host.set_rulesets({self._name: copy.deepcopy(compiled.definition)})
         self._handle = self._host.get_ruleset(self._name)._handle
-        self._decoded = {name: _decode(name) for name in compiled.definition}
+        self._decoded = {name: _decode(name, body) for name, body in compiled.definition.items()}
 
     def match(self, facts: Sequence[dict[str, Any]]) -> list[Match]:
-        """Assert facts (dicts; `id` is set to their position) and return every rule firing."""
+        """Assert facts and return every rule firing.
+
+        The dicts become the matcher's: `id` (their position) and `sid` are set in them."""
         out: set[Match] = set()
         with self._lock:
             sid = str(next(self._sids))
-            batch = [{**f, "id": str(i), "sid": sid} for i, f in enumerate(facts)]
-            batch.append({"id": str(len(facts)), "sid": sid, "k": "end"})
+            batch = list(facts)
+            for i, f in enumerate(batch):
+                f["id"] = str(i)
+                f["sid"] = sid
+            batch.append({"id": str(len(batch)), "sid": sid, "k": "end"})
             try:
                 result = _dre.assert_facts(self._handle, orjson.dumps(batch).decode("utf-8"))
                 if result[0] == 1:
@@ -81,11 +95,10 @@ class Matcher:
                 message = firing[1] if firing else None
                 while message:
                     (name, matched), = orjson.loads(message).items()
-                    tag, index = self._decoded[name]
-                    if tag not in ("sink", "end"):
-                        first = next(matched[a] for a in FIRST if a in matched)
-                        second = next((matched[a] for a in SECOND if a in matched), None)
-                        out.add((tag, index, int(first["id"]), -1 if second is None else int(second["id"])))
+                    tag, index, first, second = self._decoded[name]
+                    if first is not None:
+                        out.add((tag, index, int(matched[first]["id"]),
+                                 -1 if second is None else int(matched[second]["id"])))
                     message = _dre.complete_and_start_action(self._handle, state)
             finally:
                 self._host.delete_state(self._name, sid)

@@ -17,7 +17,7 @@ from typing import Literal
 from engine.compile import compile_ruleset
 from engine.escalation import Escalator, escalate
 from engine.findings import ENGINE_VERSION, Escalation, Findings, Obligation, Receipt, Rejection, Summary, Violation, status_counts
-from engine.lifecycle import Grouped, case_findings, duty_findings, group
+from engine.lifecycle import Grouped, case_findings, duty_findings
 from engine.matcher import Matcher
 from engine.periodic import Duty, generate_duties
 from engine.rows import EscalationRow, ObligationRow, ViolationRow, to_model
@@ -89,7 +89,8 @@ class Engine:
         pending: list[Partition] = []
 
         def flush() -> None:
-            routed: dict[Partition, list[tuple[str, int, int, int]]] = {k: [] for k in pending}
+            for key in pending:
+                out[key] = Grouped()
             for tag, rule, first, second in self._matcher.match(batch):
                 key, local = owners[first]
                 if second >= 0 and owners[second][0] != key:
@@ -97,9 +98,7 @@ class Engine:
                     # a matcher fault: never let it fulfil another subject's duty
                     self.cross_partition_matches += 1
                     continue
-                routed[key].append((tag, rule, local, owners[second][1] if second >= 0 else -1))
-            for key, matches in routed.items():
-                out[key] = group(matches)
+                out[key].add(tag, rule, local, owners[second][1] if second >= 0 else -1)
             batch.clear()
             owners.clear()
             pending.clear()

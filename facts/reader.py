@@ -83,24 +83,30 @@ def check_event(obj: Any, units: UnitRegistry | None, file: str, line: int, raw:
         model = EVENT_ADAPTER.validate_python(obj, context={"units": units})
     except ValidationError as exc:
         return Rejected(file, line, event_id, _reason(exc, event_type), raw)
-    target = getattr(model.data, "target", None)
+    target = model.data.__dict__.get("target")  # the validated fields (pydantic's slow __getattr__ avoided)
     if target is not None and units is not None and target not in units.codes:
         return Rejected(file, line, event_id, f"data.target: unknown unit {target!r}", raw)
     return Accepted(to_fact(model), content_digest(obj), file, line, raw or json.dumps(obj, ensure_ascii=False))
 
 
+def read_line(text: str, file: str, number: int, units: UnitRegistry | None) -> Accepted | Rejected | None:
+    """One line of JSON Lines (None for a blank line)."""
+    if not text.strip():
+        return None
+    raw = text.rstrip("\r\n")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejected(file, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", raw)
+    return check_event(obj, units, file, number, raw)
+
+
 def read_lines(lines: Iterable[str], file: str, units: UnitRegistry | None) -> Iterator[Accepted | Rejected]:
     """JSON Lines: one event per line; blank lines skipped."""
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        raw = text.rstrip("\r\n")
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            yield Rejected(file, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", raw)
-            continue
-        yield check_event(obj, units, file, number, raw)
+        item = read_line(text, file, number, units)
+        if item is not None:
+            yield item
 
 
 def read_array(text: str, file: str, units: UnitRegistry | None) -> Iterator[Accepted | Rejected]:
