@@ -24,15 +24,17 @@ import sqlite3
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from engine.escalation import Escalator
 from engine.findings import ENGINE_VERSION, STATUSES, Receipt, Rejection, Summary
 from engine.lifecycle import case_findings, duty_findings
 from engine.rows import row_json
 from engine.runs import RunWriter, merge_runs
+from engine.workers import Workers
 from engine.ruleset import Ruleset
 from engine.session import BATCH, Engine, Partition
 from facts.events import Fact
@@ -41,7 +43,6 @@ from facts.timeutil import format_instant
 
 CHUNK = 5000
 RUN_BUDGET = 32 << 20  # bytes of findings per table a worker sorts in memory before writing a run
-T = TypeVar("T")
 
 
 def _part_key(key: Partition) -> str:
@@ -66,14 +67,17 @@ INSERT_EV = "INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 def _create_spill(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
-    db.execute("CREATE TABLE ev (id TEXT PRIMARY KEY, digest BLOB, shard INTEGER, part TEXT, at INTEGER, eff INTEGER, "
-               "type TEXT, fact BLOB, file TEXT, line INTEGER, ord INTEGER) WITHOUT ROWID")
+    # ids are unique per spill (repeats go to `rep`); indexes are built once the rows are in (a sort,
+    # cheaper than keeping a B-tree in id order through a million inserts in reading order)
+    db.execute("CREATE TABLE ev (id TEXT, digest BLOB, shard INTEGER, part TEXT, at INTEGER, eff INTEGER, "
+               "type TEXT, fact BLOB, file TEXT, line INTEGER, ord INTEGER)")
     db.execute("CREATE TABLE rep (id TEXT, digest BLOB, file TEXT, line INTEGER, ord INTEGER)")
     db.execute("CREATE TABLE rej (ord INTEGER, file TEXT, line INTEGER, id TEXT, error TEXT)")
 
 
 def _index_spill(db: sqlite3.Connection) -> None:
-    db.execute("CREATE INDEX ev_part ON ev (shard, eff, part, at, id)")
+    db.execute("CREATE UNIQUE INDEX ev_id ON ev (id, digest)")
+    db.execute("CREATE INDEX ev_part ON ev (shard, eff, part, at, id, fact)")  # covering: phase 2 reads in order
 
 
 def _row(item: Accepted, shards: int, eff: bool, order: int) -> tuple[Any, ...]:
@@ -191,12 +195,18 @@ def _parse_stored(ruleset: Ruleset, url: str, first: int, last: int, spill: str,
         store.close()
 
 
-def _dispatch(function: Callable[..., T], jobs: list[tuple[Any, ...]], inline: bool = False) -> list[T]:
-    """Run jobs in spawned worker processes (one each), or here when there is one or `inline`."""
-    if inline or len(jobs) == 1:
-        return [function(*job) for job in jobs]
-    with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
-        return pool.starmap(function, jobs)
+def _events_hash(spills: list[str]) -> str:
+    """`Session.events_hash` of the spilled events: SHA-256 over (id, digest) in id order.
+
+    Fed a chunk at a time: hashing the concatenation is hashing the pieces in turn."""
+    digest = hashlib.sha256()
+    dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
+    rows = heapq.merge(*(db.execute("SELECT id, digest FROM ev ORDER BY id") for db in dbs))
+    for chunk in iter(lambda: list(itertools.islice(rows, 10_000)), []):
+        digest.update(b"".join(event_id.encode("utf-8") + b"\x00" + event_digest for event_id, event_digest in chunk))
+    for db in dbs:
+        db.close()
+    return digest.hexdigest()
 
 
 @dataclass
@@ -285,10 +295,10 @@ class BatchEvaluator:
         self.tmpdir = tmpdir
 
     def run(self, items: Iterable[Accepted | Rejected], as_of: int, out: IO[str]) -> Summary:
-        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
+        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work, Workers(self.workers) as workers:
             spill = _write_spill(os.path.join(work, "events.db"), enumerate(items), self.workers,
                                  self.engine.ruleset.effective)
-            return self._finish([spill], work, as_of, out)
+            return self._finish(workers, [spill], work, as_of, out)
 
     def run_files(self, paths: list[str], as_of: int, out: IO[str], inline: bool = False) -> Summary:
         """Like `run`, for JSON Lines files, with the parsing split across the workers too.
@@ -297,23 +307,26 @@ class BatchEvaluator:
         ranges are in reading order, so an id already in an earlier range wins over a later one
         ("first read wins", SPEC §2), and the later one is settled as a repeat or a conflict.
         `inline` runs the parsing in this process (tests)."""
-        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
+        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work, Workers(self.workers) as workers:
             jobs = [(self.engine.ruleset, r, os.path.join(work, f"events-{k}.db"), self.workers)
                     for k, r in enumerate(_split(paths, self.workers))]
-            return self._finish(_dispatch(_parse_range, jobs, inline), work, as_of, out)
+            return self._finish(workers, workers.map(_parse_range, jobs, inline), work, as_of, out)
 
     def run_store(self, url: str, last_seq: int, as_of: int, out: IO[str], inline: bool = False) -> Summary:
         """Like `run_files`, over the events of a store (seq 1..last_seq), split by arrival order."""
-        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work:
+        with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work, Workers(self.workers) as workers:
             step = max(1, -(-last_seq // self.workers))
             jobs = [(self.engine.ruleset, url, lo, min(last_seq, lo + step - 1), os.path.join(work, f"events-{k}.db"),
                      self.workers) for k, lo in enumerate(range(1, max(last_seq, 1) + 1, step))]
-            return self._finish(_dispatch(_parse_stored, jobs, inline), work, as_of, out)
+            return self._finish(workers, workers.map(_parse_stored, jobs, inline), work, as_of, out)
 
-    def _finish(self, spills: list[str], work: str, as_of: int, out: IO[str]) -> Summary:
+    def _finish(self, workers: Workers, spills: list[str], work: str, as_of: int, out: IO[str]) -> Summary:
         """Phases after parsing: settle repeats, evaluate the shards, write the document."""
         stats = self._merge(spills)
-        return self._write(stats, self._evaluate(spills, work, as_of), spills, as_of, out)
+        rs = self.engine.ruleset
+        results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work) for k in range(self.workers)])
+        events_hash = workers.submit(_events_hash, spills)  # computed by an idle worker while the document is written
+        return self._write(stats, results, spills, events_hash, as_of, out)
 
     def _merge(self, spills: list[str]) -> dict[str, Any]:
         """Settle ids repeated across ranges (earlier range wins) and gather the counts."""
@@ -351,13 +364,9 @@ class BatchEvaluator:
         stats["rejected"] = [r for _, r in sorted(rejections, key=lambda pair: pair[0])]
         return stats
 
-    # ---- phase 2 --------------------------------------------------------------------------
-    def _evaluate(self, spills: list[str], work: str, as_of: int) -> list[ShardResult]:
-        rs = self.engine.ruleset
-        return _dispatch(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work) for k in range(self.workers)])
-
     # ---- phase 3 --------------------------------------------------------------------------
-    def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], as_of: int, out: IO[str]) -> Summary:
+    def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], events_hash: Callable[[], str],
+               as_of: int, out: IO[str]) -> Summary:
         engine, rs = self.engine, self.engine.ruleset
         escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
         for r in results:
@@ -365,20 +374,15 @@ class BatchEvaluator:
                 escalator.veto_because.setdefault(key, []).extend(ids)
         finals = sorted(escalator.finish(stats["assessments"]), key=lambda e: (e.at, e.id))
         counts = {k: sum(r.counts.get(k, 0) for r in results) for k in (*STATUSES, "violations", "escalations")}
-        dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
-        after = sum(db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0] for db in dbs)
-        digest = hashlib.sha256()
-        for event_id, event_digest in heapq.merge(*(db.execute("SELECT id, digest FROM ev ORDER BY id") for db in dbs)):
-            digest.update(event_id.encode("utf-8") + b"\x00" + event_digest)
-        for db in dbs:
-            db.close()
+        after = 0
+        for spill in spills:
+            with closing(sqlite3.connect(f"file:{spill}?mode=ro", uri=True)) as db:
+                after += db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0]
         obligations = sum(counts[s] for s in STATUSES)
         summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=len(stats["rejected"]),
                           before_effective=stats["before_effective"], after_as_of=after, obligations=obligations,
                           violations=counts["violations"], escalations=counts["escalations"] + len(finals),
                           **{s: counts[s] for s in STATUSES})
-        receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
-                          params_hash=engine.params_hash, events_hash=digest.hexdigest(), as_of=as_of)
 
         def merged(table: str, extra: Iterable[tuple[int, str, str]] = ()) -> Iterator[str]:
             return map(itemgetter(2), merge_runs([p for r in results for p in r.runs[table]], extra))
@@ -394,5 +398,7 @@ class BatchEvaluator:
                 lead = ",\n  "
             out.write("\n ]")
         out.write(',\n "rejected": [' + ",".join("\n  " + r.model_dump_json() for r in stats["rejected"]) + "\n ]")
+        receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
+                          params_hash=engine.params_hash, events_hash=events_hash(), as_of=as_of)
         out.write(',\n "receipt": ' + receipt.model_dump_json() + "\n}\n")
         return summary
