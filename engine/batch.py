@@ -42,7 +42,7 @@ from facts.reader import Accepted, Rejected, read_line
 from facts.timeutil import format_instant
 
 CHUNK = 5000
-RUN_BUDGET = 32 << 20  # bytes of findings per table a worker sorts in memory before writing a run
+RUN_BUDGET = 16 << 20  # bytes of findings per table a worker sorts in memory before writing a run
 
 
 def _part_key(key: Partition) -> str:

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 
 Item = tuple[int, str, str]  # (instant, id, JSON text): (instant, id) is unique, so the text is never compared
 
-BLOCK = 2000  # items per marshal block
-OVERHEAD = 160  # bytes a buffered item costs besides its text (tuple, int, id string)
+BLOCK = 500  # items per marshal block (the merge holds one block per run in memory)
+OVERHEAD = 220  # bytes a buffered item costs besides its text (tuple, int, id string, list slot)
 
 
 class RunWriter:

@@ -1,8 +1,9 @@
 """The worker processes of one batch run: spawned once, used by every phase.
 
 Spawning (not forking: the caller may be a threaded service) costs each process an
-interpreter start and the imports, ~0.4 s; one pool per run pays it once instead of once per
-phase, and lets the last phase hand a side job (the events hash) to an otherwise idle worker.
+interpreter start and the imports, ~0.4 s. One pool per run replaces each finished worker
+while this process is busy between phases (settling repeats), so the next phase finds its
+workers ready, and the last phase can hand a side job (the events hash) to an idle worker.
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ class Workers:
 
     def _get_pool(self) -> Pool:
         if self._pool is None:
-            self._pool = multiprocessing.get_context("spawn").Pool(self.processes)
+            # a worker exits after each job and a fresh one is spawned in the background at once:
+            # the memory a phase leaves in a worker goes back to the system before the next phase
+            self._pool = multiprocessing.get_context("spawn").Pool(self.processes, maxtasksperchild=1)
         return self._pool
 
     def map(self, function: Callable[..., T], jobs: list[tuple[Any, ...]], inline: bool = False) -> list[T]:
