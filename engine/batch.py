@@ -216,12 +216,13 @@ class ShardResult:
     veto_because: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
 
-def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int, as_of: int, out_dir: str) -> ShardResult:
+def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int, as_of: int, out_dir: str,
+                    run_budget: int = RUN_BUDGET) -> ShardResult:
     """Phase 2 for one shard (runs in a worker process, or inline for one shard)."""
     engine = Engine(ruleset)
     rs = engine.ruleset
     _settle_worker()
-    out = {table: RunWriter(out_dir, f"{table}-{shard}", RUN_BUDGET) for table in ("ob", "vi", "es")}
+    out = {table: RunWriter(out_dir, f"{table}-{shard}", run_budget) for table in ("ob", "vi", "es")}
     escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
     counts = {s: 0 for s in STATUSES} | {"violations": 0, "escalations": 0}
     sources = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
@@ -289,10 +290,11 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
 class BatchEvaluator:
     """Evaluate one batch of events, as of one instant, writing the findings document to a stream."""
 
-    def __init__(self, engine: Engine, workers: int = 1, tmpdir: str | None = None):
+    def __init__(self, engine: Engine, workers: int = 1, tmpdir: str | None = None, run_budget: int = RUN_BUDGET):
         self.engine = engine
         self.workers = max(1, workers)
         self.tmpdir = tmpdir
+        self.run_budget = run_budget  # bytes of findings per table a worker sorts in memory (tests make it tiny)
 
     def run(self, items: Iterable[Accepted | Rejected], as_of: int, out: IO[str]) -> Summary:
         with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work, Workers(self.workers) as workers:
@@ -324,7 +326,8 @@ class BatchEvaluator:
         """Phases after parsing: settle repeats, evaluate the shards, write the document."""
         stats = self._merge(spills)
         rs = self.engine.ruleset
-        results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work) for k in range(self.workers)])
+        results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work, self.run_budget)
+                                                  for k in range(self.workers)])
         events_hash = workers.submit(_events_hash, spills)  # computed by an idle worker while the document is written
         return self._write(stats, results, spills, events_hash, as_of, out)
 
