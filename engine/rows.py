@@ -8,7 +8,8 @@ one (sessions, reports, the service). Fields and their order are the models' (te
 """
 from __future__ import annotations
 
-from typing import NamedTuple, overload
+from collections.abc import Callable
+from typing import Any, NamedTuple, overload
 
 import orjson
 
@@ -61,19 +62,37 @@ Row = ObligationRow | ViolationRow | EscalationRow
 
 MODELS: dict[type, type[Obligation] | type[Violation] | type[Escalation]] = {
     ObligationRow: Obligation, ViolationRow: Violation, EscalationRow: Escalation}
-TIMES: dict[type, tuple[str, ...]] = {
-    ObligationRow: ("triggered_at", "due", "fulfilled_at"),
-    ViolationRow: ("at", "remedied_at"),
-    EscalationRow: ("at",),
-}
+
+
+def _obligation_json(r: ObligationRow) -> bytes:
+    return orjson.dumps({
+        "id": r.id, "rule": r.rule, "article": r.article, "action": r.action, "duty_bearer": r.duty_bearer,
+        "subject": r.subject, "period": r.period, "triggered_by": r.triggered_by,
+        "triggered_at": format_instant(r.triggered_at), "due": format_instant(r.due), "status": r.status,
+        "fulfilled_by": r.fulfilled_by, "fulfilled_at": format_instant(r.fulfilled_at)})
+
+
+def _violation_json(r: ViolationRow) -> bytes:
+    return orjson.dumps({
+        "id": r.id, "rule": r.rule, "article": r.article, "kind": r.kind, "unit": r.unit, "subject": r.subject,
+        "period": r.period, "at": format_instant(r.at), "obligation": r.obligation, "evidence": r.evidence,
+        "remedied_at": format_instant(r.remedied_at)})
+
+
+def _escalation_json(r: EscalationRow) -> bytes:
+    return orjson.dumps({
+        "id": r.id, "level": r.level, "unit": r.unit, "issued_by": r.issued_by, "period": r.period,
+        "article": r.article, "at": format_instant(r.at), "because": r.because})
+
+
+# one literal dict per kind: a third faster than `_asdict` and a loop over the instants
+_SERIALISERS: dict[type, Callable[[Any], bytes]] = {
+    ObligationRow: _obligation_json, ViolationRow: _violation_json, EscalationRow: _escalation_json}
 
 
 def row_json(row: Row) -> str:
     """The row as the JSON text of its model (instants as ISO 8601 +08:00)."""
-    values = row._asdict()
-    for name in TIMES[type(row)]:
-        values[name] = format_instant(values[name])
-    return orjson.dumps(values).decode("utf-8")
+    return _SERIALISERS[type(row)](row).decode("utf-8")
 
 
 @overload

@@ -12,6 +12,7 @@ import heapq
 import marshal
 import os
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 
 Item = tuple[int, str, str]  # (instant, id, JSON text): (instant, id) is unique, so the text is never compared
 
@@ -28,10 +29,9 @@ class RunWriter:
         self._items: list[Item] = []
         self._size = 0
 
-    def extend(self, items: Iterable[Item]) -> None:
-        for item in items:
-            self._items.append(item)
-            self._size += len(item[2]) + OVERHEAD
+    def extend(self, items: list[Item]) -> None:
+        self._items += items
+        self._size += sum(map(len, map(itemgetter(2), items))) + OVERHEAD * len(items)
         if self._size >= self.budget:
             self._spill()
 
