@@ -232,7 +232,7 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
         facts: list[Fact] = []
         streams = [src.execute("SELECT part, at, id, fact FROM ev WHERE shard = ? AND eff = 1 ORDER BY part, at, id",
                                (shard,)) for src in sources]
-        for part, _, _, blob in heapq.merge(*streams, key=lambda row: (row[0], row[1], row[2])):
+        for part, _, _, blob in heapq.merge(*streams):  # (part, at, id) is unique: the blob is never compared
             if part != current:
                 if current is not None:
                     yield tuple(current.split("\x1f", 1)), facts  # type: ignore[misc]

@@ -11,6 +11,7 @@ keeps only what the veto needs; the result depends on the set of violations, not
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Iterable, Sequence
 
 from engine.findings import make_id
@@ -22,6 +23,7 @@ from facts.timeutil import end_of_day, year_of
 from facts.units import UnitRegistry
 
 
+@functools.lru_cache(maxsize=256)  # asked once per criticised violation; there are few distinct years
 def _year_end(year: int, month_day: tuple[int, int]) -> int:
     month, day = month_day
     return end_of_day(year, month, min(day, calendar.monthrange(year, month)[1]))
