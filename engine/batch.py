@@ -67,17 +67,12 @@ INSERT_EV = "INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 def _create_spill(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
-    # ids are unique per spill (repeats go to `rep`); indexes are built once the rows are in (a sort,
-    # cheaper than keeping a B-tree in id order through a million inserts in reading order)
+    # indexes are built once the rows are in (a sort, cheaper than keeping a B-tree in id order
+    # through a million inserts in reading order); see _write_spill
     db.execute("CREATE TABLE ev (id TEXT, digest BLOB, shard INTEGER, part TEXT, at INTEGER, eff INTEGER, "
                "type TEXT, fact BLOB, file TEXT, line INTEGER, ord INTEGER)")
     db.execute("CREATE TABLE rep (id TEXT, digest BLOB, file TEXT, line INTEGER, ord INTEGER)")
     db.execute("CREATE TABLE rej (ord INTEGER, file TEXT, line INTEGER, id TEXT, error TEXT)")
-
-
-def _index_spill(db: sqlite3.Connection) -> None:
-    db.execute("CREATE UNIQUE INDEX ev_id ON ev (id, digest)")
-    db.execute("CREATE INDEX ev_part ON ev (shard, eff, part, at, id, fact)")  # covering: phase 2 reads in order
 
 
 def _row(item: Accepted, shards: int, eff: bool, order: int) -> tuple[Any, ...]:
@@ -113,28 +108,33 @@ def _split(paths: list[str], parts: int) -> list[list[tuple[int, str, int, int, 
 
 def _write_spill(spill: str, verdicts: Iterable[tuple[int, Accepted | Rejected]], shards: int, effective: int) -> str:
     """Phase 1 into one spill file: the first of each id in `ev`, later ones in `rep`, bad ones in
-    `rej`, each with its reading-order key; `BatchEvaluator._merge` settles repeats and conflicts."""
+    `rej`, each with its reading-order key; `BatchEvaluator._merge` settles repeats and conflicts.
+
+    Rows are written a chunk at a time and repeats are found by SQL once all are in, so memory
+    stays at one chunk whatever the size of the input (no set of the ids seen)."""
     db = sqlite3.connect(spill)
     _create_spill(db)
-    seen: set[str] = set()
     rows: list[tuple[Any, ...]] = []
-    reps: list[tuple[Any, ...]] = []
     rejs: list[tuple[Any, ...]] = []
     for order, item in verdicts:
         if isinstance(item, Rejected):
             rejs.append((order, item.file, item.line, item.id, item.error))
-        elif item.fact.id in seen:
-            reps.append((item.fact.id, item.digest, item.file, item.line, order))
         else:
-            seen.add(item.fact.id)
             rows.append(_row(item, shards, item.fact.at >= effective, order))
-            if len(rows) >= CHUNK:
-                db.executemany(INSERT_EV, rows)
-                rows.clear()
+        if len(rows) >= CHUNK or len(rejs) >= CHUNK:
+            db.executemany(INSERT_EV, rows)
+            db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?, ?)", rejs)
+            rows.clear()
+            rejs.clear()
     db.executemany(INSERT_EV, rows)
-    db.executemany("INSERT INTO rep VALUES (?, ?, ?, ?, ?)", reps)
     db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?, ?)", rejs)
-    _index_spill(db)
+    db.execute("CREATE INDEX ev_id ON ev (id, ord, digest)")
+    # every occurrence of an id after its first in this range is a repeat (usually there are none)
+    db.execute("CREATE TEMP TABLE dup AS SELECT id, min(ord) AS first FROM ev GROUP BY id HAVING count(*) > 1")
+    later = "FROM ev AS e JOIN dup AS d ON d.id = e.id WHERE e.ord > d.first"
+    db.execute(f"INSERT INTO rep SELECT e.id, e.digest, e.file, e.line, e.ord {later}")
+    db.execute(f"DELETE FROM ev WHERE rowid IN (SELECT e.rowid {later})")
+    db.execute("CREATE INDEX ev_part ON ev (shard, eff, part, at, id, fact)")  # covering: phase 2 reads in order
     db.commit()
     db.close()
     return spill

@@ -1,15 +1,19 @@
 """The worker processes of one batch run: spawned once, used by every phase.
 
 Spawning (not forking: the caller may be a threaded service) costs each process an
-interpreter start and the imports, ~0.4 s. One pool per run replaces each finished worker
+interpreter start and the imports, ~0.4 s. One executor per run replaces each finished worker
 while this process is busy between phases (settling repeats), so the next phase finds its
 workers ready, and the last phase can hand a side job (the events hash) to an idle worker.
+
+A `concurrent.futures` executor rather than `multiprocessing.Pool`: when a worker dies (a
+crash in the matching core, the out-of-memory killer) the pool would wait for it forever,
+while the executor raises `BrokenProcessPool`, which the command line reports.
 """
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable
-from multiprocessing.pool import Pool
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -20,33 +24,34 @@ class Workers:
 
     def __init__(self, processes: int):
         self.processes = max(1, processes)
-        self._pool: Pool | None = None
+        self._executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "Workers":
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
-    def _get_pool(self) -> Pool:
-        if self._pool is None:
-            # a worker exits after each job and a fresh one is spawned in the background at once:
-            # the memory a phase leaves in a worker goes back to the system before the next phase
-            self._pool = multiprocessing.get_context("spawn").Pool(self.processes, maxtasksperchild=1)
-        return self._pool
+    def _get_executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # a worker exits after each job and a fresh one is spawned at once: the memory a
+            # phase leaves in a worker goes back to the system before the next phase
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                                 max_tasks_per_child=1)
+        return self._executor
 
     def map(self, function: Callable[..., T], jobs: list[tuple[Any, ...]], inline: bool = False) -> list[T]:
         """Run jobs, one per worker, and return their results in order (here when one job or `inline`)."""
         if inline or self.processes == 1 or len(jobs) == 1:
             return [function(*job) for job in jobs]
-        return self._get_pool().starmap(function, jobs)
+        executor = self._get_executor()
+        return [future.result() for future in [executor.submit(function, *job) for job in jobs]]
 
     def submit(self, function: Callable[..., T], *args: Any) -> Callable[[], T]:
         """Start one job in the background; the returned function waits for its result."""
         if self.processes == 1:
             value = function(*args)
             return lambda: value
-        return self._get_pool().apply_async(function, args).get
+        return self._get_executor().submit(function, *args).result

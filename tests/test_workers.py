@@ -1,0 +1,38 @@
+"""The batch run's worker processes: results in order, and a dead worker is an error, not a hang."""
+from __future__ import annotations
+
+import os
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from engine.workers import Workers
+
+
+def _where(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def _die(code: int) -> None:
+    os._exit(code)  # as a crash in the matching core or the out-of-memory killer would
+
+
+def test_jobs_run_in_other_processes_and_come_back_in_order() -> None:
+    with Workers(2) as workers:
+        results = workers.map(_where, [(2,), (3,)])
+        later = workers.submit(_where, 4)
+        assert later()[0] == 16
+    assert [square for square, _ in results] == [4, 9]
+    assert all(pid != os.getpid() for _, pid in results)
+
+
+def test_one_process_runs_here() -> None:
+    with Workers(1) as workers:
+        assert workers.map(_where, [(2,), (3,)]) == [(4, os.getpid()), (9, os.getpid())]
+        assert workers.submit(_where, 5)() == (25, os.getpid())
+
+
+def test_a_dead_worker_raises_instead_of_hanging() -> None:
+    with pytest.raises(BrokenProcessPool):
+        with Workers(2) as workers:
+            workers.map(_die, [(1,), (1,)])
