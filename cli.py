@@ -7,38 +7,38 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import os
-import ipaddress
 import io
+import ipaddress
 import json
+import os
 import sys
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import NoReturn
 
 import click
+from pydantic import TypeAdapter
 from rich.console import Console
 
 from engine import Engine, RulesetError, load_ruleset
+from engine.audit_report import audit_csv, audit_html, audit_json, audit_table
 from engine.batch import BatchEvaluator
 from engine.casetest import CaseRunner, load_cases
 from engine.catalogue import coverage, describe
 from engine.explain import UnknownFinding, explain, render_text
-from engine.audit_report import audit_csv, audit_html, audit_json, audit_table
 from engine.filters import narrow
+from engine.findings import Findings
+from engine.inputs import InputError, read_files
 from engine.labels import add_labels
 from engine.records import read_records
+from engine.report import render_table
 from engine.store import DEFAULT_URL, Store, StoreError, stored_items
-from pydantic import TypeAdapter
-
-from engine.findings import Findings
 from facts.events import EVENT_ADAPTER
 from facts.reader import Accepted, Rejected
-from engine.inputs import InputError, read_files
-from engine.report import render_table
 from facts.timeutil import TimeFormatError, now, parse_instant
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 def _fail(message: str) -> NoReturn:
@@ -100,6 +100,10 @@ def _stream_json(engine: Engine, items: Callable[[], Iterable[Accepted | Rejecte
             summary = evaluator.run(items(), instant, sys.stdout)
     except (InputError, UnicodeDecodeError) as exc:
         _fail(str(exc))
+    except BrokenProcessPool:
+        click.echo("oblige: a worker process died or could not start (killed, out of memory?); "
+                   "no document was completed", err=True)
+        sys.exit(EXIT_INTERNAL)
     sys.stdout.flush()
     if summary.rejected:
         click.echo(f"rejected: {summary.rejected} event(s); see the `rejected` list", err=True)

@@ -33,10 +33,10 @@ from engine.escalation import Escalator
 from engine.findings import ENGINE_VERSION, STATUSES, Receipt, Rejection, Summary
 from engine.lifecycle import case_findings, duty_findings
 from engine.rows import row_json
-from engine.runs import RunWriter, merge_runs
-from engine.workers import Workers
 from engine.ruleset import Ruleset
+from engine.runs import RunWriter, merge_runs
 from engine.session import BATCH, Engine, Partition
+from engine.workers import Workers
 from facts.events import Fact
 from facts.reader import Accepted, Rejected, read_line
 from facts.timeutil import format_instant

@@ -14,8 +14,14 @@ from typing import Any
 from engine.errors import RuleError, RulesetError
 from engine.loader import line_of, read_yaml, validate_as
 from engine.params import Params, build_params, read_overrides
-from engine.schema import (ArticleFile, NoDutyFile, ObligationRule, ParameterSpec, ProhibitionRule,
-                           RulesetHeader)
+from engine.schema import (
+    ArticleFile,
+    NoDutyFile,
+    ObligationRule,
+    ParameterSpec,
+    ProhibitionRule,
+    RulesetHeader,
+)
 from facts.timeutil import parse_instant
 from facts.units import Unit, UnitRegistry, UnitsFileError, load_units
 

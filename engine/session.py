@@ -16,7 +16,17 @@ from typing import Literal
 
 from engine.compile import compile_ruleset
 from engine.escalation import Escalator, escalate
-from engine.findings import ENGINE_VERSION, Escalation, Findings, Obligation, Receipt, Rejection, Summary, Violation, status_counts
+from engine.findings import (
+    ENGINE_VERSION,
+    Escalation,
+    Findings,
+    Obligation,
+    Receipt,
+    Rejection,
+    Summary,
+    Violation,
+    status_counts,
+)
 from engine.lifecycle import Grouped, case_findings, duty_findings
 from engine.matcher import Matcher
 from engine.periodic import Duty, generate_duties

@@ -161,3 +161,42 @@ def test_parallel_parsing_settles_ids_repeated_across_ranges(tmp_path: Path) -> 
     assert doc["summary"]["duplicates"] == 1 and doc["summary"]["events"] == 201
     assert [(r["line"], r["id"]) for r in doc["rejected"]] == [(202, "k1"), (203, "k1"), (205, None)]
     assert doc == engine.evaluate(read_files([path], engine.ruleset.units), parse_instant("2023-06-10")).to_json_dict()
+
+
+def test_a_worker_killed_mid_run_exits_4_not_a_result(tmp_path: Path) -> None:
+    """A dead worker (the out-of-memory killer, a crash in the matching core) ends the run with
+    exit 4 and says so; it neither hangs nor exits 0/1/3 as if the document were complete."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench.generate import generate
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in generate(60_000, 3)), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", "eval", str(path),
+                             "--as-of", "2024-06-01", "--format", "json", "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    killed = False
+    deadline = time.monotonic() + 60
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if parent == proc.pid:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if b"spawn_main" in f.read():
+                            os.kill(int(entry), signal.SIGKILL)
+                            killed = True
+                            break
+        time.sleep(0.01)
+    _, err = proc.communicate(timeout=120)
+    assert killed, "no worker process was seen"
+    assert proc.returncode == 4, err
+    assert "worker process died" in err and "no document was completed" in err

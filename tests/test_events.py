@@ -8,7 +8,12 @@ import pytest
 
 from facts.events import EVENT_MODELS
 from facts.reader import Accepted, Rejected, check_event, read_lines, read_stream
-from facts.timeutil import TimeFormatError, format_instant, parse_duration, parse_instant
+from facts.timeutil import (
+    TimeFormatError,
+    format_instant,
+    parse_duration,
+    parse_instant,
+)
 from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 
@@ -139,7 +144,8 @@ def test_byte_order_mark_and_crlf_are_not_content(engine) -> None:
 
 
 def test_instant_formatting_agrees_with_datetime() -> None:
-    from hypothesis import given, strategies as st
+    from hypothesis import given
+    from hypothesis import strategies as st
 
     from facts.timeutil import from_us
 

@@ -5,7 +5,8 @@ import json
 import os
 import random
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import Engine
 from facts.reader import read_lines

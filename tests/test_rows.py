@@ -1,10 +1,18 @@
 """Rows (the hot path's findings) serialise to the very JSON of their pydantic models."""
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.findings import Escalation, Obligation, Violation
-from engine.rows import MODELS, EscalationRow, ObligationRow, ViolationRow, row_json, to_model
+from engine.rows import (
+    MODELS,
+    EscalationRow,
+    ObligationRow,
+    ViolationRow,
+    row_json,
+    to_model,
+)
 
 # any instant from 1900 to 2200, in microseconds, including sub-second ones
 instants = st.integers(-2_208_988_800_000_000, 7_258_118_400_000_000)

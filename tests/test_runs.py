@@ -1,7 +1,8 @@
 """The external sort of phase 2: items in any order and any budget come back merged in order."""
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.runs import RunWriter, merge_runs
 
