@@ -166,7 +166,7 @@ def _range_verdicts(ruleset: Ruleset, segments: list[tuple[int, str, int, int, i
                     break
                 order = (index << 40) + offset
                 offset += len(raw)
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8", "surrogateescape")  # a bad byte rejects its line (read_line)
                 if order == index << 40:
                     text = text.removeprefix("\ufeff")
                 item = read_line(text, path, number, ruleset.units)

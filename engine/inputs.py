@@ -1,6 +1,7 @@
 """Opening event files for the command line and services (`-` is standard input)."""
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -16,14 +17,16 @@ def read_files(paths: Sequence[str], units: UnitRegistry) -> Iterator[Accepted |
     """Events from each file in the order given; a file that cannot be opened raises InputError."""
     for path in paths:
         if path == "-":
-            yield from read_stream(sys.stdin, "<stdin>", units)
+            stdin = getattr(sys.stdin, "buffer", None)
+            text = (io.TextIOWrapper(stdin, encoding="utf-8", errors="surrogateescape", newline="\n")
+                    if stdin is not None else sys.stdin)
+            yield from read_stream(text, "<stdin>", units)
             continue
         try:
-            stream = open(path, encoding="utf-8", newline="")
+            # a byte that is not UTF-8 rejects the event it is in (facts.reader.not_utf8), not the file
+            # and lines end at \n only (JSON Lines; \r\n too): a lone \r is content, as for the batch reader
+            stream = open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
         with stream:
-            try:
-                yield from read_stream(stream, path, units)
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            yield from read_stream(stream, path, units)

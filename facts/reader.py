@@ -89,6 +89,23 @@ def check_event(obj: Any, units: UnitRegistry | None, file: str, line: int, raw:
     return Accepted(to_fact(model), content_digest(obj), file, line, raw or json.dumps(obj, ensure_ascii=False))
 
 
+def not_utf8(text: str) -> str | None:
+    """Why text decoded with `surrogateescape` is not UTF-8 (the first bad byte), or None.
+
+    Inputs are decoded that way so that one bad byte rejects one event, not the whole file."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(text[exc.start]) - 0xDC00
+        return f"not UTF-8 text: byte 0x{byte:02x} at column {exc.start + 1}"
+    return None
+
+
+def _shown(text: str) -> str:
+    """Text with its undecodable bytes written as \\xNN (a rejects file stays UTF-8, nothing is lost)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def read_line(text: str, file: str, number: int, units: UnitRegistry | None) -> Accepted | Rejected | None:
     """One line of JSON Lines (None for a blank line)."""
     if not text.strip():
@@ -97,7 +114,9 @@ def read_line(text: str, file: str, number: int, units: UnitRegistry | None) -> 
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return Rejected(file, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", raw)
+        reason = not_utf8(raw)
+        return Rejected(file, number, None, reason or f"malformed JSON: {exc.msg} at column {exc.colno}",
+                        _shown(raw) if reason else raw)
     return check_event(obj, units, file, number, raw)
 
 
@@ -128,7 +147,11 @@ def read_array(text: str, file: str, units: UnitRegistry | None) -> Iterator[Acc
             yield Rejected(file, line, None,
                            f"malformed JSON: {exc.msg}; the rest of the array cannot be read", text[pos:pos + 200])
             return
-        yield check_event(obj, units, file, line, text[pos:end])
+        reason = not_utf8(text[pos:end])
+        if reason is not None:
+            yield Rejected(file, line, None, reason, _shown(text[pos:end]))
+        else:
+            yield check_event(obj, units, file, line, text[pos:end])
         pos = end
 
 

@@ -200,3 +200,44 @@ def test_a_worker_killed_mid_run_exits_4_not_a_result(tmp_path: Path) -> None:
     assert killed, "no worker process was seen"
     assert proc.returncode == 4, err
     assert "worker process died" in err and "no document was completed" in err
+
+
+@pytest.mark.parametrize("workers", [None, "1", "2"])
+def test_a_byte_that_is_not_utf8_rejects_its_event_only(tmp_path: Path, workers: str | None) -> None:
+    """One bad byte is one rejected event (file, line, column), and the events around it are kept —
+    in memory, in the streamed evaluator and with parsing split across workers alike."""
+    good1 = json.dumps(ev("a1", "child.missing_reported", "2023-06-01T10:00:00", "public_security", "c1", age=6))
+    bad = json.dumps(ev("a2", "child.missing_reported", "2023-06-01T11:00:00", "public_security", "c2", age=7))
+    good2 = json.dumps(ev("a3", "child.missing_reported", "2023-06-01T12:00:00", "public_security", "c3", age=8))
+    path = tmp_path / "e.jsonl"
+    path.write_bytes((good1 + "\n").encode() + bad.encode().replace(b'"c2"', b'"c\xff2"') + b"\n" + (good2 + "\n").encode())
+    args = ["eval", str(path), "--as-of", "2023-06-10", "--format", "json"] + (["--workers", workers] if workers else [])
+    result = run(*args)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 3
+    assert doc["rejected"] == [{"file": str(path), "line": 2, "id": None,
+                                "error": "not UTF-8 text: byte 0xff at column " + str(bad.index('"c2"') + 3)}]
+    assert doc["summary"]["events"] == 2
+    assert {o["subject"] for o in doc["obligations"] if o["subject"]} == {"c1", "c3"}
+
+
+def test_a_byte_that_is_not_utf8_in_a_json_array(tmp_path: Path) -> None:
+    events = [ev(f"a{n}", "child.missing_reported", "2023-06-01T10:00:00", "public_security", f"c{n}", age=6)
+              for n in range(3)]
+    text = "[\n" + ",\n".join(json.dumps(e) for e in events) + "\n]\n"
+    path = tmp_path / "e.json"
+    path.write_bytes(text.encode().replace(b'"c1"', b'"c\xfe1"'))
+    doc = json.loads(run("eval", str(path), "--as-of", "2023-06-10", "--format", "json").stdout)
+    assert [(r["line"], r["error"].split(":")[0]) for r in doc["rejected"]] == [(3, "not UTF-8 text")]
+    assert doc["summary"]["events"] == 2
+
+
+def test_ingest_keeps_a_non_utf8_line_readable_in_the_rejects_file(tmp_path: Path) -> None:
+    good = json.dumps(ev("a1", "child.missing_reported", "2023-06-01T10:00:00", "public_security", "c1", age=6))
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(good.encode() + b"\n" + b'{"id": "a\xff2"}\n')
+    rejects = tmp_path / "rejects.jsonl"
+    result = run("ingest", str(path), "--db", f"sqlite:///{tmp_path / 's.db'}", "--rejects", str(rejects))
+    assert result.exit_code == 3
+    (line,) = rejects.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["raw"] == '{"id": "a\\xff2"}' and json.loads(line)["line"] == 2

@@ -154,3 +154,31 @@ def test_instant_formatting_agrees_with_datetime() -> None:
         assert format_instant(us) == from_us(us).isoformat(timespec="seconds")
 
     check()
+
+
+def test_any_bytes_are_read_the_same_whole_or_by_byte_range(engine, tmp_path_factory) -> None:
+    """Arbitrary bytes (bad UTF-8 included) never raise: every line gets a verdict, with its line
+    number, and the batch path's range reader gives the same verdicts as the file reader."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.batch import _range_verdicts, _split
+    from engine.inputs import read_files
+    from tests.conftest import ev
+
+    line = st.tuples(st.binary(max_size=30), st.sampled_from([b"", b"\r", b"\r\r", b"\xff", b"\xe4\xb8"]),
+                     st.binary(max_size=10)).map(lambda t: b"{" + b"".join(t).replace(b"\n", b" "))
+    good = st.just(json.dumps(ev("g1", "child.missing_reported", "2023-06-01", "public_security", "c1", age=6)).encode())
+
+    @settings(max_examples=60, deadline=None)
+    @given(lines=st.lists(line | good, min_size=1, max_size=8), parts=st.integers(1, 3))
+    def check(lines: list[bytes], parts: int) -> None:
+        path = tmp_path_factory.mktemp("bytes") / "e.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        whole = [(v.line, type(v).__name__, getattr(v, "error", None)) for v in read_files([str(path)], engine.ruleset.units)]
+        assert [n for n, _, _ in whole] == list(range(1, len(lines) + 1))
+        ranged = [(v.line, type(v).__name__, getattr(v, "error", None))
+                  for segment in _split([str(path)], parts) for _, v in _range_verdicts(engine.ruleset, segment)]
+        assert ranged == whole
+
+    check()
