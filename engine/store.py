@@ -87,6 +87,9 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+READ_ONLY = "oblige_read_only"  # execution option of the connections that only read
+
+
 def _sqlite_setup(engine: SqlEngine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -99,7 +102,11 @@ def _sqlite_setup(engine: SqlEngine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # writers take the write lock up front (no lock upgrade deadlock between two ingests);
+        # readers take a WAL snapshot and block nobody: a `findings` reading a large store in two
+        # workers used to hold the write lock, so one worker waited for the other (and an ingest
+        # for both, up to the busy timeout)
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 class Store:
@@ -223,7 +230,7 @@ class Store:
         """(seq, source, line, body) of the stored events with first <= seq <= last, in stored order."""
         table = StoredEvent.__table__
         after = first - 1
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             while True:
                 query = select(table.c.seq, table.c.source, table.c.line, table.c.body).where(table.c.seq > after)
                 if last is not None:
@@ -236,11 +243,11 @@ class Store:
 
     def max_seq(self) -> int:
         table = StoredEvent.__table__
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             return conn.execute(select(func.max(table.c.seq))).scalar() or 0
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             return conn.execute(select(func.count()).select_from(StoredEvent.__table__)).scalar() or 0
 
 

@@ -217,3 +217,33 @@ def test_store_ranges_parsed_apart_equal_the_session(engine: Engine, db_url: str
         BatchEvaluator(engine, workers).run_store(db_url, store.max_seq(), as_of, out, inline=True)
         assert json.loads(out.getvalue()) == expected
     store.close()
+
+
+def test_a_reader_in_progress_blocks_neither_ingest_nor_another_reader(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    """`findings` reads a large store in two workers at once while ingests may go on: a read holds
+    a snapshot, not the write lock (it used to, and the second reader waited for the first)."""
+    import threading
+
+    store = Store(db_url)
+    with events_file(tmp_path / "a.jsonl", 20).open(encoding="utf-8") as f:
+        store.ingest(read_lines(f, "a", engine.ruleset.units), "a")
+    reading = store.events(batch=5)
+    first = next(reading)  # a read transaction is now open and stays open
+    other = Store(db_url)
+    done: list[object] = []
+
+    def ingest_and_read() -> None:
+        with events_file(tmp_path / "b.jsonl", 3, prefix="b").open(encoding="utf-8") as f:
+            done.append(other.ingest(read_lines(f, "b", engine.ruleset.units), "b").summary())
+        done.append(sum(1 for _ in other.events()))
+
+    worker = threading.Thread(target=ingest_and_read, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert done == [{"read": 3, "stored": 3, "duplicates": 0, "rejected": 0}, 23], "blocked by the open read"
+    seen = [first[0], *(row[0] for row in reading)]
+    assert seen[:20] == list(range(1, 21))
+    if db_url.startswith("sqlite"):  # a SQLite read keeps its snapshot (PostgreSQL reads committed rows per query)
+        assert len(seen) == 20
+    other.close()
+    store.close()
