@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, Column, Index, String, Text, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine as SqlEngine
@@ -254,9 +255,12 @@ class Store:
 def stored_verdict(source: str, line: int, body: str, units: Any) -> Accepted | Rejected:
     """A stored event as a reader verdict (validated again against the registry in use)."""
     try:
-        obj = json.loads(body)
-    except json.JSONDecodeError as exc:  # pragma: no cover - only ingest writes bodies
-        return Rejected(source, line, None, f"stored event is not JSON: {exc.msg}", body)
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses and the JSON-array reader took (integers over 64 bits)
+            obj = json.loads(body)
+        except json.JSONDecodeError as exc:  # pragma: no cover - only ingest writes bodies
+            return Rejected(source, line, None, f"stored event is not JSON: {exc.msg}", body)
     return check_event(obj, units, source, line, body)
 
 
