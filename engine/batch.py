@@ -332,9 +332,11 @@ class BatchEvaluator:
         return self._write(stats, results, spills, events_hash, as_of, out)
 
     def _merge(self, spills: list[str]) -> dict[str, Any]:
-        """Settle ids repeated across ranges (earlier range wins) and gather the counts."""
-        stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "assessments": []}
-        rejections: list[tuple[int, Rejection]] = []
+        """Settle ids repeated across ranges (earlier range wins) and gather the counts.
+
+        All in SQL: a conflicting repeat becomes a row of its spill's `rej` table, which phase 3
+        streams in reading order, so neither repeats nor rejections are held in memory."""
+        stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "assessments": [], "rejected": 0}
         conflict = "conflicting duplicate id: differs from the event first read with this id"
         dbs = [sqlite3.connect(spill) for spill in spills]
         for k, db in enumerate(dbs):
@@ -345,18 +347,17 @@ class BatchEvaluator:
                 db.execute("INSERT OR IGNORE INTO w SELECT a.id, b.digest FROM ev AS a JOIN e.ev AS b ON b.id = a.id")
                 db.commit()
                 db.execute("DETACH DATABASE e")
-            settle = db.execute(
-                "SELECT a.id, a.digest, a.file, a.line, a.ord, w.digest FROM ev AS a JOIN w ON w.id = a.id "
-                "UNION ALL SELECT r.id, r.digest, r.file, r.line, r.ord, COALESCE(w.digest, a.digest) "
-                "FROM rep AS r LEFT JOIN w ON w.id = r.id LEFT JOIN ev AS a ON a.id = r.id").fetchall()
-            for event_id, digest, file, line, order, kept in settle:
-                if digest == kept:
-                    stats["duplicates"] += 1
-                else:
-                    rejections.append((order, Rejection(file=file, line=line, id=event_id, error=conflict)))
+            # every repeat with the digest it is judged against: the earlier range's, else this range's first
+            settle = ("SELECT a.id AS id, a.digest AS digest, a.file AS file, a.line AS line, a.ord AS ord, "
+                      "w.digest AS kept FROM ev AS a JOIN w ON w.id = a.id "
+                      "UNION ALL SELECT r.id, r.digest, r.file, r.line, r.ord, COALESCE(w.digest, a.digest) "
+                      "FROM rep AS r LEFT JOIN w ON w.id = r.id LEFT JOIN ev AS a ON a.id = r.id")
+            stats["duplicates"] += db.execute(f"SELECT count(*) FROM ({settle}) WHERE digest IS kept").fetchone()[0]
+            db.execute(f"INSERT INTO rej SELECT ord, file, line, id, ? FROM ({settle}) WHERE digest IS NOT kept",
+                       (conflict,))
             db.execute("DELETE FROM ev WHERE id IN (SELECT id FROM w)")
-            for order, file, line, event_id, error in db.execute("SELECT ord, file, line, id, error FROM rej"):
-                rejections.append((order, Rejection(file=file, line=line, id=event_id, error=error)))
+            db.execute("CREATE INDEX rej_order ON rej (ord)")
+            stats["rejected"] += db.execute("SELECT count(*) FROM rej").fetchone()[0]
             stats["events"] += db.execute("SELECT count(*) FROM ev").fetchone()[0]
             stats["before_effective"] += db.execute("SELECT count(*) FROM ev WHERE eff = 0").fetchone()[0]
             stats["assessments"] += [_unpack(blob) for (blob,) in db.execute(
@@ -364,7 +365,6 @@ class BatchEvaluator:
             db.commit()
         for db in dbs:
             db.close()
-        stats["rejected"] = [r for _, r in sorted(rejections, key=lambda pair: pair[0])]
         return stats
 
     # ---- phase 3 --------------------------------------------------------------------------
@@ -382,7 +382,7 @@ class BatchEvaluator:
             with closing(sqlite3.connect(f"file:{spill}?mode=ro", uri=True)) as db:
                 after += db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0]
         obligations = sum(counts[s] for s in STATUSES)
-        summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=len(stats["rejected"]),
+        summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=stats["rejected"],
                           before_effective=stats["before_effective"], after_as_of=after, obligations=obligations,
                           violations=counts["violations"], escalations=counts["escalations"] + len(finals),
                           **{s: counts[s] for s in STATUSES})
@@ -400,7 +400,17 @@ class BatchEvaluator:
                 out.write(lead + ",\n  ".join(chunk))
                 lead = ",\n  "
             out.write("\n ]")
-        out.write(',\n "rejected": [' + ",".join("\n  " + r.model_dump_json() for r in stats["rejected"]) + "\n ]")
+        out.write(',\n "rejected": [')
+        dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
+        rows = heapq.merge(*(db.execute("SELECT ord, file, line, id, error FROM rej ORDER BY ord") for db in dbs))
+        lead = "\n  "
+        for chunk in iter(lambda: list(itertools.islice(rows, 2000)), []):  # in reading order, a chunk at a time
+            out.write(lead + ",\n  ".join(Rejection(file=file, line=line, id=event_id, error=error).model_dump_json()
+                                           for _, file, line, event_id, error in chunk))
+            lead = ",\n  "
+        for db in dbs:
+            db.close()
+        out.write("\n ]")
         receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
                           params_hash=engine.params_hash, events_hash=events_hash(), as_of=as_of)
         out.write(',\n "receipt": ' + receipt.model_dump_json() + "\n}\n")
