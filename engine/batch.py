@@ -24,7 +24,6 @@ import sqlite3
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import IO, Any
@@ -209,6 +208,16 @@ def _events_hash(spills: list[str]) -> str:
     return digest.hexdigest()
 
 
+def _write_list(out: IO[str], name: str, docs: Iterator[str]) -> None:
+    """One list of the findings document from JSON texts, a chunk per write, never all in memory."""
+    out.write(f',\n "{name}": [')
+    lead = "\n  "
+    for chunk in iter(lambda: list(itertools.islice(docs, 2000)), []):
+        out.write(lead + ",\n  ".join(chunk))
+        lead = ",\n  "
+    out.write("\n ]")
+
+
 @dataclass
 class ShardResult:
     runs: dict[str, list[str]]  # table -> sorted run files
@@ -377,10 +386,8 @@ class BatchEvaluator:
                 escalator.veto_because.setdefault(key, []).extend(ids)
         finals = sorted(escalator.finish(stats["assessments"]), key=lambda e: (e.at, e.id))
         counts = {k: sum(r.counts.get(k, 0) for r in results) for k in (*STATUSES, "violations", "escalations")}
-        after = 0
-        for spill in spills:
-            with closing(sqlite3.connect(f"file:{spill}?mode=ro", uri=True)) as db:
-                after += db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0]
+        dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
+        after = sum(db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0] for db in dbs)
         obligations = sum(counts[s] for s in STATUSES)
         summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=stats["rejected"],
                           before_effective=stats["before_effective"], after_as_of=after, obligations=obligations,
@@ -394,23 +401,12 @@ class BatchEvaluator:
         out.write(',\n "summary": ' + summary.model_dump_json())
         for name, table, extra in (("obligations", "ob", []), ("violations", "vi", []),
                                    ("escalations", "es", [(e.at, e.id, row_json(e)) for e in finals])):
-            out.write(f',\n "{name}": [')
-            docs, lead = merged(table, extra), "\n  "
-            for chunk in iter(lambda: list(itertools.islice(docs, 2000)), []):  # a few writes, not one per finding
-                out.write(lead + ",\n  ".join(chunk))
-                lead = ",\n  "
-            out.write("\n ]")
-        out.write(',\n "rejected": [')
-        dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
+            _write_list(out, name, merged(table, extra))
         rows = heapq.merge(*(db.execute("SELECT ord, file, line, id, error FROM rej ORDER BY ord") for db in dbs))
-        lead = "\n  "
-        for chunk in iter(lambda: list(itertools.islice(rows, 2000)), []):  # in reading order, a chunk at a time
-            out.write(lead + ",\n  ".join(Rejection(file=file, line=line, id=event_id, error=error).model_dump_json()
-                                           for _, file, line, event_id, error in chunk))
-            lead = ",\n  "
+        _write_list(out, "rejected", (Rejection(file=file, line=line, id=event_id, error=error).model_dump_json()
+                                      for _, file, line, event_id, error in rows))  # in reading order
         for db in dbs:
             db.close()
-        out.write("\n ]")
         receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
                           params_hash=engine.params_hash, events_hash=events_hash(), as_of=as_of)
         out.write(',\n "receipt": ' + receipt.model_dump_json() + "\n}\n")
