@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import BigInteger, Column, Index, String, Text, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
@@ -138,6 +139,10 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _reading(self) -> Connection:
+        """A connection whose transactions only read (on SQLite: a snapshot, not the write lock)."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
     def _insert(self) -> Any:
         """An executemany INSERT; ON CONFLICT DO NOTHING as a second line of defence."""
         table = StoredEvent.__table__
@@ -231,7 +236,7 @@ class Store:
         """(seq, source, line, body) of the stored events with first <= seq <= last, in stored order."""
         table = StoredEvent.__table__
         after = first - 1
-        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with self._reading() as conn:
             while True:
                 query = select(table.c.seq, table.c.source, table.c.line, table.c.body).where(table.c.seq > after)
                 if last is not None:
@@ -244,11 +249,11 @@ class Store:
 
     def max_seq(self) -> int:
         table = StoredEvent.__table__
-        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with self._reading() as conn:
             return conn.execute(select(func.max(table.c.seq))).scalar() or 0
 
     def count(self) -> int:
-        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with self._reading() as conn:
             return conn.execute(select(func.count()).select_from(StoredEvent.__table__)).scalar() or 0
 
 
