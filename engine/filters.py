@@ -1,7 +1,7 @@
 """Narrowing a findings document to a unit, a status or an article (for `oblige findings`)."""
 from __future__ import annotations
 
-from engine.findings import Escalation, Findings, Obligation, Violation, status_counts
+from engine.findings import BASES, Escalation, Findings, Obligation, Violation, status_counts
 
 
 def narrow(findings: Findings, unit: str | None = None, status: str | None = None,
@@ -41,6 +41,15 @@ def restrict(findings: Findings, obligations: list[Obligation], violations: list
     """The document with narrowed lists; counts describe the lists, `summary.filtered` says how."""
     summary = findings.summary.model_copy(update={
         "obligations": len(obligations), "violations": len(violations), "escalations": len(escalations),
-        "filtered": {**(findings.summary.filtered or {}), **filtered}, **status_counts(obligations)})
+        "filtered": {**(findings.summary.filtered or {}), **filtered}, **status_counts(obligations),
+        **basis_counts(escalations)})
     return findings.model_copy(update={"summary": summary, "obligations": obligations, "violations": violations,
                                        "escalations": escalations})
+
+
+def basis_counts(escalations: list[Escalation]) -> dict[str, int]:
+    """How many escalations have each basis (rule, proposed, determined, declined)."""
+    counts = dict.fromkeys(BASES, 0)
+    for e in escalations:
+        counts[e.basis] += 1
+    return counts

@@ -10,6 +10,9 @@ from typing import Any
 from engine.ruleset import Ruleset
 
 LEVELS = ("supervision_notice", "public_criticism", "one_vote_veto")
+BASES = ("rule", "proposed", "determined", "declined")  # how firm an escalation is (SPEC §3.4)
+STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")
+KINDS = ("overdue", "precondition", "prohibited", "breach")
 LANGS = ("zh", "en")
 
 
@@ -28,14 +31,33 @@ def labels(ruleset: Ruleset, lang: str) -> dict[str, dict[str, str]]:
     return {"units": units, "actions": actions, "rules": rules,
             "status": {k: getattr(v, lang) for k, v in ruleset.header.labels["status"].items()},
             "kind": {k: getattr(v, lang) for k, v in ruleset.header.labels["kind"].items()},
-            "level": {lv: getattr(getattr(ladder, lv).title, lang) for lv in LEVELS}}
+            "level": {lv: getattr(getattr(ladder, lv).title, lang) for lv in LEVELS},
+            "basis": {k: getattr(v, lang) for k, v in ruleset.header.labels.get("basis", {}).items()}}
+
+
+def escalation_label(lab: dict[str, dict[str, str]], level: str, basis: str, lang: str) -> str:
+    """A level with its basis, so that a proposal never reads like a decision: 一票否决（建议）,
+    One-vote veto (proposed). A supervision notice by rule reads as the level alone (督办通知).
+
+    >>> lab = {"level": {"one_vote_veto": "一票否决", "supervision_notice": "督办通知"},
+    ...        "basis": {"proposed": "建议", "rule": "依规督办"}}
+    >>> escalation_label(lab, "one_vote_veto", "proposed", "zh"), escalation_label(lab, "supervision_notice", "rule", "zh")
+    ('一票否决（建议）', '督办通知')
+    >>> escalation_label({"level": {"one_vote_veto": "One-vote veto"}, "basis": {"proposed": "Proposed"}},
+    ...                  "one_vote_veto", "proposed", "en")
+    'One-vote veto (proposed)'
+    """
+    level_text = lab["level"].get(level, level)
+    if basis == "rule":
+        return level_text
+    basis_text = lab.get("basis", {}).get(basis, basis)
+    return f"{level_text}（{basis_text}）" if lang == "zh" else f"{level_text} ({basis_text.lower()})"
 
 
 def missing_labels(ruleset: Ruleset) -> list[str]:
     """What a ruleset fails to label (checked by `rules validate`)."""
     problems = []
-    want = {"status": {"open", "fulfilled", "fulfilled_late", "overdue"},
-            "kind": {"overdue", "precondition", "prohibited", "breach"}}
+    want = {"status": set(STATUSES), "kind": set(KINDS), "basis": set(BASES)}
     for group, keys in want.items():
         have = set(ruleset.header.labels.get(group, {}))
         problems += [f"labels.{group}.{k}: missing label" for k in sorted(keys - have)]
