@@ -8,14 +8,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from engine.findings import Findings, Obligation
-from engine.labels import LEVELS
+from engine.findings import STATUSES, Findings, Obligation
+from engine.labels import BASES, LEVELS
+from engine.records import AuditSpec
 from engine.ruleset import Ruleset
-
-# column order of the matrix: how a clerk reads a year's duties
-DUTY_ORDER = ("designate_liaison", "file_annual_plan", "allocate_budget", "complete_self_inspection",
-              "run_awareness_campaign", "analyze_trafficking_situation", "complete_annual_evaluation",
-              "complete_final_evaluation")
 
 
 def unit_codes(ruleset: Ruleset) -> list[str]:
@@ -23,10 +19,14 @@ def unit_codes(ruleset: Ruleset) -> list[str]:
 
 
 def unit_summary(findings: Findings, ruleset: Ruleset) -> dict[str, dict[str, Any]]:
-    """SPEC §5: for every unit of the registry, obligation counts by status, violations, escalations by level."""
+    """SPEC §5: for every unit of the registry, obligation counts by status, violations, escalations by
+    level, and (beyond the SPEC's keys) escalations by level and basis, so that a proposed veto is
+    never counted as a decided one."""
     out: dict[str, dict[str, Any]] = {
-        code: {"obligations": 0, "fulfilled": 0, "fulfilled_late": 0, "overdue": 0, "open": 0, "violations": 0,
-               "escalations": {level: 0 for level in LEVELS}} for code in unit_codes(ruleset)}
+        code: {"obligations": 0, **dict.fromkeys(STATUSES, 0), "violations": 0,
+               "escalations": {level: 0 for level in LEVELS},
+               "escalations_by_basis": {level: dict.fromkeys(BASES, 0) for level in LEVELS}}
+        for code in unit_codes(ruleset)}
     for o in findings.obligations:
         if o.duty_bearer in out:
             out[o.duty_bearer]["obligations"] += 1
@@ -37,6 +37,7 @@ def unit_summary(findings: Findings, ruleset: Ruleset) -> dict[str, dict[str, An
     for e in findings.escalations:
         if e.unit in out:
             out[e.unit]["escalations"][e.level] += 1
+            out[e.unit]["escalations_by_basis"][e.level][e.basis] += 1
     return out
 
 
@@ -57,10 +58,11 @@ class Matrix:
 
 
 def _year(o: Obligation) -> str:
-    return (o.period or "")[:4] or str(2022)
+    return (o.period or "")[:4]
 
 
-def matrix(findings: Findings, ruleset: Ruleset) -> Matrix:
+def matrix(findings: Findings, ruleset: Ruleset, spec: AuditSpec) -> Matrix:
+    """Unit-level obligations laid out by year, in the ruleset's duty order (audit.yaml)."""
     periodic = [o for o in findings.obligations if o.subject is None]
     cells = {(o.duty_bearer, o.action, o.period): o for o in periodic}
     by_year: dict[str, set[tuple[str, str | None]]] = defaultdict(set)
@@ -69,19 +71,20 @@ def matrix(findings: Findings, ruleset: Ruleset) -> Matrix:
         by_year[year].add((o.action, o.period))
     columns: dict[str, list[Column]] = {}
     for year, pairs in sorted(by_year.items()):
-        ordered = sorted(pairs, key=lambda p: (DUTY_ORDER.index(p[0]) if p[0] in DUTY_ORDER else 99, p[0], p[1] or ""))
+        order = spec.duty_order
+        ordered = sorted(pairs, key=lambda p: (order.index(p[0]) if p[0] in order else len(order), p[0], p[1] or ""))
         columns[year] = [Column(year, action, period, action + (f" {period[5:]}" if period and "-Q" in period else ""))
                          for action, period in ordered]
     return Matrix(sorted(columns), columns, cells, unit_codes(ruleset))
 
 
-def levels_reached(findings: Findings) -> dict[str, list[str]]:
-    """Obligation id -> escalation levels reached through its violation."""
+def levels_reached(findings: Findings) -> dict[str, list[tuple[str, str]]]:
+    """Obligation id -> (level, basis) of the escalations reached through its violation."""
     by_violation = {v.id: v.obligation for v in findings.violations if v.obligation}
-    reached: dict[str, set[str]] = defaultdict(set)
+    reached: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for e in findings.escalations:
         for ref in e.because:
             ob = by_violation.get(ref)
             if ob:
-                reached[ob].add(e.level)
-    return {k: [lv for lv in LEVELS if lv in v] for k, v in reached.items()}
+                reached[ob].add((e.level, e.basis))
+    return {k: sorted(v, key=lambda lb: (LEVELS.index(lb[0]), BASES.index(lb[1]))) for k, v in reached.items()}

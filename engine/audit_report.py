@@ -1,4 +1,8 @@
-"""Audit renderings: JSON (SPEC §4 + units), CSV (one row per obligation), terminal matrix, HTML."""
+"""Audit renderings: JSON (SPEC §4 + units), CSV (one row per obligation), terminal matrix, HTML.
+
+Every human format says how firm an escalation is: a proposed public criticism or veto (the
+engine's recommendation to the political-legal committee) never reads like a determined one.
+"""
 from __future__ import annotations
 
 import csv
@@ -12,17 +16,17 @@ from rich.table import Table
 
 from engine.audit import Column, levels_reached, matrix, unit_summary
 from engine.findings import Findings
-from engine.i18n import UI, format_date
-from engine.labels import LEVELS, add_labels, labels
+from engine.i18n import UI, article_label, format_date
+from engine.labels import BASES, LEVELS, STATUSES, add_labels, escalation_label, labels
+from engine.records import AuditSpec, load_audit_spec
+from engine.report import by_basis, escalation_counts
 from engine.ruleset import Ruleset
 from facts.timeutil import format_instant
 
-STATUSES = ("fulfilled", "fulfilled_late", "overdue", "open")
-SHORT = {"designate_liaison": "L", "file_annual_plan": "P", "allocate_budget": "B", "complete_self_inspection": "S",
-         "run_awareness_campaign": "C", "analyze_trafficking_situation": "Q", "complete_annual_evaluation": "E",
-         "complete_final_evaluation": "F"}
+SHOWN_STATUSES = ("fulfilled", "fulfilled_late", "overdue", "open", "discharged")
+assert set(SHOWN_STATUSES) == set(STATUSES)
 SYMBOL = {"fulfilled": "[green]✓[/green]", "fulfilled_late": "[yellow]![/yellow]", "overdue": "[bold red]✗[/bold red]",
-          "open": "[blue]·[/blue]"}
+          "open": "[blue]·[/blue]", "discharged": "[dim]○[/dim]"}
 
 
 def duty_titles(ruleset: Ruleset, lang: str) -> dict[str, str]:
@@ -40,32 +44,39 @@ def audit_json(findings: Findings, ruleset: Ruleset, lang: str | None = None) ->
 
 
 def audit_csv(findings: Findings, ruleset: Ruleset, lang: str, excel: bool = False) -> str:
+    """One row per obligation: codes for machines, labels in `lang` beside them for people."""
     reached = levels_reached(findings)
+    lab = labels(ruleset, lang)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["unit", "unit_name", "action", "duty", "article", "period", "subject", "due", "status",
-                     "fulfilled_at", "escalations"])
-    titles = duty_titles(ruleset, lang)
+                     "status_label", "fulfilled_at", "escalations", "escalations_label"])
+    titles = lab["actions"]
     for o in findings.obligations:
+        steps = reached.get(o.id, [])
         writer.writerow([o.duty_bearer, ruleset.units.label(o.duty_bearer, lang), o.action, titles.get(o.action, o.action),
                          o.article, o.period or "", o.subject or "", format_instant(o.due) or "", o.status,
-                         format_instant(o.fulfilled_at) or "", " ".join(reached.get(o.id, []))])
+                         lab["status"].get(o.status, o.status), format_instant(o.fulfilled_at) or "",
+                         " ".join(f"{level}:{basis}" for level, basis in steps),
+                         "; ".join(escalation_label(lab, level, basis, lang) for level, basis in steps)])
     return ("\ufeff" if excel else "") + out.getvalue()
 
 
-def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: str) -> None:
-    m = matrix(findings, ruleset)
+def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: str, spec: AuditSpec | None = None) -> None:
+    spec = spec or load_audit_spec(ruleset)
+    m = matrix(findings, ruleset, spec)
     summary = unit_summary(findings, ruleset)
-    lab = labels(ruleset, lang)
-    console.print(f"[bold]{getattr(ruleset.header.title, lang)}[/bold] — {UI[lang]['as_of']} {format_instant(findings.as_of)}")
-    console.print("  ".join(f"{SYMBOL[s]} {lab['status'][s]}" for s in STATUSES))
+    lab, t = labels(ruleset, lang), UI[lang]
+    console.print(f"[bold]{getattr(spec.title, lang)}[/bold] — {getattr(ruleset.header.title, lang)} — "
+                  f"{t['as_of']} {format_instant(findings.as_of)}")
+    console.print("  ".join(f"{SYMBOL[s]} {lab['status'][s]}" for s in SHOWN_STATUSES))
     titles = duty_titles(ruleset, lang)
-    console.print("  ".join(f"{code}={titles.get(action, action)}" for action, code in SHORT.items()))
+    console.print("  ".join(f"{code}={titles.get(action, action)}" for action, code in spec.short.items()))
     for year in m.years:
-        table = Table(title=f"{UI[lang]['matrix']} {year}", show_lines=False, pad_edge=False, collapse_padding=True)
-        table.add_column(UI[lang]["unit"], no_wrap=True, max_width=22)
+        table = Table(title=f"{t['matrix']} {year}", show_lines=False, pad_edge=False, collapse_padding=True)
+        table.add_column(t["unit"], no_wrap=True, max_width=22)
         for col in m.columns[year]:
-            name = col.period[5:] if col.period and "-Q" in col.period else SHORT.get(col.action, col.action)
+            name = col.period[5:] if col.period and "-Q" in col.period else spec.short.get(col.action, col.action)
             table.add_column(name, justify="center", no_wrap=True, min_width=3)
         for code in m.units:
             row = [ruleset.units.label(code, lang)]
@@ -74,37 +85,42 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
                 row.append(SYMBOL[o.status] if o else "")
             table.add_row(*row)
         console.print(table)
-    esc = Table(title=UI[lang]["escalations"])
-    for col in (UI[lang]["unit"], *(lab["level"][lv] for lv in LEVELS), UI[lang]["violations"]):
+    counts = escalation_counts(findings)
+    esc = Table(title=t["escalations"], caption=t["basis_note"])
+    for col in (t["unit"], *(lab["level"][lv] for lv in LEVELS), t["violations"], lab["status"]["discharged"]):
         esc.add_column(col, no_wrap=True)
     for code in m.units:
         s = summary[code]
-        if s["violations"] or any(s["escalations"].values()):
-            esc.add_row(ruleset.units.label(code, lang), *(str(s["escalations"][lv]) for lv in LEVELS), str(s["violations"]))
+        if s["violations"] or any(s["escalations"].values()) or s["discharged"]:
+            esc.add_row(ruleset.units.label(code, lang), *(by_basis(counts[code], lv, lab, lang) for lv in LEVELS),
+                        str(s["violations"]), str(s["discharged"]))
     console.print(esc)
 
 
-def audit_html(findings: Findings, ruleset: Ruleset, lang: str) -> str:
+def audit_html(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditSpec | None = None) -> str:
+    spec = spec or load_audit_spec(ruleset)
     env = Environment(loader=PackageLoader("engine", "templates"), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("audit.html.j2")
-    titles = duty_titles(ruleset, lang)
-    rule_titles = labels(ruleset, lang)["rules"]
+    lab = labels(ruleset, lang)
+    titles = lab["actions"]
+    rule_titles = lab["rules"]
     clauses = {w.rule.id: w.rule.clause for w in ruleset.rules}
 
     def duty_label(col: Column) -> str:
         title = titles.get(col.action, col.action)
         return title + (f" {col.period[5:]}" if col.period and "-Q" in col.period else "")
 
-    grid = matrix(findings, ruleset)
+    grid = matrix(findings, ruleset, spec)
     context: dict[str, Any] = {
-        "lang": lang, "t": UI[lang], "ruleset_title": getattr(ruleset.header.title, lang),
+        "lang": lang, "t": UI[lang], "title": getattr(spec.title, lang), "ruleset_title": getattr(ruleset.header.title, lang),
         "as_of": format_date(findings.as_of, lang) if lang == "zh" else format_instant(findings.as_of),
         "receipt": (findings.receipt.events_hash[:12] if findings.receipt else ""),
-        "statuses": STATUSES, "levels": LEVELS, "labels": labels(ruleset, lang),
-        "units": grid.units, "summary": unit_summary(findings, ruleset), "matrix": grid, "violations": findings.violations, "escalations": findings.escalations,
-        "rejected": findings.rejected,
+        "statuses": SHOWN_STATUSES, "levels": LEVELS, "bases": BASES, "labels": lab,
+        "units": grid.units, "summary": unit_summary(findings, ruleset), "matrix": grid, "violations": findings.violations,
+        "escalations": findings.escalations, "rejected": findings.rejected, "counts": findings.summary,
         "unit_label": lambda code: ruleset.units.label(code, lang), "duty_label": duty_label,
+        "escalation_label": lambda level, basis: escalation_label(lab, level, basis, lang),
         "rule_title": lambda rid: rule_titles.get(rid, rid), "clause": lambda rid: clauses.get(rid, ""),
-        "fmt_date": lambda us: format_date(us, lang),
+        "fmt_date": lambda us: format_date(us, lang), "art": lambda n: article_label(n, lang),
     }
     return template.render(**context)
