@@ -25,13 +25,14 @@ from engine import Engine, RulesetError, load_ruleset
 from engine.audit_report import audit_csv, audit_html, audit_json, audit_table
 from engine.batch import BatchEvaluator
 from engine.casetest import CaseRunner, load_cases
-from engine.catalogue import coverage, describe
+from engine.catalogue import coverage, describe, parameter_line
 from engine.explain import UnknownFinding, explain, render_text
 from engine.filters import narrow
-from engine.findings import Findings
+from engine.findings import STATUSES, Findings
 from engine.inputs import InputError, read_files
+from engine.i18n import article_label
 from engine.labels import add_labels
-from engine.records import read_records
+from engine.records import load_audit_spec, read_records
 from engine.report import render_table
 from engine.store import DEFAULT_URL, Store, StoreError, stored_items
 from facts.events import EVENT_ADAPTER
@@ -229,7 +230,7 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
 @db_option
 @click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
 @click.option("--unit", default=None, help="Only findings that concern this unit.")
-@click.option("--status", type=click.Choice(["open", "fulfilled", "fulfilled_late", "overdue"]), default=None,
+@click.option("--status", type=click.Choice(list(STATUSES)), default=None,
               help="Only obligations with this status (and what follows from them).")
 @click.option("--article", type=int, default=None, help="Only findings under this article.")
 @params_option
@@ -284,7 +285,11 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"{records}: cannot read: {getattr(exc, 'strerror', None) or exc}")
-    items = read_records(text, records, rs.units, rs.header.plan_years)
+    try:
+        spec = load_audit_spec(rs)
+    except RulesetError as exc:
+        _fail(f"cannot use the ruleset's audit data:\n{exc}")
+    items = read_records(text, records, rs, spec)
     with _progress("reading records and evaluating the duties of every unit") as status:
         session = engine.session()
         for n, item in enumerate(items, start=1):
@@ -296,17 +301,17 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
     for r in findings.rejected:
         click.echo(f"rejected: {r.file}:{r.line}: {r.error}", err=True)
     if fmt == "table" and out_file is None:
-        audit_table(findings, rs, Console(), lang)
+        audit_table(findings, rs, Console(), lang, spec)
     else:
         if fmt == "json":
             text = audit_json(findings, rs, lang if with_labels else None)
         elif fmt == "csv":
             text = audit_csv(findings, rs, lang, excel)
         elif fmt == "html":
-            text = audit_html(findings, rs, lang)
+            text = audit_html(findings, rs, lang, spec)
         else:
             buffer = io.StringIO()
-            audit_table(findings, rs, Console(file=buffer, width=200, color_system=None), lang)
+            audit_table(findings, rs, Console(file=buffer, width=200, color_system=None), lang, spec)
             text = buffer.getvalue()
         if out_file:
             with open(out_file, "w", encoding="utf-8", newline="") as out:
@@ -455,15 +460,19 @@ def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None
     if located is None:
         near = difflib.get_close_matches(rule_id, [w.rule.id for w in rs.rules], n=5, cutoff=0.4)
         _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else ""))
-    d = describe(located)
+    d = describe(located, rs)
     lang = lang or rs.header.default_lang
-    article = f"第{d['article']}条" if lang == "zh" else f"Art. {d['article']}"
-    click.echo(f"{d['id']}  ({article}, {d['kind']})  {d['file']}:{d['line']}")
+    click.echo(f"{d['id']}  ({article_label(d['article'], lang)}, {d['kind']})  {d['file']}:{d['line']}")
     click.echo(f"  {d['title'][lang]}")
     click.echo(f"  clause:       {d['clause']}")
-    for key in ("action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "act", "charged", "while_open"):
+    for key in ("action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "discharged_by", "act", "charged",
+                "while_open", "reading"):
         if key in d:
             click.echo(f"  {key + ':':<14}{d[key]}")
+    if d["parameters"]:
+        click.echo("  parameters:")
+        for p in d["parameters"]:
+            click.echo(f"    {parameter_line(p)}")
 
 
 @rules_group.command("coverage")
@@ -478,12 +487,17 @@ def rules_coverage(fmt: str, ruleset_path: str | None, lang: str | None) -> None
         return
     lang = lang or rs.header.default_lang
     rows = coverage(rs, lang)
+    none = "（无可核查职责）" if lang == "zh" else "(no checkable duty) "
+    left_out = "    未建模：" if lang == "zh" else "    not modelled: "
     for row in rows:
-        head = f"第{row['article']}条  " if lang == "zh" else f"Art. {row['article']:>2}  "
-        none = "（无可核查职责）" if lang == "zh" else "(no checkable duty) "
+        head = f"{article_label(row['article'], lang)}  " if lang == "zh" else f"Art. {row['article']:>2}  "
         click.echo(head + (", ".join(row["rules"]) if row["rules"] else f"{none}{row['reason']}"))
+        for item in row["not_modelled"]:
+            click.echo(left_out + item["what"] + (f"「{item['clause']}」" if item["clause"] else ""))
     accounted = sum(1 for r in rows if r["rules"] or r["reason"])
-    click.echo(f"{accounted}/{len(rows)} " + ("条均已说明" if lang == "zh" else "articles accounted for"))
+    gaps = sum(len(r["not_modelled"]) for r in rows)
+    click.echo(f"{accounted}/{len(rows)} " + ("条均已说明" if lang == "zh" else "articles accounted for")
+               + (f"；未建模事项 {gaps} 项" if lang == "zh" else f"; {gaps} item(s) deliberately not modelled"))
 
 
 @rules_group.command("validate")
