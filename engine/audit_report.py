@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -86,14 +87,19 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
             table.add_row(*row)
         console.print(table)
     counts = escalation_counts(findings)
+    rows = [(ruleset.units.label(code, lang), *(by_basis(counts[code], lv, lab, lang, "\n") for lv in LEVELS),
+             str(summary[code]["violations"]), str(summary[code]["discharged"]))
+            for code in m.units
+            if summary[code]["violations"] or any(summary[code]["escalations"].values()) or summary[code]["discharged"]]
     esc = Table(title=t["escalations"], caption=t["basis_note"])
-    for col in (t["unit"], *(lab["level"][lv] for lv in LEVELS), t["violations"], lab["status"]["discharged"]):
-        esc.add_column(col, no_wrap=True)
-    for code in m.units:
-        s = summary[code]
-        if s["violations"] or any(s["escalations"].values()) or s["discharged"]:
-            esc.add_row(ruleset.units.label(code, lang), *(by_basis(counts[code], lv, lab, lang) for lv in LEVELS),
-                        str(s["violations"]), str(s["discharged"]))
+    esc.add_column(t["unit"], no_wrap=True, max_width=22)
+    for i, lv in enumerate(LEVELS, start=1):
+        # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
+        esc.add_column(lab["level"][lv], min_width=max([cell_len(x) for r in rows for x in r[i].splitlines()] + [4]))
+    for col in (t["violations_short"], lab["status"]["discharged"]):
+        esc.add_column(col, overflow="fold")
+    for row in rows:
+        esc.add_row(*row)
     console.print(esc)
 
 

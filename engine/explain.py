@@ -213,7 +213,8 @@ def render_text(doc: dict[str, Any], ruleset: Ruleset, lang: str = "en", indent:
         return text
     if kind == "obligation":
         head = p["h_obligation"].format(id=doc["id"], bearer=unit(doc["duty_bearer"]), duty=doc.get("title", doc["action"]))
-        head += p["h_subject"].format(subject=doc["subject"]) if doc["subject"] else p["h_period"].format(period=doc["period"])
+        head += (p["h_subject"].format(subject=doc["subject"]) if doc["subject"] else
+                 p["h_period"].format(period=doc["period"]) if doc["period"] else p["h_once"])
     elif kind == "violation":
         head = p["h_violation"].format(id=doc["id"], kind=lab["kind"][doc["kind"]], unit=unit(doc["unit"]), at=doc["at"])
     else:
