@@ -29,13 +29,14 @@ from operator import itemgetter
 from typing import IO, Any
 
 from engine.escalation import Escalator
-from engine.findings import ENGINE_VERSION, STATUSES, Receipt, Rejection, Summary
+from engine.findings import BASES, ENGINE_VERSION, STATUSES, Receipt, Rejection, Summary
 from engine.lifecycle import case_findings, duty_findings
 from engine.rows import row_json
 from engine.ruleset import Ruleset
 from engine.runs import RunWriter, merge_runs
 from engine.session import BATCH, Engine, Partition
 from engine.workers import Workers
+from engine.workdays import CALENDAR_NAME
 from facts.events import Fact
 from facts.reader import Accepted, Rejected, read_line
 from facts.timeutil import format_instant
@@ -53,7 +54,7 @@ def _shard(key: Partition, shards: int) -> int:
 
 
 def _pack(f: Fact) -> bytes:
-    return marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data))
+    return marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data, f.about))
 
 
 def _unpack(blob: bytes) -> Fact:
@@ -222,18 +223,18 @@ def _write_list(out: IO[str], name: str, docs: Iterator[str]) -> None:
 class ShardResult:
     runs: dict[str, list[str]]  # table -> sorted run files
     counts: dict[str, int] = field(default_factory=dict)
-    veto_because: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    vetoes: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
 
 
 def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int, as_of: int, out_dir: str,
-                    run_budget: int = RUN_BUDGET) -> ShardResult:
+                    run_budget: int = RUN_BUDGET, decisions: list[Fact] | None = None) -> ShardResult:
     """Phase 2 for one shard (runs in a worker process, or inline for one shard)."""
     engine = Engine(ruleset)
     rs = engine.ruleset
     _settle_worker()
     out = {table: RunWriter(out_dir, f"{table}-{shard}", run_budget) for table in ("ob", "vi", "es")}
-    escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
-    counts = {s: 0 for s in STATUSES} | {"violations": 0, "escalations": 0}
+    escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of, decisions or [])
+    counts = {s: 0 for s in (*STATUSES, *BASES)} | {"violations": 0, "escalations": 0}
     sources = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
 
     def partitions() -> Iterator[tuple[Partition, list[Fact]]]:
@@ -272,6 +273,7 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
             for v in vis:
                 vi_rows.append((v.at, v.id, row_json(v)))
                 for e in escalator.add(v):
+                    counts[e.basis] += 1
                     es_rows.append((e.at, e.id, row_json(e)))
         counts["violations"] += len(vi_rows)
         counts["escalations"] += len(es_rows)
@@ -293,7 +295,7 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
         evaluate(batch)
     for src in sources:
         src.close()
-    return ShardResult({table: writer.close() for table, writer in out.items()}, counts, escalator.veto_because)
+    return ShardResult({table: writer.close() for table, writer in out.items()}, counts, escalator.vetoes)
 
 
 class BatchEvaluator:
@@ -335,8 +337,8 @@ class BatchEvaluator:
         """Phases after parsing: settle repeats, evaluate the shards, write the document."""
         stats = self._merge(spills)
         rs = self.engine.ruleset
-        results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work, self.run_budget)
-                                                  for k in range(self.workers)])
+        results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work, self.run_budget,
+                                                   stats["decisions"]) for k in range(self.workers)])
         events_hash = workers.submit(_events_hash, spills)  # computed by an idle worker while the document is written
         return self._write(stats, results, spills, events_hash, as_of, out)
 
@@ -345,7 +347,7 @@ class BatchEvaluator:
 
         All in SQL: a conflicting repeat becomes a row of its spill's `rej` table, which phase 3
         streams in reading order, so neither repeats nor rejections are held in memory."""
-        stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "assessments": [], "rejected": 0}
+        stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "decisions": [], "rejected": 0}
         conflict = "conflicting duplicate id: differs from the event first read with this id"
         dbs = [sqlite3.connect(spill) for spill in spills]
         for k, db in enumerate(dbs):
@@ -369,8 +371,8 @@ class BatchEvaluator:
             stats["rejected"] += db.execute("SELECT count(*) FROM rej").fetchone()[0]
             stats["events"] += db.execute("SELECT count(*) FROM ev").fetchone()[0]
             stats["before_effective"] += db.execute("SELECT count(*) FROM ev WHERE eff = 0").fetchone()[0]
-            stats["assessments"] += [_unpack(blob) for (blob,) in db.execute(
-                "SELECT fact FROM ev WHERE eff = 1 AND type = ?", (self.engine.assessment_type,))]
+            stats["decisions"] += [_unpack(blob) for (blob,) in db.execute(
+                "SELECT fact FROM ev WHERE eff = 1 AND type IN (?, ?)", sorted(self.engine.decision_types))]
             db.commit()
         for db in dbs:
             db.close()
@@ -380,19 +382,21 @@ class BatchEvaluator:
     def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], events_hash: Callable[[], str],
                as_of: int, out: IO[str]) -> Summary:
         engine, rs = self.engine, self.engine.ruleset
-        escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
+        escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of, stats["decisions"])
         for r in results:
-            for key, ids in r.veto_because.items():
-                escalator.veto_because.setdefault(key, []).extend(ids)
-        finals = sorted(escalator.finish(stats["assessments"]), key=lambda e: (e.at, e.id))
-        counts = {k: sum(r.counts.get(k, 0) for r in results) for k in (*STATUSES, "violations", "escalations")}
+            for key, candidate in r.vetoes.items():
+                escalator.note_veto(key, candidate)
+        finals = sorted(escalator.finish(), key=lambda e: (e.at, e.id))
+        counts = {k: sum(r.counts.get(k, 0) for r in results) for k in (*STATUSES, *BASES, "violations", "escalations")}
+        for e in finals:
+            counts[e.basis] += 1
         dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
         after = sum(db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0] for db in dbs)
         obligations = sum(counts[s] for s in STATUSES)
         summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=stats["rejected"],
                           before_effective=stats["before_effective"], after_as_of=after, obligations=obligations,
                           violations=counts["violations"], escalations=counts["escalations"] + len(finals),
-                          **{s: counts[s] for s in STATUSES})
+                          **{s: counts[s] for s in (*STATUSES, *BASES)})
 
         def merged(table: str, extra: Iterable[tuple[int, str, str]] = ()) -> Iterator[str]:
             return map(itemgetter(2), merge_runs([p for r in results for p in r.runs[table]], extra))
@@ -408,6 +412,7 @@ class BatchEvaluator:
         for db in dbs:
             db.close()
         receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
-                          params_hash=engine.params_hash, events_hash=events_hash(), as_of=as_of)
+                          params_hash=engine.params_hash, events_hash=events_hash(), as_of=as_of,
+                          calendar=CALENDAR_NAME)
         out.write(',\n "receipt": ' + receipt.model_dump_json() + "\n}\n")
         return summary

@@ -4,11 +4,13 @@ Matching is structural: which events trigger a rule, which later events of the s
 subject (or same unit and period) fulfil, block or cancel it, and which acts are
 prohibited. Time — deadlines, `as_of` — is applied afterwards by `engine.lifecycle`.
 
-Each durable_rules rule is named `<tag>_<rule index>` (a `:` in a rule name crashes durable_rules) and fires an action of the same name,
-so a match comes back as (tag, rule index, the matched facts):
-  t  trigger          (t)           f  fulfilment   (t or duty, f)
-  b  must-precede     (t, b)        u  cancelling   (t, u)
-  p  prohibited act   (e)           o / c  matter opened / closed for a prohibited act (e, o|c)
+Each durable_rules rule is named `<tag>_<rule index>_<n>` (a `:` in a rule name crashes
+durable_rules) and fires an action of the same name, so a match comes back as (tag, rule
+index, the matched facts). Tags (module constants below) and the aliases of the facts:
+  trigger        TRIGGER (t)              fulfilment      FULFIL / ALL_OF+k  (t or duty d, f)
+  must-precede   BLOCK (t, b)             cancelling      UNLESS (t, u)
+  discharging    DISCHARGE (t, q)         extending       EXTEND (t, x)
+  prohibited act ACT (e)                  matter opened / closed for a prohibited act  OPENED / CLOSED (e, o|c)
 """
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ from typing import Any
 from engine.params import Params
 from engine.ruleset import Ruleset
 from engine.schema import EventPattern, ObligationRule, ParamRef, ProhibitionRule
+
+EVENT_UNIT = "event.unit"
+
+TRIGGER, FULFIL, ALL_OF, BLOCK, UNLESS, DISCHARGE, EXTEND = "trig", "ful", "all", "blk", "unl", "dis", "ext"
+ACT, OPENED, CLOSED = "act", "opn", "cls"
 
 # A fact no rule uses must still be "handled" by durable_rules, or a whole batch is refused:
 # this join takes every fact on its left side and never completes (no fact has `$sink`).
@@ -49,26 +56,33 @@ def _terms(field: str, op: str, value: Any) -> list[list[dict[str, Any]]]:
     durable_rules 2.0.28 silently drops a join reference from a pattern that also holds a
     nested `$and` or `$or` (measured: a placement of one subject fulfilled another's duty), so
     `ne` is flattened into the pattern and `in` becomes one durable_rules rule per value.
+    `None` is "absent or null": facts leave null fields out.
     """
     key = f"d_{field}"
     if op == "eq":
-        return [[{key: value}]]
+        return [[{"$nex": {key: 1}}]] if value is None else [[{key: value}]]
     if op == "ne":  # an absent (null) field is unknown, so it is not "different" either
-        return [[{"$ex": {key: 1}}, {"$neq": {key: value}}]]
+        return [[{"$ex": {key: 1}}]] if value is None else [[{"$ex": {key: 1}}, {"$neq": {key: value}}]]
     if op == "in":
-        return [[{key: v}] for v in value]
+        return [alt for v in value for alt in _terms(field, "eq", v)]
     return [[{f"${op}": {key: value}}]]
 
 
-def patterns(p: EventPattern, params: Params, join: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def patterns(p: EventPattern, params: Params, join: list[dict[str, Any]] | None = None,
+             units: list[list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     """An event pattern as durable_rules conditions: one flat `$and` per alternative.
 
-    `join` adds equalities with earlier aliases (same subject, same unit and period).
-    """
-    alternatives: list[list[dict[str, Any]]] = [[{"k": "ev"}, {"type": p.event}]]
-    for field, op, value in p.conditions():
-        alternatives = [terms + extra for terms in alternatives for extra in _terms(field, op, _value(value, params))]
-    return [{"$and": terms + list(join or [])} for terms in alternatives]
+    `join` adds equalities with earlier aliases (same subject, same unit and period); `units`
+    adds alternatives for who reported it (the duty bearer or a unit named in `by`)."""
+    out: list[dict[str, Any]] = []
+    for conditions in p.alternatives():
+        alternatives: list[list[dict[str, Any]]] = [[{"k": "ev"}, {"type": p.event}]]
+        for field, op, value in conditions:
+            alternatives = [terms + extra for terms in alternatives
+                            for extra in _terms(field, op, _value(value, params))]
+        for who in units or [[]]:
+            out += [{"$and": terms + who + list(join or [])} for terms in alternatives]
+    return out
 
 
 def _rules(tag: str, index: int, first: tuple[str, list[dict[str, Any]]],
@@ -84,6 +98,30 @@ def _rules(tag: str, index: int, first: tuple[str, list[dict[str, Any]]],
     return out
 
 
+def _reporters(rule: ObligationRule, bearer_ref: dict[str, Any] | None) -> list[list[dict[str, Any]]] | None:
+    """Who may report a fulfilling act: the duty bearer, or a unit the rule names in `by` (SPEC §3).
+
+    `bearer_ref` is a join with the fact that names the bearer (the trigger's unit, the duty's
+    unit); None means the bearer is the rule's own unit code."""
+    by = rule.fulfilled_by.by
+    if by == "any":
+        return None
+    bearer = [{"unit": bearer_ref}] if bearer_ref is not None else [{"unit": rule.duty_bearer}]
+    return [bearer] + [[{"unit": code}] for code in by if code != rule.duty_bearer]
+
+
+def _fulfilment(rule: ObligationRule, index: int, first: tuple[str, list[dict[str, Any]]], params: Params,
+                join: list[dict[str, Any]], units: list[list[dict[str, Any]]] | None) -> dict[str, Any]:
+    """One tag for a single act or `one_of` alternatives; one tag per act of an `all_of` duty."""
+    ful = rule.fulfilled_by
+    if ful.needs_all:
+        out: dict[str, Any] = {}
+        for k, part in enumerate(ful.parts):
+            out |= _rules(f"{ALL_OF}{k}", index, first, ("f", patterns(part, params, join, units)))
+        return out
+    return _rules(FULFIL, index, first, ("f", [c for part in ful.parts for c in patterns(part, params, join, units)]))
+
+
 def compile_ruleset(ruleset: Ruleset, params: Params | None = None) -> Compiled:
     params = params or ruleset.params
     rules: dict[str, Any] = {"sink_0": SINK, "end_0": END}
@@ -94,29 +132,37 @@ def compile_ruleset(ruleset: Ruleset, params: Params | None = None) -> Compiled:
         if isinstance(rule, ObligationRule) and rule.trigger.periodic:
             periodic.append(index)
             duty = [{"$and": [{"k": "duty"}, {"rule": index}]}]
-            join: list[dict[str, Any]] = [{"unit": {"d": "unit"}}]
+            join: list[dict[str, Any]] = [{"about": {"d": "unit"}}]
             if rule.fulfilled_by.period_field == "year":
                 join.append({"d_year": {"d": "year"}})
             elif rule.fulfilled_by.period_field == "period":
                 join.append({"d_period": {"d": "period"}})
-            rules |= _rules("f", index, ("d", duty), ("f", patterns(rule.fulfilled_by, params, join)))
+            rules |= _fulfilment(rule, index, ("d", duty), params, join, _reporters(rule, {"d": "unit"}))
         elif isinstance(rule, ObligationRule):
             trig = patterns(rule.trigger, params)
-            rules |= _rules("t", index, ("t", trig))
-            rules |= _rules("f", index, ("t", trig), ("f", patterns(rule.fulfilled_by, params, same_subject)))
+            rules |= _rules(TRIGGER, index, ("t", trig))
+            bearer_ref = {"t": "unit"} if rule.duty_bearer == EVENT_UNIT else None
+            rules |= _fulfilment(rule, index, ("t", trig), params, same_subject, _reporters(rule, bearer_ref))
             if rule.deadline.before:
                 blocker = EventPattern(event=rule.deadline.before)
-                rules |= _rules("b", index, ("t", trig), ("b", patterns(blocker, params, same_subject)))
-            for n, unless in enumerate(rule.trigger.unless):
-                rules |= _rules(f"u{n}", index, ("t", trig), ("u", patterns(unless, params, same_subject)))
+                rules |= _rules(BLOCK, index, ("t", trig), ("b", patterns(blocker, params, same_subject)))
+            if rule.trigger.unless:
+                rules |= _rules(UNLESS, index, ("t", trig),
+                                ("u", [c for u in rule.trigger.unless for c in patterns(u, params, same_subject)]))
+            if rule.discharged_by:
+                rules |= _rules(DISCHARGE, index, ("t", trig),
+                                ("q", [c for d in rule.discharged_by for c in patterns(d, params, same_subject)]))
+            if rule.deadline.extended_by:
+                extension = EventPattern(event=rule.deadline.extended_by.event)
+                rules |= _rules(EXTEND, index, ("t", trig), ("x", patterns(extension, params, same_subject)))
         else:
             assert isinstance(rule, ProhibitionRule)
             act = patterns(rule.act, params)
-            rules |= _rules("p", index, ("e", act))
+            rules |= _rules(ACT, index, ("e", act))
             if rule.while_open:
                 same = [{"subject": {"e": "subject"}}]
-                rules |= _rules("o", index, ("e", act), ("o", patterns(rule.while_open.opened_by, params, same)))
-                rules |= _rules("c", index, ("e", act), ("c", patterns(rule.while_open.closed_by, params, same)))
+                rules |= _rules(OPENED, index, ("e", act), ("o", patterns(rule.while_open.opened_by, params, same)))
+                rules |= _rules(CLOSED, index, ("e", act), ("c", patterns(rule.while_open.closed_by, params, same)))
     for name, body in rules.items():
         body["run"] = name
     return Compiled(rules, tuple(periodic))

@@ -21,9 +21,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 Time = Annotated[int, PlainSerializer(format_instant, return_type=str, when_used="always")]
 OptTime = Annotated[int | None, PlainSerializer(format_instant, return_type=str | None, when_used="always")]
 
-Status = Literal["open", "fulfilled", "fulfilled_late", "overdue"]
+Status = Literal["open", "fulfilled", "fulfilled_late", "overdue", "discharged"]
 Kind = Literal["overdue", "precondition", "prohibited", "breach"]
 Level = Literal["supervision_notice", "public_criticism", "one_vote_veto"]
+Basis = Literal["rule", "proposed", "determined", "declined"]
+BASES = ("rule", "proposed", "determined", "declined")
 
 
 def make_id(prefix: str, *parts: object) -> str:
@@ -32,7 +34,7 @@ def make_id(prefix: str, *parts: object) -> str:
     return prefix + "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue")
+STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")
 
 
 def status_counts(obligations: "list[Obligation]") -> dict[str, int]:
@@ -40,6 +42,14 @@ def status_counts(obligations: "list[Obligation]") -> dict[str, int]:
     counts = dict.fromkeys(STATUSES, 0)
     for o in obligations:
         counts[o.status] += 1
+    return counts
+
+
+def basis_counts(escalations: "list[Escalation]") -> dict[str, int]:
+    """How many escalations have each basis (rule, proposed, determined, declined)."""
+    counts = dict.fromkeys(BASES, 0)
+    for e in escalations:
+        counts[e.basis] += 1
     return counts
 
 
@@ -80,6 +90,7 @@ class Violation(_Out):
 class Escalation(_Out):
     id: str
     level: Level
+    basis: Basis
     unit: str
     issued_by: str
     period: str
@@ -106,8 +117,13 @@ class Summary(_Out):
     fulfilled: int
     fulfilled_late: int
     overdue: int
+    discharged: int
     violations: int
     escalations: int
+    rule: int = 0
+    proposed: int = 0
+    determined: int = 0
+    declined: int = 0
     filtered: dict[str, str | int] | None = None  # set when the lists were narrowed (oblige findings)
 
 
@@ -120,6 +136,7 @@ class Receipt(_Out):
     params_hash: str
     events_hash: str
     as_of: Time
+    calendar: str = ""  # the working-day calendar and its version, and the years it covers
 
 
 class Findings(_Out):

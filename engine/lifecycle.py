@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from engine.compile import ACT, EVENT_UNIT, ALL_OF, BLOCK, CLOSED, DISCHARGE, EXTEND, FULFIL, OPENED, TRIGGER, UNLESS
 from engine.findings import make_id
 from engine.params import Params
 from engine.periodic import Duty
@@ -17,9 +18,6 @@ from engine.ruleset import Ruleset
 from engine.schema import ObligationRule, ProhibitionRule
 from facts.events import Fact
 from facts.units import EXTERNAL
-
-EVENT_UNIT = "event.unit"
-
 
 @dataclass
 class Grouped:
@@ -30,9 +28,9 @@ class Grouped:
     acts: dict[int, list[int]] = field(default_factory=dict)
 
     def add(self, tag: str, rule: int, first: int, second: int) -> None:
-        if tag == "t":
+        if tag == TRIGGER:
             self.triggers.setdefault(rule, []).append(first)
-        elif tag == "p":
+        elif tag == ACT:
             self.acts.setdefault(rule, []).append(first)
         else:
             self.pairs.setdefault((tag, rule, first), []).append(second)
@@ -50,15 +48,37 @@ def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -
     return best
 
 
+def _fulfilment(rule: ObligationRule, index: int, first: int, facts: Sequence[Fact], matches: Grouped,
+                lo: int | None, as_of: int) -> Fact | None:
+    """The act that fulfils the duty (SPEC §1): the earliest qualifying one, or for an all-of duty
+    the last of the earliest of each required act (fulfilled when the last of them occurs)."""
+    if not rule.fulfilled_by.needs_all:
+        return _earliest(facts, matches.pairs.get((FULFIL, index, first), []), lo, as_of)
+    acts = [_earliest(facts, matches.pairs.get((f"{ALL_OF}{k}", index, first), []), lo, as_of)
+            for k in range(len(rule.fulfilled_by.parts))]
+    if any(a is None for a in acts):
+        return None
+    return max((a for a in acts if a is not None), key=lambda f: (f.at, f.id))
+
+
 def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | None, period: str | None,
            triggered_by: list[str], triggered_at: int, base_due: int | None, blocker: Fact | None,
-           fulfil: Fact | None, as_of: int, evidence: list[str]) -> tuple[ObligationRow, ViolationRow | None]:
-    """Status at `as_of` and the violation, if any, of one obligation."""
+           fulfil: Fact | None, as_of: int, evidence: list[str],
+           discharge: Fact | None = None) -> tuple[ObligationRow, ViolationRow | None]:
+    """Status at `as_of` and the violation, if any, of one obligation.
+
+    A discharging event at or before the due instant and before any fulfilment ends the duty
+    (`discharged`, no violation); a fulfilment at or before the discharge wins over it."""
     due = base_due
     precondition = False
     if blocker is not None and (base_due is None or blocker.at < base_due):
         due, precondition = blocker.at, True
-    if fulfil is not None:
+    if discharge is not None and fulfil is not None and fulfil.at <= discharge.at:
+        discharge = None
+    if discharge is not None and (due is None or discharge.at <= due):
+        status = "discharged"
+        fulfil = None
+    elif fulfil is not None:
         status = "fulfilled" if due is None or fulfil.at <= due else "fulfilled_late"
     else:
         status = "overdue" if due is not None and as_of > due else "open"
@@ -88,26 +108,34 @@ def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], match
         located = ruleset.rules[index]
         rule = located.rule
         assert isinstance(rule, ObligationRule)
+        dl = rule.deadline
         for t_seq in seqs:
             t = facts[t_seq]
             if t.at > as_of:
                 continue
-            triggered_at = t.at + (params.duration(rule.trigger.after) if rule.trigger.after else 0)
+            triggered_at = params.add(rule.trigger.after, t.at) if rule.trigger.after else t.at
             if triggered_at > as_of:
                 continue
-            cancel = _earliest(facts, matches.pairs.get(("u", index, t_seq), []), t.at, triggered_at)
+            cancel = _earliest(facts, matches.pairs.get((UNLESS, index, t_seq), []), t.at, triggered_at)
             if cancel is not None:
                 continue  # e.g. Art. 28: identity established or discharged within the waiting period
             bearer = t.unit if rule.duty_bearer == EVENT_UNIT else rule.duty_bearer
             assert isinstance(bearer, str)
             if bearer != EXTERNAL and bearer not in registry.codes:
                 continue  # a unit removed from the registry owes nothing
-            base_due = triggered_at + params.duration(rule.deadline.within) if rule.deadline.within else None
-            blocker = _earliest(facts, matches.pairs.get(("b", index, t_seq), []), t.at, as_of)
-            precede = rule.deadline.before is not None
-            fulfil = _earliest(facts, matches.pairs.get(("f", index, t_seq), []), None if precede else triggered_at, as_of)
+            evidence = [t.id]
+            base_due = params.add(dl.within, triggered_at) if dl.within else None
+            if dl.extended_by is not None and base_due is not None:
+                extension = _earliest(facts, matches.pairs.get((EXTEND, index, t_seq), []), t.at, min(base_due, as_of))
+                if extension is not None:  # once: the due instant moves on by the named parameter
+                    base_due = params.add(dl.extended_by.by, base_due)
+                    evidence.append(extension.id)
+            blocker = _earliest(facts, matches.pairs.get((BLOCK, index, t_seq), []), t.at, as_of)
+            precede = dl.before is not None
+            fulfil = _fulfilment(rule, index, t_seq, facts, matches, None if precede else triggered_at, as_of)
+            discharge = _earliest(facts, matches.pairs.get((DISCHARGE, index, t_seq), []), t.at, as_of)
             ob, vi = _close(rule.id, located.article, rule.action, bearer, t.subject, None, [t.id], triggered_at,
-                            base_due, blocker, fulfil, as_of, [t.id])
+                            base_due, blocker, fulfil, as_of, evidence, discharge)
             obligations.append(ob)
             if vi is not None:
                 violations.append(vi)
@@ -121,8 +149,8 @@ def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], match
                 continue
             evidence = [e.id]
             if rule.while_open:
-                opened = [facts[s] for s in matches.pairs.get(("o", index, e_seq), []) if facts[s].at <= e.at]
-                closed = [facts[s] for s in matches.pairs.get(("c", index, e_seq), []) if facts[s].at <= e.at]
+                opened = [facts[s] for s in matches.pairs.get((OPENED, index, e_seq), []) if facts[s].at <= e.at]
+                closed = [facts[s] for s in matches.pairs.get((CLOSED, index, e_seq), []) if facts[s].at <= e.at]
                 still_open = sorted((o for o in opened if not any(o.at <= c.at for c in closed)),
                                     key=lambda f: (f.at, f.id))
                 if not still_open:
@@ -147,7 +175,7 @@ def duty_findings(ruleset: Ruleset, facts: Sequence[Fact], duties: Sequence[Duty
         located = ruleset.rules[duty.rule_index]
         rule = located.rule
         assert isinstance(rule, ObligationRule)
-        fulfil = _earliest(facts, matches.pairs.get(("f", duty.rule_index, offset + k), []), None, as_of)
+        fulfil = _fulfilment(rule, duty.rule_index, offset + k, facts, matches, None, as_of)
         ob, vi = _close(rule.id, located.article, rule.action, duty.unit, None, duty.period, [], duty.start,
                         duty.due, None, fulfil, as_of, [])
         obligations.append(ob)

@@ -31,7 +31,7 @@ Match = tuple[str, int, int, int]  # (tag, rule index, first fact seq, second fa
 
 _names = itertools.count(1)
 FIRST = ("t", "d", "e", "z")
-SECOND = ("f", "b", "u", "o", "c")
+SECOND = ("f", "b", "u", "q", "x", "o", "c")
 
 
 class MatcherError(RuntimeError):
@@ -51,9 +51,9 @@ class _QuietHost(Host):
 def _decode(name: str, body: dict[str, Any]) -> tuple[str, int, str | None, str | None]:
     """Tag, rule index and the aliases of the first and second fact of a compiled rule.
 
-    "u0_7_1" -> ("u", 7, "t", "u"); the sink and end rules report nothing (aliases None)."""
+    "unl_7_1" -> ("unl", 7, "t", "u"); the sink and end rules report nothing (aliases None)."""
     parts = name.split("_")
-    tag = parts[0].rstrip("0123456789") or parts[0]
+    tag = parts[0]
     if tag in ("sink", "end"):
         return tag, int(parts[1]), None, None
     aliases = [next(iter(term)) for term in body["all"]]

@@ -50,6 +50,7 @@ class ViolationRow(NamedTuple):
 class EscalationRow(NamedTuple):
     id: str
     level: str
+    basis: str
     unit: str
     issued_by: str
     period: str
@@ -81,7 +82,7 @@ def _violation_json(r: ViolationRow) -> bytes:
 
 def _escalation_json(r: EscalationRow) -> bytes:
     return orjson.dumps({
-        "id": r.id, "level": r.level, "unit": r.unit, "issued_by": r.issued_by, "period": r.period,
+        "id": r.id, "level": r.level, "basis": r.basis, "unit": r.unit, "issued_by": r.issued_by, "period": r.period,
         "article": r.article, "at": format_instant(r.at), "because": r.because})
 
 

@@ -17,12 +17,14 @@ from engine.params import Params, build_params, read_overrides
 from engine.schema import (
     ArticleFile,
     NoDutyFile,
+    NotModelled,
     ObligationRule,
     ParameterSpec,
     ProhibitionRule,
     RulesetHeader,
 )
 from facts.timeutil import parse_instant
+from facts.reporters import ReporterTable
 from facts.units import Unit, UnitRegistry, UnitsFileError, load_units
 
 DEFAULT_RULESET = Path(__file__).resolve().parent.parent / "rulesets" / "xunyang_2022"
@@ -53,6 +55,7 @@ class Ruleset:
     source_text: str
     content_hash: str
     no_duty_zh: dict[int, str] = field(default_factory=dict)
+    not_modelled: tuple[NotModelled, ...] = ()
     effective: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,7 +73,7 @@ class Ruleset:
 
     def with_params(self, params: Params) -> "Ruleset":
         return Ruleset(self.path, self.header, self.specs, params, self.units, self.rules, self.no_duty,
-                       self.source_text, self.content_hash, self.no_duty_zh)
+                       self.source_text, self.content_hash, self.no_duty_zh, self.not_modelled)
 
 
 def _hash_dir(path: Path) -> str:
@@ -130,6 +133,14 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
 
     units, errs = _load_units(root, Path(units_file) if units_file else None)
     errors += errs
+    if units is not None and (root / "reporters.yaml").is_file():
+        table, _, errs = _read_model(ReporterTable, root / "reporters.yaml")
+        errors += errs
+        if table is not None:
+            own = load_units(root / "units.yaml", units.others)
+            errors += [RuleError(str(root / "reporters.yaml"), 0, "rule_ref_error", problem)
+                       for problem in table.problems(units.codes | own.codes)]
+            units = units.model_copy(update={"reporters": table})
 
     rules: list[Located] = []
     rule_files = sorted((root / "rules").glob("*.yaml"))
@@ -158,7 +169,9 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
                                     f"source: cannot read {header.source}: {exc.strerror}"))
     if errors:
         raise RulesetError(errors)
-    ruleset = Ruleset(root, header, specs, params, units, tuple(rules), no_duty, source_text, _hash_dir(root), no_duty_zh)
+    not_modelled = tuple(no_duty_file.not_modelled) if no_duty_file else ()
+    ruleset = Ruleset(root, header, specs, params, units, tuple(rules), no_duty, source_text, _hash_dir(root), no_duty_zh,
+                      not_modelled)
     if check:
         from engine.validate import validate_ruleset
 

@@ -25,8 +25,10 @@ from engine.findings import (
     Rejection,
     Summary,
     Violation,
+    basis_counts,
     status_counts,
 )
+from engine.workdays import CALENDAR_NAME
 from engine.lifecycle import Grouped, case_findings, duty_findings
 from engine.matcher import Matcher
 from engine.periodic import Duty, generate_duties
@@ -45,8 +47,10 @@ def fact_dict(fact: Fact) -> dict[str, object]:
     out: dict[str, object] = {"k": "ev", "type": fact.type, "unit": fact.unit}
     if fact.subject is not None:
         out["subject"] = fact.subject
+    else:
+        out["about"] = fact.about or fact.unit  # whose unit duties it concerns (SPEC §2.1)
     for key, value in fact.data:
-        if value is not None:
+        if value is not None and value.__class__ is not tuple:  # lists are not matched on
             out[f"d_{key}"] = value
     return out
 
@@ -69,7 +73,8 @@ class Engine:
         self._matcher = Matcher(compiled)
         self.cross_partition_matches = 0  # must stay 0 (tested); see match()
         self.duties: dict[str, list[Duty]] = generate_duties(ruleset, self.params, compiled.periodic)
-        self.assessment_type = ruleset.header.escalation.one_vote_veto.assessment_event
+        ladder = ruleset.header.escalation
+        self.decision_types = frozenset((ladder.determined_by, ladder.declined_by))  # the deciding body's events
         canonical = json.dumps(ruleset.params.raw, sort_keys=True, ensure_ascii=False)
         self.params_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -138,7 +143,7 @@ class Session:
         self._cache: dict[Partition, Grouped] = {}
         self._times: list[int] = []  # occurred_at of every distinct valid event
         self._times_sorted = True
-        self._assessments: list[Fact] = []
+        self._decisions: list[Fact] = []  # the deciding body's events (SPEC §3.4), for the ladder
         self.duplicates = 0
         self.before_effective = 0
         self.rejected: list[Rejection] = []
@@ -181,8 +186,8 @@ class Session:
             if fact.at < self.engine.ruleset.effective:
                 self.before_effective += 1
                 return "new"  # counted, and otherwise ignored
-            if fact.type == self.engine.assessment_type:
-                self._assessments.append(fact)
+            if fact.type in self.engine.decision_types:
+                self._decisions.append(fact)
             key = fact.partition
             self._parts.setdefault(key, []).append(fact)
             self._cache.pop(key, None)
@@ -212,10 +217,10 @@ class Session:
                 obligations, violations = case_findings(rs, engine.params, self._parts[key], self._cache[key], as_of)
             else:
                 obligations, violations = [], []
-        escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of)
+        escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of, self._decisions)
         escalations = [e for v in violations for e in escalator.add(v)]
         obligations, violations, escalations = _models(obligations, violations, escalations)
-        status = status_counts(obligations)
+        status = status_counts(obligations) | basis_counts(escalations)
         summary = Summary(events=len(self._parts.get(key, [])), duplicates=0, rejected=0, before_effective=0,
                           after_as_of=sum(1 for f in self._parts.get(key, []) if f.at > as_of),
                           obligations=len(obligations), violations=len(violations), escalations=len(escalations),
@@ -240,18 +245,19 @@ class Session:
                     obs, vis = duty_findings(rs, facts, engine.duties[key[1]], grouped, as_of)
                     obligations += obs
                     violations += vis
-            escalations = escalate(violations, self._assessments, rs.header.escalation, engine.params, rs.units, as_of)
+            escalations = escalate(violations, self._decisions, rs.header.escalation, engine.params, rs.units, as_of)
             if not self._times_sorted:
                 self._times.sort()
                 self._times_sorted = True
             after = len(self._times) - bisect.bisect_right(self._times, as_of)
             rejected = list(self.rejected)  # in reading order: files as given, lines in order
         obligations, violations, escalations = _models(obligations, violations, escalations)
-        status = status_counts(obligations)
+        status = status_counts(obligations) | basis_counts(escalations)
         summary = Summary(events=self.events, duplicates=self.duplicates, rejected=len(rejected),
                           before_effective=self.before_effective, after_as_of=after, obligations=len(obligations),
                           violations=len(violations), escalations=len(escalations), **status)
         receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
-                          params_hash=engine.params_hash, events_hash=self.events_hash(), as_of=as_of)
+                          params_hash=engine.params_hash, events_hash=self.events_hash(), as_of=as_of,
+                          calendar=CALENDAR_NAME)
         return Findings(ruleset=rs.name, as_of=as_of, summary=summary, obligations=obligations,
                         violations=violations, escalations=escalations, rejected=rejected, receipt=receipt)

@@ -14,7 +14,7 @@ from typing import Any, get_args, get_origin
 from engine.errors import RuleError
 from engine.loader import line_of
 from engine.ruleset import Located, Ruleset
-from engine.schema import EventPattern, ObligationRule, ParamRef, ProhibitionRule
+from engine.schema import LEVELS, EventPattern, ObligationRule, ParamRef, ProhibitionRule
 from facts.units import EXTERNAL, load_units
 from facts.vocabulary import ALL_TYPES, CASE, UNIT_LEVEL
 
@@ -45,6 +45,15 @@ def _allowed(annotation: Any) -> tuple[set[type], set[Any] | None]:
                 literals = (literals or set()) | lits
         return allowed, literals
     return {annotation}, None
+
+
+def _nullable(spec: tuple[Any, Any]) -> bool:
+    """May a vocabulary field be null (or absent)?"""
+    annotation, default = spec
+    if default is None:
+        return True
+    origin = get_origin(annotation)
+    return origin in (typing.Union, types.UnionType) and type(None) in get_args(annotation)
 
 
 class _Checker:
@@ -81,25 +90,42 @@ class _Checker:
             self.err(where, "rule_ref_error",
                      f"{field}.event: {pattern.event!r} is not a {'case-level' if level == 'case' else 'unit-level'} event")
         fields = ALL_TYPES[pattern.event]
-        for name, op, value in pattern.conditions():
+        conditions = [(f"{field}.where.{n}", n, op, v) for n, op, v in pattern.conditions()]
+        for i, branch in enumerate(pattern.any):
+            conditions += [(f"{field}.any[{i}].{n}", n, op, v)
+                           for n, op, v in EventPattern(event=pattern.event, where=branch).conditions()]
+        for at, name, op, value in conditions:
             if name not in fields:
-                self.err(where, "rule_ref_error", f"{field}.where.{name}: {pattern.event} has no data field {name!r}")
+                self.err(where, "rule_ref_error", f"{at}: {pattern.event} has no data field {name!r}")
                 continue
             types, literals = _allowed(fields[name][0])
+            nullable = _nullable(fields[name])
             values = value if isinstance(value, list) else [value]
             if op == "in" and not isinstance(value, list):
-                self.err(where, "rule_schema_error", f"{field}.where.{name}: 'in' takes a list")
+                self.err(where, "rule_schema_error", f"{at}: 'in' takes a list")
             if op in ("lt", "lte", "gt", "gte") and int not in types:
-                self.err(where, "rule_ref_error", f"{field}.where.{name}: {op} compares numbers; {name} is not a number")
+                self.err(where, "rule_ref_error", f"{at}: {op} compares numbers; {name} is not a number")
             for v in values:
-                if isinstance(v, ParamRef):
-                    self.param(where, v.param, "integer", f"{field}.where.{name}")
+                if v is None:
+                    if op not in ("eq", "ne", "in") or not nullable:
+                        self.err(where, "rule_ref_error", f"{at}: {name} is never null" if not nullable
+                                 else f"{at}: null can only be tested for equality")
+                elif isinstance(v, ParamRef):
+                    self.param(where, v.param, "integer", at)
                 elif literals is not None and v not in literals:
-                    self.err(where, "rule_ref_error",
-                             f"{field}.where.{name}: {v!r} is not one of {sorted(map(str, literals))}")
+                    self.err(where, "rule_ref_error", f"{at}: {v!r} is not one of {sorted(map(str, literals))}")
                 elif literals is None and type(v) not in types:
                     self.err(where, "rule_ref_error",
-                             f"{field}.where.{name}: {v!r} is not a {'/'.join(sorted(t.__name__ for t in types))}")
+                             f"{at}: {v!r} is not a {'/'.join(sorted(t.__name__ for t in types))}")
+
+    def fulfilment(self, where: Located, rule: ObligationRule, level: str) -> None:
+        ful = rule.fulfilled_by
+        name = "one_of" if ful.one_of else "all_of" if ful.all_of else None
+        for i, part in enumerate(ful.parts):
+            self.pattern(where, part, f"fulfilled_by.{name}[{i}]" if name else "fulfilled_by", level)
+        if isinstance(ful.by, list):
+            for code in ful.by:
+                self.unit(where, code, "fulfilled_by.by", ())
 
     def unit(self, where: Located, code: str, field: str, allow: tuple[str, ...]) -> None:
         if code not in self.unit_codes and code not in allow:
@@ -114,22 +140,29 @@ class _Checker:
                 self.err(where, "rule_schema_error", "duty_bearer: names no unit")
             for code in bearers.units:
                 self.unit(where, code, "duty_bearer.units", ())
-            self.pattern(where, ful, "fulfilled_by", "unit")
+            self.fulfilment(where, rule, "unit")
             want = {"year": "year", "quarter": "period", "once": None}[trig.every or "once"]
             if ful.period_field != want:
                 self.err(where, "rule_schema_error",
                          f"fulfilled_by.period_field: a duty every {trig.every} is matched by {want or 'no period field'}")
-            if ful.period_field and ful.event in ALL_TYPES and ful.period_field not in ALL_TYPES[ful.event]:
-                self.err(where, "rule_ref_error", f"fulfilled_by.period_field: {ful.event} has no field {ful.period_field!r}")
+            for part in ful.parts:
+                if ful.period_field and part.event in ALL_TYPES and ful.period_field not in ALL_TYPES[part.event]:
+                    self.err(where, "rule_ref_error", f"fulfilled_by.period_field: {part.event} has no field {ful.period_field!r}")
             if trig.every == "once" and trig.year is None and dl.within is None:
                 self.err(where, "rule_schema_error", "deadline: a one-time duty with no year needs `within`")
             if trig.every == "year" and dl.date is None and dl.within is None:
                 self.err(where, "rule_schema_error", "deadline: a yearly duty needs `date` or `within`")
         else:
             assert isinstance(rule.duty_bearer, str)
-            self.unit(where, rule.duty_bearer, "duty_bearer", (EVENT_UNIT,))
+            self.unit(where, rule.duty_bearer, "duty_bearer", (EVENT_UNIT, EXTERNAL))
             self.pattern(where, trig, "trigger", "case")
-            self.pattern(where, ful, "fulfilled_by", "case")
+            self.fulfilment(where, rule, "case")
+            for i, discharge in enumerate(rule.discharged_by):
+                self.pattern(where, discharge, f"discharged_by[{i}]", "case")
+            if dl.extended_by is not None:
+                if dl.extended_by.event not in CASE:
+                    self.err(where, "rule_ref_error", f"deadline.extended_by.event: unknown case-level event type {dl.extended_by.event!r}")
+                self.param(where, dl.extended_by.by, "duration", "deadline.extended_by.by")
             for i, unless in enumerate(trig.unless):
                 self.pattern(where, unless, f"trigger.unless[{i}]", "case")
             self.param(where, trig.after, "duration", "trigger.after")
@@ -168,7 +201,7 @@ class _Checker:
                 self.prohibition(where, rule)
         header_file = str(rs.path / "ruleset.yaml")
         ladder = rs.header.escalation
-        for level in ("supervision_notice", "public_criticism", "one_vote_veto"):
+        for level in LEVELS:
             step = getattr(ladder, level)
             for code in (step.issued_by, step.issued_by_when_self):
                 if code is not None and code not in self.unit_codes:
@@ -176,15 +209,30 @@ class _Checker:
             for name, kind in ((step.after, "duration"), (step.at, "month_day")):
                 if name is not None and (name not in rs.specs or rs.specs[name].kind != kind):
                     self.err(None, "rule_ref_error", f"escalation.{level}: parameter {name!r} missing or not a {kind}", header_file)
-            if step.assessment_event is not None and step.assessment_event not in UNIT_LEVEL:
-                self.err(None, "rule_ref_error", f"escalation.{level}.assessment_event: unknown unit-level event", header_file)
+            for code in (*step.charges, *step.exempt):
+                if code != "members" and code not in self.unit_codes:
+                    self.err(None, "rule_ref_error", f"escalation.{level}.charges: unknown unit {code!r}", header_file)
+            if _normal(step.clause) not in source:
+                self.err(None, "rule_ref_error", f"escalation.{level}.clause: not found verbatim in the source text", header_file)
+        for key, want in (("determined_by", ("year", "target", "measures")), ("declined_by", ("year",))):
+            event = getattr(ladder, key)
+            if event not in UNIT_LEVEL:
+                self.err(None, "rule_ref_error", f"escalation.{key}: unknown unit-level event {event!r}", header_file)
+            else:
+                for name in want:
+                    if name not in UNIT_LEVEL[event]:
+                        self.err(None, "rule_ref_error", f"escalation.{key}: {event} has no field {name!r}", header_file)
+        for item in rs.not_modelled:
+            if item.clause and _normal(item.clause) not in source:
+                self.err(None, "rule_ref_error", f"not_modelled (article {item.article}): clause not found verbatim",
+                         str(rs.path / "articles-without-duty.yaml"))
         from engine.labels import missing_labels
 
         for problem in missing_labels(rs):
             self.err(None, "rule_schema_error", problem, header_file)
         if rs.header.grace not in rs.specs:
             self.err(None, "rule_ref_error", f"grace: unknown parameter {rs.header.grace!r}", header_file)
-        covered = {w.article for w in rs.rules} | {getattr(ladder, lv).article for lv in type(ladder).model_fields}
+        covered = {w.article for w in rs.rules} | {getattr(ladder, lv).article for lv in LEVELS}
         for article in range(1, rs.header.articles + 1):
             if article not in covered and article not in rs.no_duty:
                 self.err(None, "rule_ref_error", f"article {article}: neither encoded by a rule nor listed with a reason",

@@ -41,7 +41,7 @@ class _Envelope(BaseModel):
     id: EventId
     occurred_at: Instant
     unit: str
-    subject: Any = None
+    subject: None = None  # unit-level events carry no subject (SPEC §2); case-level ones override this
 
     @field_validator("unit")
     @classmethod
@@ -53,7 +53,7 @@ class _Envelope(BaseModel):
 
 
 class _CaseEnvelope(_Envelope):
-    subject: EventId  # required for case-level events
+    subject: EventId  # type: ignore[assignment]  # required for case-level events
 
 
 def _model_name(event_type: str) -> str:
@@ -94,6 +94,7 @@ class Fact:
     unit: str
     subject: str | None  # None for unit-level events
     data: tuple[tuple[str, Any], ...]
+    about: str | None = None  # unit-level: the unit whose duties it concerns, where not `unit` (SPEC §2.1)
 
     def get(self, field: str) -> Any:
         for key, value in self.data:
@@ -108,16 +109,18 @@ class Fact:
     @property
     def partition(self) -> tuple[str, str]:
         """Events are matched per subject (case-level) or per unit (unit-level)."""
-        return ("u", self.unit) if self.subject is None else ("s", self.subject)
+        return ("u", self.about or self.unit) if self.subject is None else ("s", self.subject)
 
 
-def to_fact(model: BaseModel) -> Fact:
+def to_fact(model: BaseModel, about: str | None = None) -> Fact:
     m = model.__dict__  # the validated fields (pydantic keeps them here; attribute access is slower)
+    data = m["data"].__dict__
     return Fact(
         id=m["id"],
         type=m["type"],
         at=m["occurred_at"],
         unit=m["unit"],
         subject=None if m["type"] in UNIT_LEVEL else m["subject"],
-        data=tuple(sorted(m["data"].__dict__.items())),
+        data=tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items())),
+        about=about if about != m["unit"] else None,
     )

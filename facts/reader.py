@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from facts.events import EVENT_ADAPTER, Fact, to_fact
 from facts.units import UnitRegistry
-from facts.vocabulary import ALL_TYPES
+from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,13 @@ class Rejected:
 def content_digest(obj: Any) -> bytes:
     """Canonical hash of a JSON value (key order and spacing do not matter)."""
     return hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+def fact_digest(fact: Fact) -> bytes:
+    """Hash of the validated event (defaults filled in, instant normalised): SPEC §2 calls two
+    events with one id "the same" when they are equal once validated, whatever their spelling."""
+    body = (fact.type, fact.at, fact.unit, fact.subject, fact.data)
+    return hashlib.blake2b(orjson.dumps(body), digest_size=16).digest()
 
 
 def split_repeats(batch: Iterable[Accepted]) -> tuple[dict[str, Accepted], list[Accepted]]:
@@ -83,10 +90,20 @@ def check_event(obj: Any, units: UnitRegistry | None, file: str, line: int, raw:
         model = EVENT_ADAPTER.validate_python(obj, context={"units": units})
     except ValidationError as exc:
         return Rejected(file, line, event_id, _reason(exc, event_type), raw)
-    target = model.data.__dict__.get("target")  # the validated fields (pydantic's slow __getattr__ avoided)
-    if target is not None and units is not None and target not in units.codes:
-        return Rejected(file, line, event_id, f"data.target: unknown unit {target!r}", raw)
-    return Accepted(to_fact(model), content_digest(obj), file, line, raw or json.dumps(obj, ensure_ascii=False))
+    about = None
+    if units is not None:
+        fields = model.__dict__
+        unit = fields["unit"]
+        if not units.may_report(event_type, unit):
+            return Rejected(file, line, event_id, f"unit: {unit} may not report {event_type}", raw)
+        target = fields["data"].__dict__.get("target")  # pydantic's slow __getattr__ avoided
+        if target is not None and (target not in units.member_codes or target == unit):
+            return Rejected(file, line, event_id,
+                            f"data.target: {target!r} is not a member unit other than the reporter", raw)
+        if units.reporters is not None and event_type in UNIT_LEVEL:
+            about = units.reporters.about(event_type, unit, fields["data"].__dict__)
+    fact = to_fact(model, about)
+    return Accepted(fact, fact_digest(fact), file, line, raw or json.dumps(obj, ensure_ascii=False))
 
 
 def not_utf8(text: str) -> str | None:

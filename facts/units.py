@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from facts.reporters import ReporterTable
+
 ALWAYS_PRESENT = ("district_government", "joint_conference_office")
 EXTERNAL = "external"
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -47,6 +49,7 @@ class UnitRegistry(BaseModel):
 
     members: tuple[Unit, ...]
     others: tuple[Unit, ...] = ()
+    reporters: ReporterTable | None = None  # who may report what (SPEC §2.1); None: anyone
 
     @field_validator("members")
     @classmethod
@@ -68,6 +71,10 @@ class UnitRegistry(BaseModel):
     def codes(self) -> frozenset[str]:
         """Every district unit: members plus the units that always exist."""
         return frozenset(self.member_codes) | frozenset(ALWAYS_PRESENT)
+
+    def may_report(self, event_type: str, code: str) -> bool:
+        """May this unit report events of this type (SPEC §2.1)?"""
+        return self.reporters is None or self.reporters.may_report(event_type, code, self.member_codes, self.codes)
 
     def is_actor(self, code: str) -> bool:
         """May this code stand in an event's `unit` field?"""

@@ -12,6 +12,8 @@ from pydantic import Field
 Age = Annotated[int, Field(ge=0, le=120)]
 Year = Annotated[int, Field(ge=1900, le=2200)]
 Period = Annotated[str, Field(pattern=r"^\d{4}-Q[1-4]$")]
+Text = Annotated[str, Field(max_length=200)]  # SPEC §2: free-text strings are at most 200 characters
+Measures = Annotated[list[Literal["public_criticism", "one_vote_veto"]], Field(min_length=1, max_length=2)]
 REQUIRED: Any = ...
 
 # field name -> (annotation, default); default REQUIRED means the field must be given.
@@ -25,6 +27,7 @@ CASE: dict[str, Fields] = {
         "age": (Age | None, None),
         "circumstance": (Literal["abandoned", "wandering", "screening", "other"], REQUIRED),
     },
+    "child.found": {},
     "child.taken_into_care": {},
     "dna.sample_entered": {"role": (Literal["child", "parent"], REQUIRED)},
     "dna.compared": {"matched": (bool, REQUIRED)},
@@ -32,7 +35,8 @@ CASE: dict[str, Fields] = {
         "collector_kind": (
             Literal["public_security", "medical_institution", "forensic_institution",
                     "social_organization", "individual", "other"], REQUIRED),
-        "collector": (str | None, None),
+        "collector": (Text | None, None),
+        "of": (Literal["trafficked_child", "parent", "suspected_victim", "other"], REQUIRED),
     },
     "household_registration.requested": {
         "age": (Age | None, None),
@@ -54,10 +58,14 @@ CASE: dict[str, Fields] = {
     "marriage_registration.completed": {},
     "adoption.requested": {"origin": (Literal["known", "unknown"], REQUIRED)},
     "adoption.approved": {},
-    "student.dropped_out": {"age": (Age | None, None)},
+    "student.dropped_out": {"stage": (Literal["compulsory", "other"], REQUIRED)},
     "student.dropout_followed_up": {},
     "student.enrolled": {},
-    "child_labor.found": {"intellectual_disability": (bool, False)},
+    "illegal_employment.found": {
+        "kind": (Literal["child_labor", "intellectual_disability", "illegal_agency"], REQUIRED),
+    },
+    "labor_case.opened": {},
+    "labor_case.extended": {},
     "labor_case.closed": {},
     "case.opened": {"kind": (Literal["child_trafficking", "woman_trafficking", "other"], REQUIRED)},
     "case.task_force_formed": {
@@ -67,30 +75,31 @@ CASE: dict[str, Fields] = {
     "victim.rescued": {
         "age": (Age, REQUIRED),
         "foreign": (bool, False),
-        "parents_identified": (bool | None, None),
+        "guardian_identified": (bool | None, None),
         "wants_employment": (bool | None, None),
     },
     "victim.repatriated": {},
-    "child.returned_to_parents": {},
+    "child.returned_to_parents": {"to": (Literal["parents", "guardian"], "parents")},
     "child.handed_to_civil_affairs": {},
     "child.placed": {
         "placement": (Literal["buyer_family", "welfare_institution", "foster_family", "relatives", "other"],
                       REQUIRED),
     },
-    "aid.admitted": {"identity_known": (bool, REQUIRED)},
+    "aid.admitted": {"identity_known": (bool, REQUIRED), "trafficking_victim": (bool, REQUIRED)},
     "identity.established": {},
     "aid.discharged": {},
     "employment_service.provided": {},
     "technical_school.offered": {},
     "medical_care.provided": {},
     "legal_aid.applied": {"victim": (bool, REQUIRED)},
-    "legal_aid.accepted": {},
-    "prosecution.victim_defendant": {"coerced": (bool, REQUIRED)},
+    "legal_aid.decided": {"granted": (bool, REQUIRED)},
+    "prosecution.victim_defendant": {"coerced": (bool, REQUIRED), "deceived": (bool, False)},
     "prosecution.leniency_considered": {},
 }
 
 UNIT_LEVEL: dict[str, Fields] = {
     "unit.liaison_designated": {},
+    "unit.implementation_plan_filed": {},
     "unit.annual_plan_filed": {"year": (Year, REQUIRED)},
     "unit.self_inspection_completed": {"year": (Year, REQUIRED)},
     "unit.campaign_reported": {"year": (Year, REQUIRED)},
@@ -98,10 +107,12 @@ UNIT_LEVEL: dict[str, Fields] = {
     "situation_analysis.completed": {"period": (Period, REQUIRED)},
     "office.annual_evaluation_completed": {"year": (Year, REQUIRED)},
     "office.final_evaluation_completed": {},
+    "assessment.completed": {"year": (Year, REQUIRED)},
     "assessment.enforcement_failure": {
         "year": (Year, REQUIRED),
         "target": (str, REQUIRED),
         "finding": (Literal["prevention_ineffective", "duties_unperformed"], REQUIRED),
+        "measures": (Measures, ["public_criticism", "one_vote_veto"]),
     },
 }
 

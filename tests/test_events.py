@@ -17,8 +17,8 @@ from facts.timeutil import (
 from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 
-def base(type_: str, **data) -> dict:
-    e = {"id": "e1", "type": type_, "occurred_at": "2023-03-01T09:30:00+08:00", "unit": "public_security", "data": data}
+def base(type_: str, unit: str = "public_security", **data) -> dict:
+    e = {"id": "e1", "type": type_, "occurred_at": "2023-03-01T09:30:00+08:00", "unit": unit, "data": data}
     if type_ not in UNIT_LEVEL:
         e["subject"] = "p-1"
     return e
@@ -26,7 +26,7 @@ def base(type_: str, **data) -> dict:
 
 def test_every_type_has_a_model() -> None:
     assert set(EVENT_MODELS) == set(ALL_TYPES)
-    assert len(ALL_TYPES) - len(UNIT_LEVEL) == 42 and len(UNIT_LEVEL) == 9  # SPEC §2
+    assert len(ALL_TYPES) - len(UNIT_LEVEL) == 45 and len(UNIT_LEVEL) == 11  # SPEC §2 (revision 2)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -85,14 +85,14 @@ def test_bad_events_are_rejected_precisely(engine, mutate, fragment: str) -> Non
 def test_defaults_and_nulls(engine) -> None:
     v = check_event(base("victim.rescued", age=9), engine.ruleset.units, "f", 1, "")
     assert isinstance(v, Accepted)
-    assert v.fact.get("foreign") is False and v.fact.get("parents_identified") is None
+    assert v.fact.get("foreign") is False and v.fact.get("guardian_identified") is None
 
 
 @pytest.mark.parametrize("type_,data", [
     ("household_registration.requested", {"origin": "unknown"}),
-    ("student.dropped_out", {}),
     ("child.unknown_origin_found", {"circumstance": "other"}),
-    ("dna.collected", {"collector_kind": "individual"}),
+    ("dna.collected", {"collector_kind": "individual", "of": "parent"}),
+    ("victim.rescued", {"age": 9}),
 ])
 def test_or_null_fields_may_be_omitted(engine, type_: str, data: dict) -> None:
     v = check_event(base(type_, **data), engine.ruleset.units, "f", 1, "")
@@ -109,20 +109,62 @@ def test_plain_fields_are_required(engine, type_: str, data: dict, field: str) -
     assert isinstance(v, Rejected) and f"{field}: Field required" in v.error
 
 
-def test_unit_level_events_ignore_subject(engine) -> None:
-    e = base("unit.annual_plan_filed", year=2023)
-    e["subject"] = 42
+@pytest.mark.parametrize("subject", [42, "p-1", {"name": "Zhang San"}])
+def test_unit_level_events_carry_no_subject(engine, subject) -> None:
+    e = base("unit.self_inspection_completed", unit="commerce", year=2023)
+    e["subject"] = subject
     v = check_event(e, engine.ruleset.units, "f", 1, "")
-    assert isinstance(v, Accepted) and v.fact.subject is None
-    assert v.fact.partition == ("u", "public_security")
+    assert isinstance(v, Rejected) and v.error.startswith("subject:")
+    e["subject"] = None
+    v = check_event(e, engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Accepted) and v.fact.subject is None and v.fact.partition == ("u", "commerce")
+
+
+@pytest.mark.parametrize("type_,unit,data", [
+    ("dna.compared", "health", {"matched": True}),  # only the police compare DNA
+    ("assessment.enforcement_failure", "health", {"year": 2023, "target": "commerce", "finding": "duties_unperformed"}),
+    ("unit.annual_plan_filed", "commerce", {"year": 2023}),  # the district's plan
+    ("suspicion.observed", "external", {"observer_role": "hotel_staff"}),  # a district unit's observation
+    ("unit.liaison_designated", "district_government", {}),  # the member unit itself
+])
+def test_a_unit_may_report_only_its_types(engine, type_: str, unit: str, data: dict) -> None:
+    v = check_event(base(type_, unit=unit, **data), engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Rejected) and v.error == f"unit: {unit} may not report {type_}"
+
+
+def test_acting_for_and_about(engine) -> None:
+    """gov_office files the district's plan (its partition is district_government's); the
+    committee's finding is about its target, which must be a member unit other than itself."""
+    v = check_event(base("unit.annual_plan_filed", unit="gov_office", year=2023), engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Accepted) and v.fact.unit == "gov_office" and v.fact.partition == ("u", "district_government")
+    finding = {"year": 2023, "finding": "duties_unperformed"}
+    v = check_event(base("assessment.enforcement_failure", unit="political_legal", target="commerce", **finding),
+                    engine.ruleset.units, "f", 1, "")
+    assert isinstance(v, Accepted) and v.fact.partition == ("u", "commerce")
+    assert v.fact.get("measures") == ("public_criticism", "one_vote_veto")
+    for target in ("political_legal", "district_government", "nobody"):
+        v = check_event(base("assessment.enforcement_failure", unit="political_legal", target=target, **finding),
+                        engine.ruleset.units, "f", 1, "")
+        assert isinstance(v, Rejected) and v.error.startswith("data.target:")
+
+
+def test_same_content_is_equal_once_validated(engine) -> None:
+    """SPEC §2: defaults filled in and instants normalised before two events are compared."""
+    a = base("victim.rescued", age=9)
+    b = {**base("victim.rescued", age=9, foreign=False), "occurred_at": "2023-03-01T01:30:00Z"}
+    c = base("victim.rescued", age=9, foreign=True)
+    va, vb, vc = (check_event(e, engine.ruleset.units, "f", 1, "") for e in (a, b, c))
+    assert isinstance(va, Accepted) and isinstance(vb, Accepted) and isinstance(vc, Accepted)
+    assert va.digest == vb.digest != vc.digest
 
 
 def test_external_is_an_actor_but_not_a_target(engine) -> None:
-    assert isinstance(check_event(base("dna.collected", collector_kind="individual"), engine.ruleset.units, "f", 1, ""), Accepted)
+    assert isinstance(check_event(base("dna.collected", collector_kind="individual", of="parent"),
+                                  engine.ruleset.units, "f", 1, ""), Accepted)
 
 
 def test_json_lines_keep_line_numbers_and_neighbours(engine) -> None:
-    lines = [json.dumps(base("child.missing_reported", age=5)), "", "{not json", json.dumps({**base("birth.delivered"), "id": "e2"})]
+    lines = [json.dumps(base("child.missing_reported", age=5)), "", "{not json", json.dumps({**base("birth.delivered", unit="health"), "id": "e2"})]
     out = list(read_lines(lines, "f", engine.ruleset.units))
     assert [type(v).__name__ for v in out] == ["Accepted", "Rejected", "Accepted"]
     assert out[1].line == 3 and "malformed JSON" in out[1].error
@@ -130,7 +172,7 @@ def test_json_lines_keep_line_numbers_and_neighbours(engine) -> None:
 
 
 def test_json_array_input(engine) -> None:
-    doc = "[\n" + json.dumps(base("child.missing_reported", age=5)) + ",\n" + json.dumps({**base("birth.delivered"), "id": "e2"}) + "\n]\n"
+    doc = "[\n" + json.dumps(base("child.missing_reported", age=5)) + ",\n" + json.dumps({**base("birth.delivered", unit="health"), "id": "e2"}) + "\n]\n"
     out = list(read_stream(io.StringIO(doc), "f", engine.ruleset.units))
     assert [v.line for v in out] == [2, 3]
     assert all(isinstance(v, Accepted) for v in out)
@@ -138,7 +180,7 @@ def test_json_array_input(engine) -> None:
 
 def test_byte_order_mark_and_crlf_are_not_content(engine) -> None:
     line = json.dumps(base("child.missing_reported", age=5))
-    out = list(read_stream(io.StringIO("\ufeff" + line + "\r\n" + json.dumps({**base("birth.delivered"), "id": "e2"}) + "\r\n"),
+    out = list(read_stream(io.StringIO("\ufeff" + line + "\r\n" + json.dumps({**base("birth.delivered", unit="health"), "id": "e2"}) + "\r\n"),
                            "f", engine.ruleset.units))
     assert [type(v).__name__ for v in out] == ["Accepted", "Accepted"]
 
