@@ -464,11 +464,11 @@ def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None
     lang = lang or rs.header.default_lang
     click.echo(f"{d['id']}  ({article_label(d['article'], lang)}, {d['kind']})  {d['file']}:{d['line']}")
     click.echo(f"  {d['title'][lang]}")
-    click.echo(f"  clause:       {d['clause']}")
+    click.echo(f"  clause:        {d['clause']}")
     for key in ("action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "discharged_by", "act", "charged",
                 "while_open", "reading"):
         if key in d:
-            click.echo(f"  {key + ':':<14}{d[key]}")
+            click.echo(f"  {key + ':':<15}{d[key]}")
     if d["parameters"]:
         click.echo("  parameters:")
         for p in d["parameters"]:

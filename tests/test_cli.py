@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -28,22 +29,53 @@ def test_eval_json_bundled_example() -> None:
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["ruleset"] == "xunyang-2022" and doc["as_of"] == "2023-12-31T00:00:00+08:00"
-    assert doc["summary"]["events"] == 29 and doc["summary"]["rejected"] == 0
+    assert doc["summary"]["events"] == 40 and doc["summary"]["rejected"] == 0  # every line is revision 2 and accepted
     kinds = {(v["rule"], v["kind"]) for v in doc["violations"]}
     assert ("art20.compare_dna_before_registration", "precondition") in kinds
     assert ("art27.placed_with_buyer_family", "prohibited") in kinds
+    s = doc["summary"]
+    assert s["discharged"] == 2 and s["proposed"] > 0 and s["determined"] > 0 and s["declined"] > 0 and s["rule"] > 0
+    assert {o["action"] for o in doc["obligations"] if o["status"] == "discharged"} == {"publish_tuanyuan_alert", "collect_parent_dna"}
     assert doc["obligations"] == sorted(doc["obligations"], key=lambda o: (o["triggered_at"], o["id"]))
 
 
 def test_table_names_the_units_to_chase() -> None:
     result = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "table", "--lang", "en", width=200)
     assert result.exit_code == 0
-    assert "Overdue duties" in result.stdout and "Escalations" in result.stdout
-    assert "Public Security" in result.stdout and "One-vote veto" in result.stdout
-    assert "Compare DNA before household registration" in result.stdout
+    out = result.stdout
+    assert "Overdue duties" in out and "Escalations" in out
+    assert "Public Security" in out and "Compare DNA before registering a child of unknown origin" in out
+    assert "One-vote veto (determined)" in out and "Public criticism (proposed)" in out and "Public criticism (declined)" in out
+    assert "2 discharged" in out and "proposed only a recommendation" not in out
+    escalation_rows = [line for line in out.split("Escalations")[1].splitlines() if "veto" in line or "criticism" in line]
+    assert escalation_rows and all(re.search(r"(One-vote veto|Public criticism) \((proposed|determined|declined)\)", line)
+                                   for line in escalation_rows if "│" in line)
     zh = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "table", width=200).stdout  # default: zh
-    assert "各单位情况" in zh and "区公安(分)局" in zh and "一票否决" in zh and "落户前采血检验入库比对" in zh
+    assert "各单位情况" in zh and "区公安(分)局" in zh and "落户前采血检验入库比对" in zh
+    assert "一票否决（决定）" in zh and "通报批评（建议）" in zh and "事由消除 2" in zh and "第二十条" in zh
     assert "Public Security" not in zh
+    # a level never appears bare where an Art. 36 measure is listed: it always says 建议/决定/未采纳
+    table = zh.split("督办问责", 2)[-1]
+    assert not re.search(r"(一票否决|通报批评)(?!（(建议|决定|未采纳)）)", table.split("督办通知依规发出")[0])
+
+
+def test_narrow_table_keeps_the_basis_whole() -> None:
+    out = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--format", "table", "--lang", "en", width=80).stdout
+    assert "1 determined" in out and "proposed" in out and "One-vote veto (determined)" in out
+
+
+def test_findings_status_discharged(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert run("ingest", EXAMPLE, "--db", db).exit_code == 0
+    result = run("findings", "--db", db, "--as-of", "2023-12-31", "--status", "discharged", "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert [o["status"] for o in doc["obligations"]] == ["discharged", "discharged"] and doc["violations"] == []
+    assert doc["summary"]["discharged"] == 2 and doc["summary"]["filtered"] == {"status": "discharged"}
+    assert doc["summary"]["determined"] == 0 and doc["escalations"] == []
+    both = json.loads(run("findings", "--db", db, "--as-of", "2023-12-31", "--unit", "civil_affairs", "--format", "json").stdout)
+    assert both["summary"]["determined"] == 2 and both["summary"]["rule"] == len(
+        [e for e in both["escalations"] if e["basis"] == "rule"])
 
 
 def test_stdin_and_json_array(tmp_path: Path) -> None:
@@ -101,15 +133,15 @@ def test_bad_params_file_is_a_usage_error(tmp_path: Path, text: str, fragment: s
 def test_units_file_replaces_the_registry(tmp_path: Path) -> None:
     units = write(tmp_path, "u.yaml", "members:\n  - {code: public_security, name_zh: 公安, name_en: Police}\n"
                                       "  - {code: water_board, name_zh: 水务, name_en: Water board}\n")
-    f = write(tmp_path, "e.jsonl", json.dumps(ev("w1", "unit.annual_plan_filed", "2023-03-01", "water_board", year=2023)) + "\n"
-              + json.dumps(ev("c1", "unit.annual_plan_filed", "2023-03-01", "commerce", year=2023)) + "\n")
+    f = write(tmp_path, "e.jsonl", json.dumps(ev("w1", "unit.self_inspection_completed", "2023-03-01", "water_board", year=2023))
+              + "\n" + json.dumps(ev("c1", "unit.self_inspection_completed", "2023-03-01", "commerce", year=2023)) + "\n")
     result = run("eval", f, "--as-of", "2023-06-01", "--format", "json", "--units", units)
     assert result.exit_code == 3  # commerce is not a unit of this registry
     doc = json.loads(result.stdout)
     bearers = {o["duty_bearer"] for o in doc["obligations"]}
     assert bearers == {"public_security", "water_board", "district_government", "joint_conference_office"}
     plan = next(o for o in doc["obligations"] if o["duty_bearer"] == "water_board" and o["period"] == "2023"
-                and o["action"] == "file_annual_plan")
+                and o["action"] == "complete_self_inspection")
     assert plan["status"] == "fulfilled"
     assert "unknown unit 'commerce'" in doc["rejected"][0]["error"]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -31,28 +32,78 @@ def test_explain_a_precondition_violation() -> None:
     assert "ev-0011 household_registration.approved at 2023-03-03T10:00:00+08:00" in text
     assert "+ precondition_deadline (P30D) = 2023-03-31T09:30:00+08:00" in text
     assert "must precede household_registration.approved" in text
+    assert "parameter precondition_deadline = P30D — policy: " in text  # every parameter says its basis and reason
+    assert "parameter child_age_limit = 14 — statute: 法释〔2016〕28号 第九条" in text
     doc = json.loads(run("explain", v["id"], EXAMPLE, "--as-of", "2023-12-31", "--format", "json").stdout)
     assert doc["finding"] == "violation" and doc["because_obligation"]["trigger_events"][0]["id"] == "ev-0010"
 
 
 def test_explain_an_escalation_chain() -> None:
     doc = findings()
-    e = next(e for e in doc["escalations"] if e["level"] == "public_criticism" and e["unit"] == "public_security")
+    e = next(e for e in doc["escalations"] if e["level"] == "public_criticism" and e["unit"] == "public_security"
+             and e["basis"] == "proposed")
     out = json.loads(run("explain", e["id"], EXAMPLE, "--as-of", "2023-12-31", "--format", "json", "--lang", "en").stdout)
     assert out["finding"] == "escalation" and out["because_chain"][0]["finding"] == "violation"
-    assert "criticism_after (P30D)" in out["reasoning"]
-    assessment = next(e for e in doc["escalations"] if e["because"] == ["ev-0090"] and e["level"] == "one_vote_veto")
-    text = run("explain", assessment["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
-    assert "assessment ev-0090" in text and "target Civil Affairs Bureau, year 2023" in text
-    zh = run("explain", assessment["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
-    assert "一票否决" in zh and "对象 区民政局" in zh and "第36条" in zh
+    assert out["level_title"] == "Public criticism (proposed)" and out["basis_title"] == "Proposed"
+    assert "criticism_after (P30D)" in out["reasoning"] and "PROPOSED only" in out["reasoning"] and "not a decision" in out["reasoning"]
+    text = run("explain", e["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
+    assert "Public criticism (proposed) against Public Security (Sub-)Bureau, proposed to Political and Legal Affairs Commission" in text
+    determined = next(e for e in doc["escalations"] if e["because"] == ["ev-0090"] and e["level"] == "one_vote_veto")
+    assert determined["basis"] == "determined"
+    text = run("explain", determined["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
+    assert "One-vote veto (determined) against Civil Affairs Bureau, issued by" in text and "DETERMINED by" in text
+    assert "assessment ev-0090" in text and "target Civil Affairs Bureau, year 2023, finding duties_unperformed" in text
+    zh = run("explain", determined["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
+    assert "一票否决（决定）" in zh and "对象 区民政局" in zh and "第三十六条" in zh and "已决定" in zh
+    declined = next(e for e in doc["escalations"] if e["basis"] == "declined" and e["level"] == "one_vote_veto")
+    zh = run("explain", declined["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
+    assert "一票否决（未采纳）" in zh and "提请 区委政法委 决定" in zh and "未采纳：2022年度考核已完成（ev-0089" in zh
 
 
 def test_explain_in_chinese_by_default() -> None:
     v = next(v for v in findings()["violations"] if v["kind"] == "precondition")
     zh = run("explain", v["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
-    assert "违规" in zh and "前置程序违反" in zh and "区公安(分)局" in zh and "第20条" in zh
-    assert "须先于 household_registration.approved" in zh and "must precede" not in zh
+    assert "违规" in zh and "前置程序违反" in zh and "区公安(分)局" in zh and "第二十条" in zh and "第20条" not in zh
+    assert "须先于 household_registration.approved" in zh and "must precede household_registration" not in zh
+
+
+def test_explain_a_discharged_duty() -> None:
+    ob = next(o for o in findings()["obligations"] if o["status"] == "discharged" and o["action"] == "collect_parent_dna")
+    text = run("explain", ob["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
+    assert "discharged: its reason ceased (ev-0024 child.found at 2023-07-01T19:00:00+08:00) before the due instant" in text
+    assert "no violation" in text
+    assert "事由消除：期限 2023-07-08T08:00:00+08:00 之前其事由已消除（ev-0024 child.found" in run(
+        "explain", ob["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
+
+
+def test_explain_working_days_on_the_official_calendar() -> None:
+    """5 working days from 2023-09-27 skip the National Day holiday (10-01..06) and count the
+    adjusted Saturday and Sunday (10-07, 10-08): due 10-10, not 10-02."""
+    ob = next(o for o in findings()["obligations"] if o["action"] == "open_labor_case")
+    assert ob["due"] == "2023-10-10T23:59:59+08:00"
+    text = run("explain", ob["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
+    assert "+ labor_case_filing_deadline (5 working days) = 2023-10-10T23:59:59+08:00" in text
+    assert "parameter labor_case_filing_deadline = 5 working days — statute: 关于实施《劳动保障监察条例》若干规定 第十八条" in text
+    assert "estimated" not in text  # 2023 is on the calendar
+    extended = next(o for o in findings()["obligations"] if o["action"] == "investigate_illegal_employment")
+    text = run("explain", extended["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
+    assert "extended by ev-0077 labor_case.extended at 2023-12-15T09:00:00+08:00" in text
+    assert f"+ labor_investigation_extension (30 working days) = {extended['due']}" in text
+
+
+def test_explain_says_when_working_days_were_estimated(tmp_path: Path) -> None:
+    from engine.workdays import CALENDAR_NAME, covered
+
+    year = next(y for y in range(2026, 2031) if not covered(y + 1) and covered(y))
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps(ev("x1", "illegal_employment.found", f"{year}-12-28T10:00:00", "human_resources", "lc-9",
+                                    kind="child_labor")) + "\n", encoding="utf-8")
+    doc = json.loads(run("eval", str(events), "--as-of", f"{year + 1}-02-01", "--format", "json").stdout)
+    ob = next(o for o in doc["obligations"] if o["action"] == "open_labor_case")
+    text = run("explain", ob["id"], str(events), "--as-of", f"{year + 1}-02-01", "--lang", "en").stdout
+    assert "the due date was estimated (Monday–Friday)" in text and CALENDAR_NAME in text
+    zh = run("explain", ob["id"], str(events), "--as-of", f"{year + 1}-02-01").stdout
+    assert "该期限为估算（按周一至周五计）" in zh
 
 
 def test_explain_unknown_id_lists_near_matches() -> None:
@@ -69,7 +120,11 @@ def test_rules_commands() -> None:
     listing = run("rules", "list", "--article", "20").stdout.splitlines()
     assert len(listing) == 4 and all("art.20" in line for line in listing)
     shown = run("rules", "show", "art27.placed_with_buyer_family").stdout
-    assert "不得由收买家庭继续抚养。" in shown and "child.placed [placement = buyer_family]" in shown
+    assert "不得由收买家庭继续抚养。" in shown and "child.placed [placement = buyer_family]" in shown and "第二十七条" in shown
+    shown = run("rules", "show", "art10.open_labor_case").stdout
+    assert "labor_case_filing_deadline = 5 working days — statute: 关于实施《劳动保障监察条例》若干规定 第十八条" in shown
+    shown = run("rules", "show", "art20.collect_parent_dna", "--lang", "en").stdout
+    assert "discharged_by: child.found" in shown and "dna_deadline = P7D — policy: " in shown and "Art. 20" in shown
     assert run("rules", "show", "art99.nothing").exit_code == 2
     cov = json.loads(run("rules", "coverage", "--format", "json").stdout)
     assert [row["article"] for row in cov] == list(range(1, 39))
@@ -78,11 +133,17 @@ def test_rules_commands() -> None:
         "art20.collect_parent_dna", "art20.collect_child_dna", "art20.compare_dna_before_registration",
         "art20.dna_collected_outside_police"]
     assert next(r for r in cov if r["article"] == 6)["rules"] == [] and "Art. 16" in next(r for r in cov if r["article"] == 6)["reason"]
-    assert "38/38 articles accounted for" in run("rules", "coverage", "--lang", "en").stdout
+    assert next(r for r in cov if r["article"] == 36)["not_modelled"][0]["what"].startswith("Individual accountability")
+    en = run("rules", "coverage", "--lang", "en").stdout
+    assert "38/38 articles accounted for" in en and "not modelled: Individual accountability" in en
     zh = run("rules", "coverage").stdout
-    assert "38/38 条均已说明" in zh and "第1条" in zh and "制定目的和依据" in zh
+    assert "38/38 条均已说明" in zh and "制定目的和依据" in zh
+    for numeral in ("第一条", "第四条", "第二十条", "第三十八条"):
+        assert numeral in zh
+    assert not re.search(r"第\d+条", zh)
+    assert "未建模：" in zh and "「依法依纪追究有关人员的责任,」" in zh and "未建模事项" in zh
     assert "落户前采血检验入库比对" in run("rules", "list", "--article", "20").stdout
-    assert "Compare DNA before household registration" in run("rules", "list", "--article", "20", "--lang", "en").stdout
+    assert "Compare DNA before registering a child of unknown origin" in run("rules", "list", "--article", "20", "--lang", "en").stdout
     assert run("rules", "validate").exit_code == 0
     result = run("rules", "test")
     assert result.exit_code == 0 and result.stdout.strip().endswith("0 failed")
