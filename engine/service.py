@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from engine.catalogue import describe
 from engine.explain import UnknownFinding, explain
 from engine.filters import narrow, restrict
-from engine.findings import Findings
+from engine.findings import STATUSES, Findings
 from engine.session import Engine
 from engine.store import Store, stored_items
 from engine.tokens import Grant, Tokens
@@ -149,7 +149,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
     @app.get("/v1/findings")
     def findings(as_of: str | None = None, unit: str | None = None, status: str | None = None,
                  article: int | None = None, who: Grant = Depends(grant)) -> JSONResponse:
-        if status is not None and status not in ("open", "fulfilled", "fulfilled_late", "overdue"):
+        if status is not None and status not in STATUSES:
             raise HTTPException(status_code=422, detail=f"status: unknown status {status!r}")
         result = scope(narrow(stored_findings(as_of_param(as_of)), unit, status, article), who)
         return JSONResponse(result.to_json_dict())
