@@ -39,3 +39,27 @@ def test_every_command_named_exists() -> None:
     for command in named:
         result = CliRunner().invoke(main, [*command.split(), "--help"])
         assert result.exit_code == 0, command
+
+
+def test_unit_level_example_says_what_the_engine_finds(tmp_path: Path) -> None:
+    """The README's skipped self-inspection: notice by rule, measures proposed, then declined."""
+    import json
+
+    block = README.split("### A unit-level example", 1)[1].split("cat > plan.jsonl <<'JSON'\n", 1)[1].split("JSON\n", 1)[0]
+    plan = tmp_path / "plan.jsonl"
+    plan.write_text(block, encoding="utf-8")
+
+    def commerce_2023(as_of: str) -> set[tuple[str, str, str, str]]:
+        result = CliRunner().invoke(main, ["eval", str(plan), "--as-of", as_of, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        return {(e["level"], e["basis"], e["issued_by"], e["at"]) for e in doc["escalations"]
+                if e["unit"] == "commerce" and e["period"] == "2023"}
+
+    assert commerce_2023("2024-02-05") == {
+        ("supervision_notice", "rule", "joint_conference_office", "2023-12-31T23:59:59+08:00"),
+        ("public_criticism", "proposed", "political_legal", "2024-01-30T23:59:59+08:00"),
+        ("one_vote_veto", "proposed", "political_legal", "2024-01-30T23:59:59+08:00")}
+    assert {(lv, b) for lv, b, _, _ in commerce_2023("2024-04-01")} == {
+        ("supervision_notice", "rule"), ("public_criticism", "declined"), ("one_vote_veto", "declined")}
+    assert "2024-01-30T23:59:59+08:00" in README and "`declined`" in README
