@@ -12,8 +12,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 YEARS = list(range(2022, 2031))
-DATED = ["annual_plan_filed", "self_inspection_completed", "campaign_reported", "situation_analysis_q1",
-         "situation_analysis_q2", "situation_analysis_q3", "situation_analysis_q4"]
+# what every member unit may report about itself (SPEC §2.1); the committee and the police are
+# members too, so that enforcement-failure findings and situation analyses have their reporters
+DATED = ["self_inspection_completed", "campaign_reported"]
+POLICE_DATED = ["situation_analysis_q1", "situation_analysis_q2", "situation_analysis_q3", "situation_analysis_q4"]
 
 
 def main() -> None:
@@ -25,7 +27,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     n_units = -(-args.rows // len(YEARS))
-    codes = [f"unit_{i:05d}" for i in range(n_units)]
+    codes = ["political_legal", "public_security"] + [f"unit_{i:05d}" for i in range(n_units - 2)]
     with (args.out / "units.yaml").open("w", encoding="utf-8") as f:
         f.write("members:\n")
         for code in codes:
@@ -33,18 +35,23 @@ def main() -> None:
     written = 0
     with (args.out / "records.csv").open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["unit", "year", "liaison_designated", *DATED, "enforcement_failure"])
+        writer.writerow(["unit", "year", "liaison_designated", "implementation_plan_filed", *DATED, *POLICE_DATED,
+                         "enforcement_failure"])
         for code in codes:
             for year in YEARS:
                 if written >= args.rows:
                     break
-                row = [code, year, "2022-06-01" if year == 2022 and rng.random() < 0.9 else ""]
-                for column in DATED:
-                    due = date(year, 3, 31) if column == "annual_plan_filed" else date(year, 12, 31)
+                row = [code, year, "2022-06-01" if year == 2022 and rng.random() < 0.9 else "",
+                       "2022-07-15" if year == 2022 and rng.random() < 0.9 else ""]
+                for column in DATED + POLICE_DATED:
+                    if column in POLICE_DATED and code != "public_security":
+                        row.append("")
+                        continue
+                    due = date(year, 12, 31)
                     roll = rng.random()
                     row.append("" if roll < 0.1 else (due - timedelta(days=rng.randint(0, 60)) if roll < 0.8 else
                                                       due + timedelta(days=rng.randint(1, 90))).isoformat())
-                row.append("duties_unperformed" if rng.random() < 0.01 else "")
+                row.append("duties_unperformed" if rng.random() < 0.01 and code != "political_legal" else "")
                 writer.writerow(row)
                 written += 1
 
