@@ -24,11 +24,11 @@ def _when(us: int | None, lang: str) -> str:
 def by_basis(counts: dict[tuple[str, str], int], level: str, lab: dict[str, dict[str, str]], lang: str,
              sep: str = " ") -> str:
     """One unit's escalations of one level, each count with its basis, so that a proposal is
-    never counted as a decision: `1决定 2建议`, `3 proposed`, `0`.
+    never counted as a decision: `2建议 1决定`, `3 proposed`, `0`.
 
     >>> lab = {"basis": {"determined": "决定", "proposed": "建议", "declined": "未采纳"}}
     >>> by_basis({("one_vote_veto", "determined"): 1, ("one_vote_veto", "proposed"): 2}, "one_vote_veto", lab, "zh")
-    '1决定 2建议'
+    '2建议 1决定'
     >>> by_basis({("public_criticism", "proposed"): 3}, "public_criticism", {"basis": {"proposed": "Proposed"}}, "en")
     '3 proposed'
     """
