@@ -29,8 +29,8 @@ from engine.catalogue import coverage, describe, parameter_line
 from engine.explain import UnknownFinding, explain, render_text
 from engine.filters import narrow
 from engine.findings import STATUSES, Findings
-from engine.inputs import InputError, read_files
 from engine.i18n import article_label
+from engine.inputs import InputError, read_files
 from engine.labels import add_labels
 from engine.records import load_audit_spec, read_records
 from engine.report import render_table

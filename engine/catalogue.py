@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.loader import read_yaml, validate_as
 from engine.ruleset import Located, Ruleset
-from engine.schema import EventPattern, NoDutyFile, NotModelled, ObligationRule, ParamRef, ProhibitionRule
+from engine.schema import EventPattern, ObligationRule, ParamRef, ProhibitionRule
 
 
 def _conds(conds: list[tuple[str, str, Any]]) -> str:
@@ -62,9 +61,8 @@ def parameter(ruleset: Ruleset, name: str) -> dict[str, str]:
     """A parameter as people read it: value (overrides applied), basis and one-line reason."""
     spec = ruleset.specs[name]
     params = ruleset.params
-    value = params.describe(name) if hasattr(params, "describe") else str(spec.value)
-    basis, reason = getattr(params, "basis", {}).get(name, (spec.basis, spec.reason))
-    return {"name": name, "value": value, "basis": basis, "reason": reason}
+    basis, reason = params.basis.get(name, (spec.basis, spec.reason))  # an override may give its own
+    return {"name": name, "value": params.describe(name), "basis": basis, "reason": reason}
 
 
 def parameter_line(p: dict[str, str]) -> str:
@@ -131,26 +129,13 @@ def describe(located: Located, ruleset: Ruleset | None = None) -> dict[str, Any]
     return out
 
 
-def not_modelled(ruleset: Ruleset) -> list[NotModelled]:
-    """What the ruleset deliberately leaves out (SPEC §3.5), from articles-without-duty.yaml."""
-    loaded = getattr(ruleset, "not_modelled", None)
-    if loaded is not None:
-        return list(loaded)
-    path = ruleset.path / "articles-without-duty.yaml"
-    raw, errors = read_yaml(path)
-    if errors:
-        return []
-    parsed, _ = validate_as(NoDutyFile, raw, path)
-    return list(parsed.not_modelled) if parsed else []
-
-
 def coverage(ruleset: Ruleset, lang: str = "en") -> list[dict[str, Any]]:
     """Every article 1..N: the rules encoding it, or the reason it holds no checkable duty, and
     what of it is deliberately not modelled."""
     reasons = ruleset.no_duty_zh if lang == "zh" else ruleset.no_duty
     ladder = ruleset.header.escalation
     steps = [name for name in type(ladder).model_fields if hasattr(getattr(ladder, name), "article")]
-    left_out = not_modelled(ruleset)
+    left_out = ruleset.not_modelled
     rows = []
     for article in range(1, ruleset.header.articles + 1):
         rules = [w.rule.id for w in ruleset.rules if w.article == article]

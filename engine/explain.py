@@ -17,7 +17,7 @@ from engine.params import Params
 from engine.ruleset import Ruleset
 from engine.schema import EventPattern, ObligationRule
 from facts.events import Fact
-from facts.timeutil import format_instant, from_us
+from facts.timeutil import format_instant
 
 
 class UnknownFinding(LookupError):
@@ -54,15 +54,8 @@ def _first(facts: dict[str, Fact], patterns: list[EventPattern], ob: Obligation,
     return min(found, key=lambda f: (f.at, f.id)) if found else None
 
 
-def _estimated(params: Params, name: str, start: int, due: int | None) -> bool:
-    """Did the working days of `name` from `start` run beyond the official calendar's years?"""
-    if hasattr(params, "estimated"):
-        return bool(params.estimated(name, start))
-    return due is not None and not workdays.covered(from_us(due).year)  # pragma: no cover - older Params
-
-
 def _value(params: Params, name: str) -> str:
-    return params.describe(name) if hasattr(params, "describe") else str(params.raw[name])
+    return params.describe(name)
 
 
 def _deadline(ruleset: Ruleset, ob: Obligation, facts: dict[str, Fact], p: dict[str, str]) -> list[str]:
@@ -79,20 +72,18 @@ def _deadline(ruleset: Ruleset, ob: Obligation, facts: dict[str, Fact], p: dict[
                                        types=" / ".join(u.event for u in rule.trigger.unless)))
     if dl.within:
         base = p["base_effective"] if rule.trigger.periodic else p["base_trigger"]
-        first_due = params.add(dl.within, ob.triggered_at) if hasattr(params, "add") else \
-            ob.triggered_at + params.duration(dl.within)
+        first_due = params.add(dl.within, ob.triggered_at)
         lines.append(p["within"].format(base=base, start=start, param=dl.within, value=_value(params, dl.within),
                                         due=format_instant(first_due)))
-        estimated = _estimated(params, dl.within, ob.triggered_at, first_due)
+        estimated = params.estimated(dl.within, ob.triggered_at)  # working days beyond the calendar's years
         if dl.extended_by:
             ext = _first(facts, [EventPattern(event=dl.extended_by.event)], ob, first_due)
             if ext is not None:
-                second = params.add(dl.extended_by.by, first_due) if hasattr(params, "add") else \
-                    first_due + params.duration(dl.extended_by.by)
+                second = params.add(dl.extended_by.by, first_due)
                 lines.append(p["extended"].format(id=ext.id, type=ext.type, at=format_instant(ext.at), first=format_instant(first_due),
                                                   param=dl.extended_by.by, value=_value(params, dl.extended_by.by),
                                                   due=format_instant(second)))
-                estimated = estimated or _estimated(params, dl.extended_by.by, first_due, second)
+                estimated = estimated or params.estimated(dl.extended_by.by, first_due)
         if estimated:
             lines.append(p["estimated"].format(calendar=workdays.CALENDAR_NAME))
     if dl.date:

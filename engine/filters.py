@@ -1,7 +1,14 @@
 """Narrowing a findings document to a unit, a status or an article (for `oblige findings`)."""
 from __future__ import annotations
 
-from engine.findings import BASES, Escalation, Findings, Obligation, Violation, status_counts
+from engine.findings import (
+    BASES,
+    Escalation,
+    Findings,
+    Obligation,
+    Violation,
+    status_counts,
+)
 
 
 def narrow(findings: Findings, unit: str | None = None, status: str | None = None,

@@ -52,7 +52,7 @@ class AuditColumn(BaseModel):
     dated: Dated | None = None  # a `value` cell's instant
 
     @model_validator(mode="after")
-    def _value_cells(self) -> "AuditColumn":
+    def _value_cells(self) -> AuditColumn:
         if self.cell == "value" and (not self.values or self.dated is None):
             raise ValueError("a `value` column lists its `values` and says how it is `dated`")
         if self.cell == "date" and (self.values or self.dated):

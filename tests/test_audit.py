@@ -10,7 +10,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from rich.console import Console
 
 from cli import main
