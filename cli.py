@@ -21,23 +21,23 @@ import click
 from pydantic import TypeAdapter
 from rich.console import Console
 
-from engine import Engine, RulesetError, load_ruleset
-from engine.audit_report import audit_csv, audit_html, audit_json, audit_table
-from engine.batch import BatchEvaluator
-from engine.casetest import CaseRunner, load_cases
-from engine.catalogue import coverage, describe, parameter_line
-from engine.explain import UnknownFinding, explain, render_text
-from engine.filters import narrow
-from engine.findings import STATUSES, Findings
-from engine.i18n import article_label
-from engine.inputs import InputError, read_files
-from engine.labels import add_labels
-from engine.records import load_audit_spec, read_records
-from engine.report import render_table
-from engine.store import DEFAULT_URL, Store, StoreError, stored_items
-from facts.events import EVENT_ADAPTER
-from facts.reader import Accepted, Rejected
-from facts.timeutil import TimeFormatError, now, parse_instant
+from oblige import Engine, RulesetError, load_ruleset
+from oblige.engine.render.audit import audit_csv, audit_html, audit_json, audit_table
+from oblige.engine.batch.evaluator import BatchEvaluator
+from oblige.engine.rules.casetest import CaseRunner, load_cases
+from oblige.engine.rules.catalogue import coverage, describe, parameter_line
+from oblige.engine.render.explain import UnknownFinding, explain, render_text
+from oblige.engine.core.filters import narrow
+from oblige.engine.core.findings import STATUSES, Findings
+from oblige.engine.render.i18n import article_label
+from oblige.facts.files import InputError, read_files
+from oblige.engine.render.labels import add_labels
+from oblige.engine.audit.records import load_audit_spec, read_records
+from oblige.engine.render.table import render_table
+from oblige.engine.store.sql import DEFAULT_URL, Store, StoreError, stored_items
+from oblige.facts.events import EVENT_ADAPTER
+from oblige.facts.reader import Accepted, Rejected
+from oblige.facts.timeutil import TimeFormatError, now, parse_instant
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -347,8 +347,8 @@ def serve_command(db_url: str, host: str, port: int, tokens_file: str | None, ma
     """Serve the JSON HTTP API (events, evaluate, findings, explain, rules) with uvicorn."""
     import uvicorn
 
-    from engine.service import Limits, create_app
-    from engine.tokens import TokensFileError, load_tokens
+    from oblige.engine.http.app import Limits, create_app
+    from oblige.engine.http.tokens import TokensFileError, load_tokens
 
     engine = _engine(ruleset_path, params_file, units_file)
     tokens = None

@@ -12,16 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from engine.compile import compile_ruleset
-from engine.ruleset import Ruleset
-from engine.session import fact_dict
+from oblige.engine.core.compile import compile_ruleset
+from oblige.engine.rules.ruleset import Ruleset
+from oblige.engine.core.session import fact_dict
 
 BATCH = 400
 
 
 def partitions(lines: Iterable[str], ruleset: Ruleset) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Group raw events by subject (case) or unit (unit-level) as durable_rules facts."""
-    from facts.reader import Accepted, read_lines
+    from oblige.facts.reader import Accepted, read_lines
 
     parts: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for item in read_lines(lines, "bench", ruleset.units):
@@ -83,7 +83,7 @@ def _slot_value(v: Any) -> str:
 def clips_rules(ruleset: Ruleset) -> tuple[list[str], list[str]]:
     """deftemplate slots and defrules equivalent to the compiled durable_rules patterns."""
     definition = compile_ruleset(ruleset).definition
-    from facts.vocabulary import ALL_TYPES
+    from oblige.facts.vocabulary import ALL_TYPES
 
     slots: set[str] = {"id", "k", "type", "subject", "unit", "rule", "period", "year", "part"}
     slots |= {f"d_{name}" for fields in ALL_TYPES.values() for name in fields}

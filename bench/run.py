@@ -37,7 +37,7 @@ def floors(path: Path, clips: bool = True) -> dict[str, float]:
 
 def _floors(path: str, clips: bool) -> dict[str, float]:
     from bench.floors import clips_floor, durable_floor, partitions
-    from engine.ruleset import load_ruleset
+    from oblige.engine.rules.ruleset import load_ruleset
 
     rs = load_ruleset()
     out: dict[str, float] = {}
@@ -61,9 +61,9 @@ def _floors(path: str, clips: bool) -> dict[str, float]:
 
 def incremental_p99(n_background: int = 50_000, n_ops: int = 5_000) -> tuple[float, float]:
     """p50 and p99 milliseconds to add one event and read that subject's findings."""
-    from engine import Engine
-    from facts.reader import read_lines
-    from facts.timeutil import parse_instant
+    from oblige import Engine
+    from oblige.facts.reader import read_lines
+    from oblige.facts.timeutil import parse_instant
 
     engine = Engine.load()
     units = engine.ruleset.units
@@ -94,7 +94,7 @@ def main() -> None:
                         help="rounds of (floor (a), eval) back to back; the ratio reported is the median round's")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    oblige = [sys.executable, "-c", "from cli import main; main()"]
+    oblige = [sys.executable, "-c", "from oblige.cli import main; main()"]
     with tempfile.TemporaryDirectory(prefix="oblige-bench-") as tmp:
         work = Path(tmp)
         stream = work / "events.jsonl"

@@ -20,8 +20,8 @@ from pydantic import (
     field_validator,
 )
 
-from facts.timeutil import parse_instant
-from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
+from oblige.facts.timeutil import parse_instant
+from oblige.facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 

@@ -14,9 +14,9 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
-from facts.events import EVENT_ADAPTER, Fact, to_fact
-from facts.units import UnitRegistry
-from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
+from oblige.facts.events import EVENT_ADAPTER, Fact, to_fact
+from oblige.facts.units import UnitRegistry
+from oblige.facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 
 @dataclass(frozen=True, slots=True)

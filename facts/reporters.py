@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
+from oblige.facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 Who = Literal["members", "district", "any"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from facts.reporters import ReporterTable
+from oblige.facts.reporters import ReporterTable
 
 ALWAYS_PRESENT = ("district_government", "joint_conference_office")
 EXTERNAL = "external"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from engine import Engine
-from engine.ruleset import DEFAULT_RULESET
-from facts.reader import Accepted, Rejected, check_event
+from oblige import Engine
+from oblige.engine.rules.ruleset import DEFAULT_RULESET
+from oblige.facts.reader import Accepted, Rejected, check_event
 
 ROOT = Path(__file__).resolve().parent.parent
 

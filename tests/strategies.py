@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from facts.timeutil import ZONE
+from oblige.facts.timeutil import ZONE
 
 SUBJECTS = ["s1", "s2", "s3"]
 UNITS = ["public_security", "civil_affairs", "education", "health", "commerce", "political_legal", "gov_office", "justice",
@@ -85,7 +85,7 @@ FULFIL_ONLY = ["tuanyuan.alert_published", "dna.sample_entered", "dna.compared",
 
 def _reporters() -> dict[str, list[str]]:
     """Per type, the units of UNITS that may report it (SPEC §2.1), so that drawn events are valid."""
-    from engine.ruleset import load_ruleset
+    from oblige.engine.rules.ruleset import load_ruleset
 
     units = load_ruleset(check=False).units
     return {t: [u for u in UNITS if units.may_report(t, u)] for t, _ in CASE_TEMPLATES + UNIT_TEMPLATES}

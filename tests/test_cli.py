@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from oblige.cli import main
 from tests.conftest import ROOT, ev
 
 EXAMPLE = str(ROOT / "examples" / "events.jsonl")
@@ -179,7 +179,7 @@ def test_parallel_parsing_settles_ids_repeated_across_ranges(tmp_path: Path) -> 
     """First read wins even when the repeat lands in another worker's byte range."""
     import io
 
-    from engine import BatchEvaluator, Engine, parse_instant, read_files
+    from oblige import BatchEvaluator, Engine, parse_instant, read_files
 
     first = ev("k1", "child.missing_reported", "2023-06-01", "public_security", "c1", age=5)
     other = {**first, "occurred_at": "2023-06-02"}
@@ -208,7 +208,7 @@ def test_a_worker_killed_mid_run_exits_4_not_a_result(tmp_path: Path) -> None:
 
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in generate(60_000, 3)), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", "eval", str(path),
+    proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "eval", str(path),
                              "--as-of", "2024-06-01", "--format", "json", "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     killed = False

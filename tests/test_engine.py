@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import threading
 
-from engine import Engine
-from engine.params import build_params
-from facts.timeutil import parse_instant
+from oblige import Engine
+from oblige.engine.rules.params import build_params
+from oblige.facts.timeutil import parse_instant
 from tests.conftest import ev, verdicts
 
 MISSING = [ev("m1", "child.missing_reported", "2023-06-01T08:00:00+08:00", "public_security", "c1", age=5)]
@@ -80,7 +80,7 @@ def test_a_fulfilment_never_crosses_subjects(engine: Engine) -> None:
 
 
 def test_compiled_patterns_are_flat(engine: Engine) -> None:
-    from engine.compile import compile_ruleset
+    from oblige.engine.core.compile import compile_ruleset
 
     def nested(term: object, depth: int = 0) -> bool:
         if isinstance(term, dict):

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from facts.events import EVENT_MODELS
-from facts.reader import Accepted, Rejected, check_event, read_lines, read_stream
-from facts.timeutil import (
+from oblige.facts.events import EVENT_MODELS
+from oblige.facts.reader import Accepted, Rejected, check_event, read_lines, read_stream
+from oblige.facts.timeutil import (
     TimeFormatError,
     format_instant,
     parse_duration,
     parse_instant,
 )
-from facts.vocabulary import ALL_TYPES, UNIT_LEVEL
+from oblige.facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 
 def base(type_: str, unit: str = "public_security", **data) -> dict:
@@ -189,7 +189,7 @@ def test_instant_formatting_agrees_with_datetime() -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from facts.timeutil import from_us
+    from oblige.facts.timeutil import from_us
 
     @given(st.integers(min_value=-2_208_988_800 * 10**6, max_value=4_102_444_800 * 10**6))
     def check(us: int) -> None:
@@ -204,8 +204,8 @@ def test_any_bytes_are_read_the_same_whole_or_by_byte_range(engine, tmp_path_fac
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from engine.batch import _range_verdicts, _split
-    from engine.inputs import read_files
+    from oblige.engine.batch.evaluator import _range_verdicts, _split
+    from oblige.facts.files import read_files
     from tests.conftest import ev
 
     line = st.tuples(st.binary(max_size=30), st.sampled_from([b"", b"\r", b"\r\r", b"\xff", b"\xe4\xb8"]),

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from engine import Engine, RulesetError, load_ruleset
-from engine.labels import LEVELS, escalation_label, labels
-from engine.ruleset import DEFAULT_RULESET
+from oblige.cli import main
+from oblige import Engine, RulesetError, load_ruleset
+from oblige.engine.render.labels import LEVELS, escalation_label, labels
+from oblige.engine.rules.ruleset import DEFAULT_RULESET
 from tests.conftest import ROOT
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -8,9 +8,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Engine
-from facts.reader import read_lines
-from facts.timeutil import parse_instant
+from oblige import Engine
+from oblige.facts.reader import read_lines
+from oblige.facts.timeutil import parse_instant
 from tests.conftest import verdicts
 from tests.strategies import FULFIL_ONLY, SUBJECTS, as_of_hours, event_streams, instant
 
@@ -127,7 +127,7 @@ def test_streaming_batch_equals_session(engine: Engine, events, hours: int, repe
     """The bounded-memory evaluator (engine.batch) gives the document the session gives."""
     import io
 
-    from engine.batch import BatchEvaluator
+    from oblige.engine.batch.evaluator import BatchEvaluator
 
     as_of = parse_instant(instant(hours))
     stream = events + events[:repeats] + ([{**events[0], "occurred_at": "2030-01-01"}] if events else [])
@@ -145,8 +145,8 @@ def test_parallel_parsing_equals_session(engine: Engine, events, hours: int, dat
     repeats, conflicting ids, bad lines, CRLF and a byte-order mark included."""
     import io
 
-    from engine.batch import BatchEvaluator
-    from engine.inputs import read_files
+    from oblige.engine.batch.evaluator import BatchEvaluator
+    from oblige.facts.files import read_files
 
     lines = [json.dumps(e) for e in events]
     for _ in range(data.draw(st.integers(0, 4))):

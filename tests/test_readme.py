@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
+from oblige.cli import main
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -33,7 +33,7 @@ def test_python_example_runs(tmp_path: Path) -> None:
 
 
 def test_every_command_named_exists() -> None:
-    named = set(re.findall(r"`?oblige ([a-z]+(?: (?:list|show|coverage|validate|test))?)", README))
+    named = set(re.findall(r"(?<!from )`?oblige ([a-z]+(?: (?:list|show|coverage|validate|test))?)", README))
     assert {"eval", "ingest", "findings", "audit", "explain", "serve", "rules list", "rules show",
             "rules coverage", "rules validate", "rules test"} <= named
     for command in named:

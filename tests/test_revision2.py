@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from engine import Engine
-from engine.errors import RulesetError
-from engine.params import build_params
-from engine.ruleset import DEFAULT_RULESET, load_ruleset
-from engine.workdays import CALENDAR_NAME, add_working_days, covered, estimated
-from facts.timeutil import format_instant, parse_instant
+from oblige import Engine
+from oblige.engine.rules.errors import RulesetError
+from oblige.engine.rules.params import build_params
+from oblige.engine.rules.ruleset import DEFAULT_RULESET, load_ruleset
+from oblige.engine.rules.workdays import CALENDAR_NAME, add_working_days, covered, estimated
+from oblige.facts.timeutil import format_instant, parse_instant
 from tests.conftest import ev, verdicts
 
 
@@ -203,7 +203,7 @@ def test_batch_equals_session_with_decisions(engine: Engine, tmp_path: Path) -> 
     import io
     import json
 
-    from engine.batch import BatchEvaluator
+    from oblige.engine.batch.evaluator import BatchEvaluator
 
     events = MISSED + [
         ev("d1", "assessment.enforcement_failure", "2024-03-31", "political_legal", year=2023, target="education",

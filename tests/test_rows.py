@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.findings import Escalation, Obligation, Violation
-from engine.rows import (
+from oblige.engine.core.findings import Escalation, Obligation, Violation
+from oblige.engine.core.rows import (
     MODELS,
     EscalationRow,
     ObligationRow,

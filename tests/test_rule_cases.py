@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import Engine
-from engine.casetest import CaseRunner, load_cases
-from engine.ruleset import DEFAULT_RULESET
+from oblige import Engine
+from oblige.engine.rules.casetest import CaseRunner, load_cases
+from oblige.engine.rules.ruleset import DEFAULT_RULESET
 
 CASES = load_cases(DEFAULT_RULESET / "tests")
 

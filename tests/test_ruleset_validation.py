@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import RulesetError, load_ruleset
-from engine.ruleset import DEFAULT_RULESET
+from oblige import RulesetError, load_ruleset
+from oblige.engine.rules.ruleset import DEFAULT_RULESET
 
 # art-19.yaml: line 4 "- id:", 8 action, 9 duty_bearer, 11-12 trigger event/where, 13 fulfilled_by, 14 deadline
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.runs import RunWriter, merge_runs
+from oblige.engine.batch.runs import RunWriter, merge_runs
 
 items = st.lists(st.tuples(st.integers(-10**15, 10**15), st.text(max_size=6), st.text(max_size=30)),
                  unique_by=lambda item: (item[0], item[1]), max_size=300)

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import uvicorn
 
-from engine import Engine
-from engine.service import Limits, create_app
-from engine.tokens import Grant, Tokens
+from oblige import Engine
+from oblige.engine.http.app import Limits, create_app
+from oblige.engine.http.tokens import Grant, Tokens
 from tests.conftest import ROOT
 
 ADMIN, HEALTH, WRITER = "admin-0123456789abcdef", "health-0123456789abcdef", "writer-0123456789abcdef"
@@ -80,7 +80,7 @@ def test_ingest_then_findings_equal_eval_and_scoping(server: str, engine: Engine
     full = httpx.get(f"{server}/v1/findings", params={"as_of": "2023-12-31"}, headers=auth(ADMIN)).json()
     from click.testing import CliRunner
 
-    from cli import main
+    from oblige.cli import main
     direct = json.loads(CliRunner().invoke(main, ["eval", str(EXAMPLE), "--as-of", "2023-12-31", "--format", "json"]).stdout)
     for key in ("obligations", "violations", "escalations"):
         assert full[key] == direct[key]
@@ -130,7 +130,7 @@ def test_tokens_never_logged(tmp_path: Path) -> None:
     tokens.write_text(f'tokens:\n  - {{token: "{ADMIN}", units: "*", write: true}}\n', encoding="utf-8")
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", "serve", "--db", f"sqlite:///{tmp_path / 'x.db'}",
+    proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "serve", "--db", f"sqlite:///{tmp_path / 'x.db'}",
                              "--port", str(port), "--tokens", str(tokens)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
@@ -152,7 +152,7 @@ def test_tokens_never_logged(tmp_path: Path) -> None:
 def test_refuses_public_bind_without_tokens(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from oblige.cli import main
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--db", f"sqlite:///{tmp_path / 'y.db'}"])
     assert result.exit_code == 2 and "loopback only" in result.stderr
     bad = tmp_path / "t.yaml"

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine import Engine
-from engine.store import Store, StoreError, stored_items
-from facts.reader import read_lines
-from facts.timeutil import parse_instant
+from oblige import Engine
+from oblige.engine.store.sql import Store, StoreError, stored_items
+from oblige.facts.reader import read_lines
+from oblige.facts.timeutil import parse_instant
 from tests.conftest import ROOT
 
 PG_BASE = os.environ.get("OBLIGE_TEST_DB_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
-OBLIGE = [sys.executable, "-c", "from cli import main; main()"]
+OBLIGE = [sys.executable, "-c", "from oblige.cli import main; main()"]
 
 
 def _pg_available() -> str | None:
@@ -204,7 +204,7 @@ def test_large_store_findings_stream_the_same_document(tmp_path: Path, monkeypat
 def test_store_ranges_parsed_apart_equal_the_session(engine: Engine, db_url: str) -> None:
     import io
 
-    from engine.batch import BatchEvaluator
+    from oblige.engine.batch.evaluator import BatchEvaluator
 
     store = Store(db_url)
     example = ROOT / "examples" / "events.jsonl"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
-from facts.vocabulary import ALL_TYPES
+from oblige.cli import main
+from oblige.facts.vocabulary import ALL_TYPES
 from tests.conftest import ROOT, ev
 
 EXAMPLE = str(ROOT / "examples" / "events.jsonl")
@@ -92,7 +92,7 @@ def test_explain_working_days_on_the_official_calendar() -> None:
 
 
 def test_explain_says_when_working_days_were_estimated(tmp_path: Path) -> None:
-    from engine.workdays import CALENDAR_NAME, covered
+    from oblige.engine.rules.workdays import CALENDAR_NAME, covered
 
     year = next(y for y in range(2026, 2031) if not covered(y + 1) and covered(y))
     events = tmp_path / "e.jsonl"
@@ -152,7 +152,7 @@ def test_rules_commands() -> None:
 def test_rules_validate_reports_every_problem(tmp_path: Path) -> None:
     import shutil
 
-    from engine.ruleset import DEFAULT_RULESET
+    from oblige.engine.rules.ruleset import DEFAULT_RULESET
     target = tmp_path / "rs"
     shutil.copytree(DEFAULT_RULESET, target)
     for name, old, new in (("art-19.yaml", "tuanyuan_deadline", "tuanyuan_deadlin"), ("art-33.yaml", "justice", "justise")):

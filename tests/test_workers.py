@@ -6,15 +6,9 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from engine.workers import Workers
-
-
-def _where(x: int) -> tuple[int, int]:
-    return x * x, os.getpid()
-
-
-def _die(code: int) -> None:
-    os._exit(code)  # as a crash in the matching core or the out-of-memory killer would
+from oblige.engine.batch.workers import Workers
+from tests.jobs import die as _die
+from tests.jobs import where as _where
 
 
 def test_jobs_run_in_other_processes_and_come_back_in_order() -> None:

@@ -1,0 +1,184 @@
+"""The event-time obligation lifecycle (SPEC §1, §4): from matches to obligations and violations.
+
+Pure functions. Input: one partition's facts (position = the seq the matcher saw), its
+matches, the rules, parameters and `as_of`. Events after `as_of` are invisible here; events
+before the effective instant never reached the matcher.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from oblige.engine.core.compile import ACT, EVENT_UNIT, ALL_OF, BLOCK, CLOSED, DISCHARGE, EXTEND, FULFIL, OPENED, TRIGGER, UNLESS
+from oblige.engine.core.findings import make_id
+from oblige.engine.rules.params import Params
+from oblige.engine.core.periodic import Duty
+from oblige.engine.core.rows import ObligationRow, ViolationRow
+from oblige.engine.rules.ruleset import Ruleset
+from oblige.engine.rules.schema import ObligationRule, ProhibitionRule
+from oblige.facts.events import Fact
+from oblige.facts.units import EXTERNAL
+
+@dataclass
+class Grouped:
+    """Matches of one partition, indexed for the lifecycle (positions in the partition)."""
+
+    triggers: dict[int, list[int]] = field(default_factory=dict)
+    pairs: dict[tuple[str, int, int], list[int]] = field(default_factory=dict)  # (tag, rule, first) -> seconds
+    acts: dict[int, list[int]] = field(default_factory=dict)
+
+    def add(self, tag: str, rule: int, first: int, second: int) -> None:
+        if tag == TRIGGER:
+            self.triggers.setdefault(rule, []).append(first)
+        elif tag == ACT:
+            self.acts.setdefault(rule, []).append(first)
+        else:
+            self.pairs.setdefault((tag, rule, first), []).append(second)
+
+
+def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -> Fact | None:
+    """The earliest fact (by time, then id) among `seqs` with lo <= at <= hi."""
+    best: Fact | None = None
+    for s in seqs:
+        f = facts[s]
+        if f.at > hi or (lo is not None and f.at < lo):
+            continue
+        if best is None or (f.at, f.id) < (best.at, best.id):
+            best = f
+    return best
+
+
+def _fulfilment(rule: ObligationRule, index: int, first: int, facts: Sequence[Fact], matches: Grouped,
+                lo: int | None, as_of: int) -> Fact | None:
+    """The act that fulfils the duty (SPEC §1): the earliest qualifying one, or for an all-of duty
+    the last of the earliest of each required act (fulfilled when the last of them occurs)."""
+    if not rule.fulfilled_by.needs_all:
+        return _earliest(facts, matches.pairs.get((FULFIL, index, first), []), lo, as_of)
+    acts = [_earliest(facts, matches.pairs.get((f"{ALL_OF}{k}", index, first), []), lo, as_of)
+            for k in range(len(rule.fulfilled_by.parts))]
+    if any(a is None for a in acts):
+        return None
+    return max((a for a in acts if a is not None), key=lambda f: (f.at, f.id))
+
+
+def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | None, period: str | None,
+           triggered_by: list[str], triggered_at: int, base_due: int | None, blocker: Fact | None,
+           fulfil: Fact | None, as_of: int, evidence: list[str],
+           discharge: Fact | None = None) -> tuple[ObligationRow, ViolationRow | None]:
+    """Status at `as_of` and the violation, if any, of one obligation.
+
+    A discharging event at or before the due instant and before any fulfilment ends the duty
+    (`discharged`, no violation); a fulfilment at or before the discharge wins over it."""
+    due = base_due
+    precondition = False
+    if blocker is not None and (base_due is None or blocker.at < base_due):
+        due, precondition = blocker.at, True
+    if discharge is not None and fulfil is not None and fulfil.at <= discharge.at:
+        discharge = None
+    if discharge is not None and (due is None or discharge.at <= due):
+        status = "discharged"
+        fulfil = None
+    elif fulfil is not None:
+        status = "fulfilled" if due is None or fulfil.at <= due else "fulfilled_late"
+    else:
+        status = "overdue" if due is not None and as_of > due else "open"
+    ob_id = make_id("ob", rule_id, subject, period, bearer, *triggered_by)
+    obligation = ObligationRow(ob_id, rule_id, article, action, bearer, subject, period, triggered_by, triggered_at,
+                               due, status, fulfil.id if fulfil else None, fulfil.at if fulfil else None)
+    violation = None
+    if status in ("overdue", "fulfilled_late"):
+        assert due is not None
+        proof = list(evidence)
+        if precondition and blocker is not None:
+            proof.append(blocker.id)
+        if fulfil is not None:
+            proof.append(fulfil.id)
+        violation = ViolationRow(make_id("vi", ob_id), rule_id, article, "precondition" if precondition else "overdue",
+                                 bearer, subject, period, due, ob_id, proof, fulfil.at if fulfil else None)
+    return obligation, violation
+
+
+def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], matches: Grouped,
+                  as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
+    """Obligations and violations of one subject's partition."""
+    obligations: list[ObligationRow] = []
+    violations: list[ViolationRow] = []
+    registry = ruleset.units
+    for index, seqs in matches.triggers.items():
+        located = ruleset.rules[index]
+        rule = located.rule
+        assert isinstance(rule, ObligationRule)
+        dl = rule.deadline
+        for t_seq in seqs:
+            t = facts[t_seq]
+            if t.at > as_of:
+                continue
+            triggered_at = params.add(rule.trigger.after, t.at) if rule.trigger.after else t.at
+            if triggered_at > as_of:
+                continue
+            cancel = _earliest(facts, matches.pairs.get((UNLESS, index, t_seq), []), t.at, triggered_at)
+            if cancel is not None:
+                continue  # e.g. Art. 28: identity established or discharged within the waiting period
+            bearer = t.unit if rule.duty_bearer == EVENT_UNIT else rule.duty_bearer
+            assert isinstance(bearer, str)
+            if bearer != EXTERNAL and bearer not in registry.codes:
+                continue  # a unit removed from the registry owes nothing
+            evidence = [t.id]
+            base_due = params.add(dl.within, triggered_at) if dl.within else None
+            if dl.extended_by is not None and base_due is not None:
+                extension = _earliest(facts, matches.pairs.get((EXTEND, index, t_seq), []), t.at, min(base_due, as_of))
+                if extension is not None:  # once: the due instant moves on by the named parameter
+                    base_due = params.add(dl.extended_by.by, base_due)
+                    evidence.append(extension.id)
+            blocker = _earliest(facts, matches.pairs.get((BLOCK, index, t_seq), []), t.at, as_of)
+            precede = dl.before is not None
+            fulfil = _fulfilment(rule, index, t_seq, facts, matches, None if precede else triggered_at, as_of)
+            discharge = _earliest(facts, matches.pairs.get((DISCHARGE, index, t_seq), []), t.at, as_of)
+            ob, vi = _close(rule.id, located.article, rule.action, bearer, t.subject, None, [t.id], triggered_at,
+                            base_due, blocker, fulfil, as_of, evidence, discharge)
+            obligations.append(ob)
+            if vi is not None:
+                violations.append(vi)
+    for index, seqs in matches.acts.items():
+        located = ruleset.rules[index]
+        rule = located.rule
+        assert isinstance(rule, ProhibitionRule)
+        for e_seq in seqs:
+            e = facts[e_seq]
+            if e.at > as_of:
+                continue
+            evidence = [e.id]
+            if rule.while_open:
+                opened = [facts[s] for s in matches.pairs.get((OPENED, index, e_seq), []) if facts[s].at <= e.at]
+                closed = [facts[s] for s in matches.pairs.get((CLOSED, index, e_seq), []) if facts[s].at <= e.at]
+                still_open = sorted((o for o in opened if not any(o.at <= c.at for c in closed)),
+                                    key=lambda f: (f.at, f.id))
+                if not still_open:
+                    continue
+                evidence = [still_open[0].id, e.id]
+            unit = e.unit if rule.charged == EVENT_UNIT else rule.charged
+            violations.append(ViolationRow(
+                make_id("vi", rule.id, e.id), rule.id, located.article,
+                "prohibited" if rule.kind == "prohibition" else "breach", unit, e.subject, None, e.at, None, evidence, None))
+    return obligations, violations
+
+
+def duty_findings(ruleset: Ruleset, facts: Sequence[Fact], duties: Sequence[Duty], matches: Grouped,
+                  as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
+    """Calendar duties of one unit: duty seq k is at position len(facts) + k in the partition."""
+    obligations: list[ObligationRow] = []
+    violations: list[ViolationRow] = []
+    offset = len(facts)
+    for k, duty in enumerate(duties):
+        if duty.start > as_of:
+            continue
+        located = ruleset.rules[duty.rule_index]
+        rule = located.rule
+        assert isinstance(rule, ObligationRule)
+        fulfil = _fulfilment(rule, duty.rule_index, offset + k, facts, matches, None, as_of)
+        ob, vi = _close(rule.id, located.article, rule.action, duty.unit, None, duty.period, [], duty.start,
+                        duty.due, None, fulfil, as_of, [])
+        obligations.append(ob)
+        if vi is not None:
+            violations.append(vi)
+    return obligations, violations

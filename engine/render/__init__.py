@@ -1,0 +1,1 @@
+"""What people read: terminal tables, the audit report, explanations, labels and language."""

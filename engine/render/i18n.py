@@ -1,0 +1,171 @@
+"""Words of the human-facing formats in Chinese and English; codes stay codes in JSON.
+
+Unit names, duty titles, statuses, violation kinds, escalation levels and bases and the audit
+report's title are ruleset data (units.yaml, rule titles, ruleset.yaml labels and ladder titles,
+audit.yaml); this module holds only the words of the report frame and the date style.
+"""
+from __future__ import annotations
+
+from oblige.facts.timeutil import from_us
+
+UI: dict[str, dict[str, str]] = {
+    "zh": {"as_of": "截至", "receipt": "凭证", "summary": "各单位汇总",
+           "unit": "单位", "obligations": "应履行事项", "violations": "违规事项", "escalations": "督办问责",
+           "matrix": "单位履职情况表", "due": "期限", "article": "条款", "kind": "类型", "duty": "事项",
+           "period": "期间", "at": "时间", "remedied": "纠正时间", "clause": "条文", "level": "级别",
+           "issued_by": "发出单位", "rejected": "被拒绝的记录", "line": "行", "error": "原因",
+           "by_unit": "各单位情况", "overdue_duties": "逾期未履行事项", "rejected_events": "被拒绝的事件",
+           "name": "名称", "overdue": "逾期", "open": "待办", "late": "迟办", "notices": "督办",
+           "criticism": "通报", "veto": "否决", "violations_short": "违规", "subject": "对象/期间", "file": "文件",
+           "discharged": "消除",
+           "basis_note": "督办通知依规发出；通报批评、一票否决由区委政法委考核决定，本表“建议”仅为向其提出的建议。",
+           "headline": "{name} 截至 {as_of}：事件 {events} 条（重复 {duplicates}，拒绝 {rejected}，生效前 {before}，"
+                       "截止后 {after}）；应履行事项 {obligations} 项（待履行 {open}，已履行 {fulfilled}，逾期履行 {late}，"
+                       "逾期未履行 {overdue}，事由消除 {discharged}），违规 {violations} 项，督办问责 {escalations} 项"
+                       "（依规督办 {rule}，建议 {proposed}，决定 {determined}，未采纳 {declined}）"},
+    "en": {"as_of": "as of", "receipt": "receipt", "summary": "Summary by unit",
+           "unit": "Unit", "obligations": "Obligations", "violations": "Violations", "escalations": "Escalations",
+           "matrix": "Duties by unit,", "due": "due", "article": "Art.", "kind": "Kind", "duty": "Duty",
+           "period": "Period", "at": "At", "remedied": "Remedied", "clause": "Clause", "level": "Level",
+           "issued_by": "Issued by", "rejected": "Rejected records", "line": "Line", "error": "Reason",
+           "by_unit": "By unit", "overdue_duties": "Overdue duties", "rejected_events": "Rejected events",
+           "name": "name", "overdue": "overdue", "open": "open", "late": "late", "notices": "notice",
+           "criticism": "critic.", "veto": "veto", "violations_short": "viol.", "subject": "subject/period", "file": "file",
+           "discharged": "disch.",
+           "basis_note": "Supervision notices follow by rule; public criticism and the one-vote veto are decided by the "
+                         "political-legal committee's assessment: 'proposed' is only a recommendation to it.",
+           "headline": "{name} as of {as_of}: {events} events ({duplicates} duplicate, {rejected} rejected, "
+                       "{before} before effective, {after} after as-of); {obligations} obligations ({open} open, "
+                       "{fulfilled} fulfilled, {late} late, {overdue} overdue, {discharged} discharged), "
+                       "{violations} violations, {escalations} escalations ({rule} by rule, {proposed} proposed, "
+                       "{determined} determined, {declined} declined)"},
+}
+
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_numeral(n: int) -> str:
+    """A whole number 0-9999 as written in a Chinese legal text.
+
+    >>> [chinese_numeral(n) for n in (4, 10, 16, 20, 38, 100, 105, 110, 2030)]
+    ['四', '十', '十六', '二十', '三十八', '一百', '一百零五', '一百一十', '二千零三十']
+    """
+    if not 0 <= n <= 9999:
+        raise ValueError(f"no Chinese numeral here for {n}")
+    if n < 10:
+        return _DIGITS[n]
+    if n < 20:
+        return "十" + (_DIGITS[n - 10] if n > 10 else "")
+    out, zero = "", False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit = n // value % 10
+        if digit:
+            out += ("零" if zero and out else "") + _DIGITS[digit] + unit
+            zero = False
+        elif out:
+            zero = True
+    return out
+
+
+def article_label(article: int, lang: str) -> str:
+    """An article as its readers cite it: 第三十八条 in zh, Art. 38 in en.
+
+    >>> article_label(4, "zh"), article_label(20, "zh"), article_label(38, "zh"), article_label(38, "en")
+    ('第四条', '第二十条', '第三十八条', 'Art. 38')
+    """
+    return f"第{chinese_numeral(article)}条" if lang == "zh" else f"Art. {article}"
+
+
+def format_date(us: int | None, lang: str) -> str:
+    """A date as people there write it: 2023年3月31日 in zh, 2023-03-31 in en."""
+    if us is None:
+        return ""
+    d = from_us(us)
+    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else d.strftime("%Y-%m-%d")
+
+
+PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "after": "triggered at {start} = {event} + {param} ({value}), with no {types} by then",
+        "within": "due = {base} {start} + {param} ({value}) = {due}",
+        "base_trigger": "trigger", "base_effective": "effective instant",
+        "date": "due = {param} ({value}) of {period} at 23:59:59, never earlier than effective + {grace} ({grace_value}) → {due}",
+        "date_next": "due = {param} ({value}) of the year after {period} at 23:59:59 → {due}",
+        "extended": "extended by {id} {type} at {at}: due = {first} + {param} ({value}) = {due}",
+        "estimated": "the due date was estimated (Monday–Friday): the working days run beyond the years of the official "
+                     "calendar ({calendar})",
+        "end_of_period": "due = last day of {period} at 23:59:59, never earlier than effective + {grace} → {due}",
+        "before": "must precede {type}: due is the earlier of the above and the first {type} → {due}",
+        "no_deadline": "no deadline: a required action that stays open until fulfilled",
+        "st_fulfilled": "fulfilled by {id} at {at}", "st_fulfilled_due": ", at or before the due instant {due}",
+        "st_fulfilled_late": "fulfilled late by {id} at {at}, after the due instant {due}",
+        "st_overdue": "overdue: as of {as_of} no fulfilling event occurred at or before {due}",
+        "st_open": "open: as of {as_of} not yet fulfilled", "st_open_due": "; due {due}",
+        "st_discharged": "discharged: its reason ceased{what} before the due instant {due}; no violation",
+        "by_event": " ({id} {type} at {at})", "param": "parameter {line}",
+        "k_overdue": "the due instant passed with no fulfilling event at or before it",
+        "k_precondition": "the act the duty had to precede happened before any fulfilling event",
+        "k_prohibited": "the act is prohibited by the clause quoted",
+        "k_breach": "the duty was performed in a way the clause does not allow",
+        "remedied": "; remedied at {at}",
+        "l_supervision_notice": "by rule: every violation charged to a member unit or the joint-conference office gets "
+                                "a supervision notice at its instant ({article})",
+        "l_public_criticism": "an overdue or precondition violation still unremedied {after} ({value}) after it, or a "
+                              "prohibited act or breach at its instant ({article})",
+        "l_one_vote_veto": "at most one per unit and year: at {at} ({value}) 23:59:59 of the year, or at a later proposed "
+                           "criticism of that year, a violation still unremedied ({article})",
+        "b_proposed": "; PROPOSED only: a recommendation to {issuer}, which decides in its assessment of {period} — "
+                      "not a decision",
+        "b_determined": "DETERMINED by {issuer} in its assessment (the event below), which lists this measure ({article}); "
+                        "it replaces any proposal of the same level, unit and year",
+        "b_declined": "; DECLINED: the assessment of {period} was completed{event} without taking up this proposal",
+        "h_obligation": "obligation {id}: {bearer} must {duty}", "h_subject": " for {subject}", "h_period": " for period {period}", "h_once": " (once)",
+        "h_violation": "violation {id} ({kind}) charged to {unit} at {at}",
+        "h_escalation": "escalation {id}: {level} against {unit}, issued by {issuer} at {at}, period {period}",
+        "h_escalation_proposal": "escalation {id}: {level} against {unit}, proposed to {issuer} at {at}, period {period}",
+        "h_assessment": "assessment {id} ({type}) at {at}: target {target}, year {year}",
+        "h_assessment_finding": ", finding {finding}, measures: {measures}",
+        "rule": "rule {rule} — {article}: 「{clause}」", "triggered_by": "triggered by {id} {type} at {at}",
+        "evidence": "evidence {id} {type} at {at}", "why": "why: {text}",
+    },
+    "zh": {
+        "after": "触发时间 {start} = {event} + {param}（{value}），期间未发生 {types}",
+        "within": "期限 = {base} {start} + {param}（{value}）= {due}",
+        "base_trigger": "触发时间", "base_effective": "生效时间",
+        "date": "期限 = {period}年 {param}（{value}）23:59:59，且不早于生效时间 + {grace}（{grace_value}）→ {due}",
+        "date_next": "期限 = {period}年的次年 {param}（{value}）23:59:59 → {due}",
+        "extended": "经 {id} {type}（{at}）延长：期限 = {first} + {param}（{value}）= {due}",
+        "estimated": "该期限为估算（按周一至周五计）：所计工作日超出法定节假日安排所覆盖的年份（{calendar}）",
+        "end_of_period": "期限 = {period} 最后一日 23:59:59，且不早于生效时间 + {grace} → {due}",
+        "before": "须先于 {type}：期限取上述期限与首个 {type} 发生时间中较早者 → {due}",
+        "no_deadline": "无期限：履行之前一直为待履行",
+        "st_fulfilled": "已由 {id} 于 {at} 履行", "st_fulfilled_due": "，未超过期限 {due}",
+        "st_fulfilled_late": "由 {id} 于 {at} 逾期履行（期限 {due}）",
+        "st_overdue": "逾期未履行：截至 {as_of}，期限 {due} 之前没有履行事件",
+        "st_open": "待履行：截至 {as_of} 尚未履行", "st_open_due": "；期限 {due}",
+        "st_discharged": "事由消除：期限 {due} 之前其事由已消除{what}，不构成违规",
+        "by_event": "（{id} {type}，{at}）", "param": "参数 {line}",
+        "k_overdue": "期限届满，期限前没有履行事件",
+        "k_precondition": "应在其之前完成的前置核查尚未完成，该行为即已发生",
+        "k_prohibited": "该行为为所引条文所禁止",
+        "k_breach": "履职方式不符合所引条文的要求",
+        "remedied": "；已于 {at} 纠正",
+        "l_supervision_notice": "依规督办：成员单位或联席会议办公室的每项违规，于违规发生时发出督办通知（{article}）",
+        "l_public_criticism": "逾期或前置程序违规在其后 {after}（{value}）仍未纠正，或禁止行为、履职不当发生时（{article}）",
+        "l_one_vote_veto": "每个单位每年至多一次：于当年 {at}（{value}）23:59:59，或当年其后被建议通报批评时，"
+                           "违规仍未纠正（{article}）",
+        "b_proposed": "；仅为建议：提请{issuer}在{period}年度考核中决定，并非决定",
+        "b_determined": "已决定：{issuer}在考核中认定并列明此项措施（见下方考核事件，{article}）；"
+                        "同一级别、单位和年度的建议由此取代",
+        "b_declined": "；未采纳：{period}年度考核已完成{event}，未采纳此项建议",
+        "h_obligation": "应履行事项 {id}：{bearer} 应「{duty}」", "h_subject": "（对象 {subject}）", "h_period": "（期间 {period}）", "h_once": "（一次性）",
+        "h_violation": "违规 {id}（{kind}）：{unit}，{at}",
+        "h_escalation": "督办问责 {id}：{level}，对象 {unit}，由 {issuer} 于 {at} 发出，年度 {period}",
+        "h_escalation_proposal": "督办问责 {id}：{level}，对象 {unit}，于 {at} 提请 {issuer} 决定，年度 {period}",
+        "h_assessment": "考核 {id}（{type}），{at}：对象 {target}，年度 {year}",
+        "h_assessment_finding": "，认定 {finding}，措施：{measures}",
+        "rule": "规则 {rule} — {article}：「{clause}」", "triggered_by": "触发事件 {id} {type}，{at}",
+        "evidence": "证据事件 {id} {type}，{at}", "why": "理由：{text}",
+    },
+}

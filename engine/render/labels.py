@@ -1,0 +1,69 @@
+"""Labels for people: unit names, duty titles, statuses, kinds and levels in zh or en.
+
+All of it is ruleset data (units.yaml, rule titles, ruleset.yaml labels and ladder titles);
+machine formats keep the codes, and `--labels` adds this object for services that display them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from oblige.engine.rules.ruleset import Ruleset
+
+LEVELS = ("supervision_notice", "public_criticism", "one_vote_veto")
+BASES = ("rule", "proposed", "determined", "declined")  # how firm an escalation is (SPEC §3.4)
+STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")
+KINDS = ("overdue", "precondition", "prohibited", "breach")
+LANGS = ("zh", "en")
+
+
+def labels(ruleset: Ruleset, lang: str) -> dict[str, dict[str, str]]:
+    """Every label of the ruleset in one language."""
+    ladder = ruleset.header.escalation
+    units = {u.code: (u.name_zh if lang == "zh" else u.name_en) for u in (*ruleset.units.members, *ruleset.units.others)}
+    actions: dict[str, str] = {}
+    rules: dict[str, str] = {}
+    for located in ruleset.rules:
+        title = getattr(located.rule.title, lang)
+        rules[located.rule.id] = title
+        action = getattr(located.rule, "action", None)
+        if action and action not in actions:
+            actions[action] = title
+    return {"units": units, "actions": actions, "rules": rules,
+            "status": {k: getattr(v, lang) for k, v in ruleset.header.labels["status"].items()},
+            "kind": {k: getattr(v, lang) for k, v in ruleset.header.labels["kind"].items()},
+            "level": {lv: getattr(getattr(ladder, lv).title, lang) for lv in LEVELS},
+            "basis": {k: getattr(v, lang) for k, v in ruleset.header.labels.get("basis", {}).items()}}
+
+
+def escalation_label(lab: dict[str, dict[str, str]], level: str, basis: str, lang: str) -> str:
+    """A level with its basis, so that a proposal never reads like a decision: 一票否决（建议）,
+    One-vote veto (proposed). A supervision notice by rule reads as the level alone (督办通知).
+
+    >>> lab = {"level": {"one_vote_veto": "一票否决", "supervision_notice": "督办通知"},
+    ...        "basis": {"proposed": "建议", "rule": "依规督办"}}
+    >>> escalation_label(lab, "one_vote_veto", "proposed", "zh"), escalation_label(lab, "supervision_notice", "rule", "zh")
+    ('一票否决（建议）', '督办通知')
+    >>> escalation_label({"level": {"one_vote_veto": "One-vote veto"}, "basis": {"proposed": "Proposed"}},
+    ...                  "one_vote_veto", "proposed", "en")
+    'One-vote veto (proposed)'
+    """
+    level_text = lab["level"].get(level, level)
+    if basis == "rule":
+        return level_text
+    basis_text = lab.get("basis", {}).get(basis, basis)
+    return f"{level_text}（{basis_text}）" if lang == "zh" else f"{level_text} ({basis_text.lower()})"
+
+
+def missing_labels(ruleset: Ruleset) -> list[str]:
+    """What a ruleset fails to label (checked by `rules validate`)."""
+    problems = []
+    want = {"status": set(STATUSES), "kind": set(KINDS), "basis": set(BASES)}
+    for group, keys in want.items():
+        have = set(ruleset.header.labels.get(group, {}))
+        problems += [f"labels.{group}.{k}: missing label" for k in sorted(keys - have)]
+    return problems
+
+
+def add_labels(doc: dict[str, Any], ruleset: Ruleset, lang: str) -> dict[str, Any]:
+    doc["labels"] = {"lang": lang, **labels(ruleset, lang)}
+    return doc

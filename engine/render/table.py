@@ -1,0 +1,112 @@
+"""The terminal table of `eval` and `findings`: who must be chased, at a glance, in zh or en."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+
+from oblige.engine.core.findings import Findings
+from oblige.engine.render.i18n import UI, article_label, format_date
+from oblige.engine.render.labels import BASES, LEVELS, escalation_label, labels
+from oblige.engine.rules.ruleset import Ruleset
+from oblige.facts.timeutil import format_instant
+
+
+def _when(us: int | None, lang: str) -> str:
+    if us is None:
+        return "—"
+    text = format_instant(us) or ""
+    return format_date(us, lang) + " " + text[11:16] if lang == "zh" else text[:16].replace("T", " ")
+
+
+def by_basis(counts: dict[tuple[str, str], int], level: str, lab: dict[str, dict[str, str]], lang: str,
+             sep: str = " ") -> str:
+    """One unit's escalations of one level, each count with its basis, so that a proposal is
+    never counted as a decision: `2建议 1决定`, `3 proposed`, `0`.
+
+    >>> lab = {"basis": {"determined": "决定", "proposed": "建议", "declined": "未采纳"}}
+    >>> by_basis({("one_vote_veto", "determined"): 1, ("one_vote_veto", "proposed"): 2}, "one_vote_veto", lab, "zh")
+    '2建议 1决定'
+    >>> by_basis({("public_criticism", "proposed"): 3}, "public_criticism", {"basis": {"proposed": "Proposed"}}, "en")
+    '3 proposed'
+    """
+    parts = []
+    for basis in BASES:
+        n = counts.get((level, basis), 0)
+        if n:
+            word = lab["basis"].get(basis, basis)
+            parts.append(str(n) if basis == "rule" else f"{n}{word}" if lang == "zh" else f"{n} {word.lower()}")
+    return sep.join(parts) or "0"
+
+
+def escalation_counts(findings: Findings) -> dict[str, dict[tuple[str, str], int]]:
+    """unit -> (level, basis) -> how many escalations."""
+    counts: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    for e in findings.escalations:
+        counts[e.unit][(e.level, e.basis)] += 1
+    return counts
+
+
+def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: str = "zh") -> None:
+    """Per unit: what is overdue and how it escalated; then the overdue duties and the escalations."""
+    t, lab, s = UI[lang], labels(ruleset, lang), findings.summary
+    console.print(t["headline"].format(
+        name=getattr(ruleset.header.title, lang) if lang == "zh" else ruleset.name, as_of=format_instant(findings.as_of),
+        events=s.events, duplicates=s.duplicates, rejected=s.rejected, before=s.before_effective, after=s.after_as_of,
+        obligations=s.obligations, open=s.open, fulfilled=s.fulfilled, late=s.fulfilled_late, overdue=s.overdue,
+        discharged=s.discharged, violations=s.violations, escalations=s.escalations, rule=s.rule, proposed=s.proposed,
+        determined=s.determined, declined=s.declined))
+    per_unit: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for o in findings.obligations:
+        per_unit[o.duty_bearer][o.status] += 1
+    for v in findings.violations:
+        per_unit[v.unit]["violations"] += 1
+    escalations = escalation_counts(findings)
+    name = lambda code: lab["units"].get(code, code)  # noqa: E731
+    counted = ("overdue", "open", "fulfilled_late", "discharged", "violations")
+    veto = lambda u, basis: escalations.get(u, {}).get(("one_vote_veto", basis), 0)  # noqa: E731
+    order = sorted(set(per_unit) | set(escalations),
+                   key=lambda u: (-per_unit[u]["overdue"], -veto(u, "determined"), -veto(u, "proposed"), u))
+    rows = [(name(unit), *(str(per_unit[unit][k]) for k in counted),
+             *(by_basis(escalations[unit], lv, lab, lang, "\n") for lv in LEVELS))
+            for unit in order if any(per_unit[unit][k] for k in counted) or any(escalations[unit].values())]
+    table = Table(title=t["by_unit"], pad_edge=False)
+    table.add_column(t["unit"], no_wrap=True, max_width=20, overflow="ellipsis")
+    for key in ("overdue", "open", "late", "discharged", "violations_short", "notices"):
+        table.add_column(t[key], justify="right", overflow="fold")
+    for i, key in enumerate(("criticism", "veto"), start=7):
+        # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
+        widest = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [cell_len(t[key])])
+        table.add_column(t[key], justify="right", min_width=widest)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+    overdue = [o for o in findings.obligations if o.status == "overdue"]
+    if overdue:
+        tab = Table(title=t["overdue_duties"])
+        for col in (t["unit"], t["article"], t["duty"], t["subject"], t["due"]):
+            tab.add_column(col)
+        for o in sorted(overdue, key=lambda o: (o.duty_bearer, o.due or 0)):
+            tab.add_row(name(o.duty_bearer), article_label(o.article, lang),
+                        lab["actions"].get(o.action, o.action), o.subject or o.period or "—", _when(o.due, lang))
+        console.print(tab)
+    if findings.escalations:
+        tab = Table(title=t["escalations"], caption=t["basis_note"])
+        shown = [escalation_label(lab, e.level, e.basis, lang) for e in findings.escalations]
+        tab.add_column(t["at"], no_wrap=True)
+        tab.add_column(t["level"], min_width=max(map(cell_len, shown)))  # never cut: the basis is in the label
+        for col in (t["unit"], t["issued_by"], t["article"], t["period"]):
+            tab.add_column(col, no_wrap=col == t["period"])
+        for e, label in zip(findings.escalations, shown):
+            tab.add_row(_when(e.at, lang), label, name(e.unit), name(e.issued_by), article_label(e.article, lang), e.period)
+        console.print(tab)
+    if findings.rejected:
+        tab = Table(title=t["rejected_events"])
+        for col in (t["file"], t["line"], "id", t["error"]):
+            tab.add_column(col)
+        for r in findings.rejected:
+            tab.add_row(r.file, str(r.line), r.id or "—", r.error)
+        console.print(tab)

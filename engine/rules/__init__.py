@@ -1,0 +1,1 @@
+"""Rulesets as data: the rule language, loading, parameters, the working-day calendar, validation, the catalogue and rule tests."""

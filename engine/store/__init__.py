@@ -1,0 +1,1 @@
+"""The durable event store (SQLite or any SQLAlchemy URL)."""

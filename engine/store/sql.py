@@ -1,0 +1,275 @@
+"""The durable event store: append-only, idempotent, crash-safe (sqlmodel over SQLAlchemy).
+
+Events are the source of truth. Each is stored once under its id with the canonical hash of
+its content; a repeat is counted, a different content under a known id is rejected. Writes go
+in transactions of bounded size; what a finished transaction acknowledged survives a crash,
+and running the same ingest again completes it with nothing doubled.
+
+SQLite (the default, `oblige.db`) runs in WAL mode with a busy timeout and takes its write
+lock at BEGIN (IMMEDIATE), so concurrent ingests queue instead of failing; any other
+SQLAlchemy URL (PostgreSQL) uses INSERT ... ON CONFLICT DO NOTHING for the same effect.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, Column, Index, String, Text, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+from oblige.facts.reader import Accepted, Rejected, check_event, split_repeats
+
+SCHEMA_VERSION = "1"
+DEFAULT_URL = "sqlite:///oblige.db"
+BATCH = 500
+
+
+class StoreError(Exception):
+    """The database cannot be used (wrong schema version, unreachable, not a database)."""
+
+
+class StoredEvent(SQLModel, table=True):
+    __tablename__ = "oblige_events"
+    __table_args__ = (Index("ix_oblige_events_seq", "seq"),)
+
+    id: str = Field(sa_column=Column(String(128), primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # receive order: the first stored wins
+    digest: str = Field(sa_column=Column(String(32), nullable=False))
+    type: str = Field(sa_column=Column(String(64), nullable=False))
+    occurred_at: int = Field(sa_column=Column(BigInteger, nullable=False))  # epoch microseconds
+    unit: str = Field(sa_column=Column(String(64), nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the event as received (one JSON object)
+    received_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    line: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class IngestLog(SQLModel, table=True):
+    __tablename__ = "oblige_ingest_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    finished_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    sources: str = Field(sa_column=Column(Text, nullable=False))
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "oblige_meta"
+
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+@dataclass
+class IngestReport:
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejections: list[Rejected] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        return {"read": self.read, "stored": self.stored, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+READ_ONLY = "oblige_read_only"  # execution option of the connections that only read
+
+
+def _sqlite_setup(engine: SqlEngine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # writers take the write lock up front (no lock upgrade deadlock between two ingests);
+        # readers take a WAL snapshot and block nobody: a `findings` reading a large store in two
+        # workers used to hold the write lock, so one worker waited for the other (and an ingest
+        # for both, up to the busy timeout)
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+class Store:
+    def __init__(self, url: str = DEFAULT_URL):
+        self.url = url
+        try:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot use database {url!r}: {exc}") from None
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            _sqlite_setup(self.engine)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        try:
+            SQLModel.metadata.create_all(self.engine, tables=[StoredEvent.__table__, IngestLog.__table__, Meta.__table__])
+            with Session(self.engine) as session:
+                found = session.get(Meta, "schema_version")
+                if found is None:
+                    session.add(Meta(key="schema_version", value=SCHEMA_VERSION))
+                    session.commit()
+                elif found.value != SCHEMA_VERSION:
+                    raise StoreError(f"{self.url}: database schema version {found.value}, this oblige uses {SCHEMA_VERSION}")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot use database {self.url!r}: {str(exc).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _reading(self) -> Connection:
+        """A connection whose transactions only read (on SQLite: a snapshot, not the write lock)."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
+    def _insert(self) -> Any:
+        """An executemany INSERT; ON CONFLICT DO NOTHING as a second line of defence."""
+        table = StoredEvent.__table__
+        if self.dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=["id"])
+        if self.dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing(index_elements=["id"])
+        raise StoreError(f"unsupported database dialect {self.dialect!r} (SQLite and PostgreSQL are supported)")
+
+    def ingest(self, items: Iterable[Accepted | Rejected], sources: str, batch_size: int = BATCH) -> IngestReport:
+        """Store valid events in bounded transactions; count repeats; reject conflicts."""
+        report = IngestReport()
+        with Session(self.engine) as session:
+            log = IngestLog(started_at=_now_us(), sources=sources)
+            session.add(log)
+            session.commit()
+            log_id = log.id
+        pending: list[Accepted] = []
+        for item in items:
+            report.read += 1
+            if isinstance(item, Rejected):
+                report.rejected += 1
+                report.rejections.append(item)
+                continue
+            pending.append(item)
+            if len(pending) >= batch_size:
+                self._write(pending, report)
+                pending = []
+        if pending:
+            self._write(pending, report)
+        with Session(self.engine) as session:
+            log = session.get(IngestLog, log_id)
+            assert log is not None
+            log.finished_at = _now_us()
+            log.read, log.stored, log.duplicates, log.rejected = report.read, report.stored, report.duplicates, report.rejected
+            session.add(log)
+            session.commit()
+        return report
+
+    def _write(self, batch: list[Accepted], report: IngestReport) -> None:
+        first, later = split_repeats(batch)  # repeats inside the batch are settled after the write
+        table = StoredEvent.__table__
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    if self.dialect == "postgresql":  # one writer at a time, so seq is the arrival order
+                        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7206151)")
+                    # writers are serialised (this lock, or SQLite's BEGIN IMMEDIATE): what is not
+                    # stored now is inserted by this transaction alone
+                    known: dict[str, str] = {}
+                    ids = list(first)
+                    for chunk in range(0, len(ids), 500):
+                        part = ids[chunk:chunk + 500]
+                        known.update(conn.execute(select(table.c.id, table.c.digest).where(table.c.id.in_(part))).all())
+                    seq0 = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar() or 0
+                    now = _now_us()
+                    rows = []
+                    for item in first.values():
+                        f = item.fact
+                        if f.id in known:
+                            continue
+                        rows.append({"id": f.id, "seq": seq0 + len(rows) + 1, "digest": item.digest.hex(),
+                                     "type": f.type, "occurred_at": f.at, "unit": f.unit, "subject": f.subject,
+                                     "body": item.raw, "received_at": now, "source": item.file, "line": item.line})
+                    if rows:
+                        conn.execute(self._insert(), rows)
+                inserted = {row["id"] for row in rows}
+                existing_ids = [i for i in first if i in known]
+                break
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        report.stored += len(inserted)
+        for event_id in existing_ids:
+            self._settle(first[event_id], known.get(event_id), report)
+        for item in later:
+            self._settle(item, first[item.fact.id].digest.hex(), report)
+
+    @staticmethod
+    def _settle(item: Accepted, stored_digest: str | None, report: IngestReport) -> None:
+        if stored_digest == item.digest.hex():
+            report.duplicates += 1
+        else:
+            report.rejected += 1
+            report.rejections.append(Rejected(item.file, item.line, item.fact.id,
+                                              "conflicting duplicate id: differs from the event already stored with this id",
+                                              item.raw))
+
+    def events(self, batch: int = 5000, first: int = 1, last: int | None = None) -> Iterator[tuple[int, str, int, str]]:
+        """(seq, source, line, body) of the stored events with first <= seq <= last, in stored order."""
+        table = StoredEvent.__table__
+        after = first - 1
+        with self._reading() as conn:
+            while True:
+                query = select(table.c.seq, table.c.source, table.c.line, table.c.body).where(table.c.seq > after)
+                if last is not None:
+                    query = query.where(table.c.seq <= last)
+                rows = conn.execute(query.order_by(table.c.seq).limit(batch)).all()
+                if not rows:
+                    return
+                yield from rows
+                after = rows[-1][0]
+
+    def max_seq(self) -> int:
+        table = StoredEvent.__table__
+        with self._reading() as conn:
+            return conn.execute(select(func.max(table.c.seq))).scalar() or 0
+
+    def count(self) -> int:
+        with self._reading() as conn:
+            return conn.execute(select(func.count()).select_from(StoredEvent.__table__)).scalar() or 0
+
+
+def stored_verdict(source: str, line: int, body: str, units: Any) -> Accepted | Rejected:
+    """A stored event as a reader verdict (validated again against the registry in use)."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses and the JSON-array reader took (integers over 64 bits)
+            obj = json.loads(body)
+        except json.JSONDecodeError as exc:  # pragma: no cover - only ingest writes bodies
+            return Rejected(source, line, None, f"stored event is not JSON: {exc.msg}", body)
+    return check_event(obj, units, source, line, body)
+
+
+def stored_items(store: Store, units: Any, first: int = 1, last: int | None = None) -> Iterator[Accepted | Rejected]:
+    """Stored events with first <= seq <= last, in the order they were stored, as reader verdicts."""
+    for _seq, source, line, body in store.events(first=first, last=last):
+        yield stored_verdict(source, line, body, units)

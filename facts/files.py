@@ -1,0 +1,32 @@
+"""Opening event files for the command line and services (`-` is standard input)."""
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator, Sequence
+
+from oblige.facts.reader import Accepted, Rejected, read_stream
+from oblige.facts.units import UnitRegistry
+
+
+class InputError(Exception):
+    """An input file that cannot be opened at all (usage error, exit 2)."""
+
+
+def read_files(paths: Sequence[str], units: UnitRegistry) -> Iterator[Accepted | Rejected]:
+    """Events from each file in the order given; a file that cannot be opened raises InputError."""
+    for path in paths:
+        if path == "-":
+            stdin = getattr(sys.stdin, "buffer", None)
+            text = (io.TextIOWrapper(stdin, encoding="utf-8", errors="surrogateescape", newline="\n")
+                    if stdin is not None else sys.stdin)
+            yield from read_stream(text, "<stdin>", units)
+            continue
+        try:
+            # a byte that is not UTF-8 rejects the event it is in (facts.reader.not_utf8), not the file
+            # and lines end at \n only (JSON Lines; \r\n too): a lone \r is content, as for the batch reader
+            stream = open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        with stream:
+            yield from read_stream(stream, path, units)

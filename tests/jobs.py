@@ -1,0 +1,12 @@
+"""Functions that worker processes run in tests: they live in a module a spawned process can import."""
+from __future__ import annotations
+
+import os
+
+
+def where(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def die(code: int) -> None:
+    os._exit(code)  # as a crash in the matching core or the out-of-memory killer would
