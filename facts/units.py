@@ -1,8 +1,9 @@
 """The unit registry: who can act in events and who bears duties.
 
-The member list is reference data of a ruleset (SPEC §1) and can be replaced by a file;
-`district_government` and `joint_conference_office` always exist, and `external` is a valid
-actor that is never a district unit.
+The member list is reference data of a ruleset (SPEC §1) and can be replaced by a file; the
+units that always exist (Xunyang's `district_government` and `joint_conference_office`) are the
+ruleset's too: the `others` of its units.yaml, which a units file never replaces. `external` is
+a valid actor that is never a district unit (SPEC-level, not ruleset data).
 """
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from functools import cached_property
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from oblige.facts.reporters import ReporterTable
 
-ALWAYS_PRESENT = ("district_government", "joint_conference_office")
 EXTERNAL = "external"
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -43,7 +43,7 @@ class Unit(BaseModel):
 
 
 class UnitRegistry(BaseModel):
-    """Members of the joint conference plus the two units that always exist."""
+    """The member units (replaceable by a units file) plus the ruleset's `others`, which always exist."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,17 +51,23 @@ class UnitRegistry(BaseModel):
     others: tuple[Unit, ...] = ()
     reporters: ReporterTable | None = None  # who may report what (SPEC §2.1); None: anyone
 
-    @field_validator("members")
+    @field_validator("members", "others")
     @classmethod
     def _unique(cls, v: tuple[Unit, ...]) -> tuple[Unit, ...]:
         seen: set[str] = set()
         for unit in v:
             if unit.code in seen:
                 raise ValueError(f"unit {unit.code!r} is listed twice")
-            if unit.code in ALWAYS_PRESENT:
-                raise ValueError(f"{unit.code!r} always exists and is not a member unit")
             seen.add(unit.code)
         return v
+
+    @model_validator(mode="after")
+    def _apart(self) -> "UnitRegistry":
+        always = {u.code for u in self.others}
+        for i, unit in enumerate(self.members):
+            if unit.code in always:
+                raise ValueError(f"members.{i}: {unit.code!r} always exists and is not a member unit")
+        return self
 
     @cached_property
     def member_codes(self) -> tuple[str, ...]:
@@ -69,8 +75,8 @@ class UnitRegistry(BaseModel):
 
     @cached_property
     def codes(self) -> frozenset[str]:
-        """Every district unit: members plus the units that always exist."""
-        return frozenset(self.member_codes) | frozenset(ALWAYS_PRESENT)
+        """Every district unit: members plus the units that always exist (`others`)."""
+        return frozenset(self.member_codes) | frozenset(u.code for u in self.others)
 
     def may_report(self, event_type: str, code: str) -> bool:
         """May this unit report events of this type (SPEC §2.1)?"""
@@ -88,7 +94,8 @@ class UnitRegistry(BaseModel):
 
 
 def load_units(path: Path, always: tuple[Unit, ...]) -> UnitRegistry:
-    """Read a units file: `members:` a list of {code, name_zh, name_en}."""
+    """Read a units file: `members:` a list of {code, name_zh, name_en}; `always` are the ruleset's
+    `others` (a units file replaces only the members)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -102,4 +109,5 @@ def load_units(path: Path, always: tuple[Unit, ...]) -> UnitRegistry:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise UnitsFileError(f"{path}: {loc}: {first['msg']}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise UnitsFileError(f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}") from None
