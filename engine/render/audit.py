@@ -18,7 +18,7 @@ from rich.table import Table
 from oblige.engine.audit.summary import Column, levels_reached, matrix, unit_summary
 from oblige.engine.core.findings import Findings
 from oblige.engine.render.i18n import UI, article_label, format_date
-from oblige.engine.render.labels import BASES, LEVELS, STATUSES, add_labels, escalation_label, labels
+from oblige.engine.render.labels import BASES, LEVELS, STATUSES, add_labels, basis_note, escalation_label, labels
 from oblige.engine.audit.records import AuditSpec, load_audit_spec
 from oblige.engine.render.table import by_basis, escalation_counts
 from oblige.engine.rules.ruleset import Ruleset
@@ -91,7 +91,7 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
              str(summary[code]["violations"]), str(summary[code]["discharged"]))
             for code in m.units
             if summary[code]["violations"] or any(summary[code]["escalations"].values()) or summary[code]["discharged"]]
-    esc = Table(title=t["escalations"], caption=t["basis_note"])
+    esc = Table(title=t["escalations"], caption=basis_note(ruleset, lang))
     esc.add_column(t["unit"], no_wrap=True, max_width=22)
     for i, lv in enumerate(LEVELS, start=1):
         # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
@@ -118,7 +118,7 @@ def audit_html(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditSpec 
 
     grid = matrix(findings, ruleset, spec)
     context: dict[str, Any] = {
-        "lang": lang, "t": UI[lang], "title": getattr(spec.title, lang), "ruleset_title": getattr(ruleset.header.title, lang),
+        "lang": lang, "t": UI[lang], "basis_note": basis_note(ruleset, lang), "title": getattr(spec.title, lang), "ruleset_title": getattr(ruleset.header.title, lang),
         "as_of": format_date(findings.as_of, lang) if lang == "zh" else format_instant(findings.as_of),
         "receipt": (findings.receipt.events_hash[:12] if findings.receipt else ""),
         "statuses": SHOWN_STATUSES, "levels": LEVELS, "bases": BASES, "labels": lab,

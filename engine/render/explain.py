@@ -12,7 +12,7 @@ from oblige.engine.rules import workdays
 from oblige.engine.rules.catalogue import parameter, parameter_line, rule_parameters
 from oblige.engine.core.findings import Escalation, Findings, Obligation, Violation
 from oblige.engine.render.i18n import PHRASES, article_label
-from oblige.engine.render.labels import escalation_label, labels
+from oblige.engine.render.labels import charged_units, escalation_label, labels
 from oblige.engine.rules.params import Params
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.rules.schema import EventPattern, ObligationRule
@@ -163,7 +163,8 @@ def explain(finding_id: str, findings: Findings, ruleset: Ruleset, facts: dict[s
         article = article_label(step.article, lang)
         name = step.after or step.at
         rule_text = p[f"l_{e.level}"].format(article=article, after=step.after, at=step.at,
-                                             value=_value(ruleset.params, name) if name else "")
+                                             value=_value(ruleset.params, name) if name else "",
+                                             level=lab["level"][e.level], charged=charged_units(ruleset, e.level, lang))
         if e.basis == "rule":
             doc["reasoning"] = rule_text
         elif e.basis == "proposed":

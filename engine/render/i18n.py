@@ -18,7 +18,8 @@ UI: dict[str, dict[str, str]] = {
            "name": "名称", "overdue": "逾期", "open": "待办", "late": "迟办", "notices": "督办",
            "criticism": "通报", "veto": "否决", "violations_short": "违规", "subject": "对象/期间", "file": "文件",
            "discharged": "消除",
-           "basis_note": "督办通知依规发出；通报批评、一票否决由区委政法委考核决定，本表“建议”仅为向其提出的建议。",
+           # filled from the ladder (labels.basis_note): levels, the deciding unit and the basis label
+           "basis_note": "{by_rule}依规发出；{proposed_levels}由{decider}考核决定，本表“{proposed}”仅为向其提出的建议。",
            "headline": "{name} 截至 {as_of}：事件 {events} 条（重复 {duplicates}，拒绝 {rejected}，生效前 {before}，"
                        "截止后 {after}）；应履行事项 {obligations} 项（待履行 {open}，已履行 {fulfilled}，逾期履行 {late}，"
                        "逾期未履行 {overdue}，事由消除 {discharged}），违规 {violations} 项，督办问责 {escalations} 项"
@@ -32,8 +33,8 @@ UI: dict[str, dict[str, str]] = {
            "name": "name", "overdue": "overdue", "open": "open", "late": "late", "notices": "notice",
            "criticism": "critic.", "veto": "veto", "violations_short": "viol.", "subject": "subject/period", "file": "file",
            "discharged": "disch.",
-           "basis_note": "Supervision notices follow by rule; public criticism and the one-vote veto are decided by the "
-                         "political-legal committee's assessment: 'proposed' is only a recommendation to it.",
+           "basis_note": "By rule: {by_rule}. Decided by {decider} in its assessment: {proposed_levels}; "
+                         "'{proposed}' is only a recommendation to it.",
            "headline": "{name} as of {as_of}: {events} events ({duplicates} duplicate, {rejected} rejected, "
                        "{before} before effective, {after} after as-of); {obligations} obligations ({open} open, "
                        "{fulfilled} fulfilled, {late} late, {overdue} overdue, {discharged} discharged), "
@@ -109,8 +110,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "k_prohibited": "the act is prohibited by the clause quoted",
         "k_breach": "the duty was performed in a way the clause does not allow",
         "remedied": "; remedied at {at}",
-        "l_supervision_notice": "by rule: every violation charged to a member unit or the joint-conference office gets "
-                                "a supervision notice at its instant ({article})",
+        "l_supervision_notice": "by rule: every violation charged to {charged} gets a {level} at its instant ({article})",
+        "members": "a member unit", "or": " or ",
         "l_public_criticism": "an overdue or precondition violation still unremedied {after} ({value}) after it, or a "
                               "prohibited act or breach at its instant ({article})",
         "l_one_vote_veto": "at most one per unit and year: at {at} ({value}) 23:59:59 of the year, or at a later proposed "
@@ -151,7 +152,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "k_prohibited": "该行为为所引条文所禁止",
         "k_breach": "履职方式不符合所引条文的要求",
         "remedied": "；已于 {at} 纠正",
-        "l_supervision_notice": "依规督办：成员单位或联席会议办公室的每项违规，于违规发生时发出督办通知（{article}）",
+        "l_supervision_notice": "依规督办：{charged}的每项违规，于违规发生时发出{level}（{article}）",
+        "members": "成员单位", "or": "或",
         "l_public_criticism": "逾期或前置程序违规在其后 {after}（{value}）仍未纠正，或禁止行为、履职不当发生时（{article}）",
         "l_one_vote_veto": "每个单位每年至多一次：于当年 {at}（{value}）23:59:59，或当年其后被建议通报批评时，"
                            "违规仍未纠正（{article}）",

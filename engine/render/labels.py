@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oblige.engine.render.i18n import PHRASES, UI
 from oblige.engine.rules.ruleset import Ruleset
 
 LEVELS = ("supervision_notice", "public_criticism", "one_vote_veto")
@@ -52,6 +53,29 @@ def escalation_label(lab: dict[str, dict[str, str]], level: str, basis: str, lan
         return level_text
     basis_text = lab.get("basis", {}).get(basis, basis)
     return f"{level_text}（{basis_text}）" if lang == "zh" else f"{level_text} ({basis_text.lower()})"
+
+
+def _join(items: list[str], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(dict.fromkeys(items))
+
+
+def basis_note(ruleset: Ruleset, lang: str) -> str:
+    """The caption under every escalation table: which levels follow by rule, which the deciding
+    unit decides (the issuer of the `proposed` steps), all from the ruleset's ladder."""
+    ladder, lab = ruleset.header.escalation, labels(ruleset, lang)
+    steps = [(lv, getattr(ladder, lv)) for lv in LEVELS]
+    return UI[lang]["basis_note"].format(
+        by_rule=_join([lab["level"][lv] for lv, st in steps if st.basis == "rule"], lang),
+        proposed_levels=_join([lab["level"][lv] for lv, st in steps if st.basis == "proposed"], lang),
+        decider=_join([lab["units"].get(st.issued_by, st.issued_by) for _, st in steps if st.basis == "proposed"], lang),
+        proposed=lab["basis"].get("proposed", "proposed"))
+
+
+def charged_units(ruleset: Ruleset, level: str, lang: str) -> str:
+    """Who a ladder step may charge, for people: 成员单位或联席会议办公室 / a member unit or Joint Conference Office."""
+    step, lab, p = getattr(ruleset.header.escalation, level), labels(ruleset, lang), PHRASES[lang]
+    names = [p["members"] if code == "members" else lab["units"].get(code, code) for code in step.charges]
+    return p["or"].join(dict.fromkeys(names))
 
 
 def missing_labels(ruleset: Ruleset) -> list[str]:

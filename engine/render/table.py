@@ -9,7 +9,7 @@ from rich.table import Table
 
 from oblige.engine.core.findings import Findings
 from oblige.engine.render.i18n import UI, article_label, format_date
-from oblige.engine.render.labels import BASES, LEVELS, escalation_label, labels
+from oblige.engine.render.labels import BASES, LEVELS, basis_note, escalation_label, labels
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.timeutil import format_instant
 
@@ -94,7 +94,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
                         lab["actions"].get(o.action, o.action), o.subject or o.period or "—", _when(o.due, lang))
         console.print(tab)
     if findings.escalations:
-        tab = Table(title=t["escalations"], caption=t["basis_note"])
+        tab = Table(title=t["escalations"], caption=basis_note(ruleset, lang))
         shown = [escalation_label(lab, e.level, e.basis, lang) for e in findings.escalations]
         tab.add_column(t["at"], no_wrap=True)
         tab.add_column(t["level"], min_width=max(map(cell_len, shown)))  # never cut: the basis is in the label
