@@ -175,6 +175,25 @@ def test_second_ruleset_audit_rejects_other_districts_units(tmp_path: Path) -> N
     assert any("2022 is outside the plan period 2023-2025" in e for e in errors)
 
 
+def test_second_ruleset_units_file_replaces_only_members(tmp_path: Path) -> None:
+    """`--units` replaces the members; the ruleset's `others` (yz_government, campus_safety_office) stay."""
+    units = tmp_path / "units.yaml"
+    units.write_text("members:\n"
+                     "  - {code: edu_sports, name_zh: 区教体局, name_en: Education and Sports Bureau}\n"
+                     "  - {code: police_branch, name_zh: 区公安分局, name_en: Public Security Branch}\n"
+                     "  - {code: health_comm, name_zh: 区卫健委, name_en: Health Commission}\n"
+                     "  - {code: ed_inspectorate, name_zh: 区政府教育督导室, name_en: Education Inspectorate}\n", encoding="utf-8")
+    code, out, err = cli("eval", str(YUNZHOU / "events.jsonl"), "--ruleset", str(YUNZHOU), "--units", str(units),
+                         "--as-of", "2024-02-22", "--format", "json")
+    doc = json.loads(out)
+    assert not by(doc["obligations"], duty_bearer="fire_rescue")  # no longer a member: owes nothing
+    assert by(doc["obligations"], action="file_work_plan", duty_bearer="yz_government", period="2023")[0]["status"] == "fulfilled"
+    assert by(doc["escalations"], level="supervision_notice", unit="edu_sports")[0]["issued_by"] == "campus_safety_office"
+    units.write_text("members:\n  - {code: campus_safety_office, name_zh: 办公室, name_en: Office}\n", encoding="utf-8")
+    code, out, err = cli("eval", str(YUNZHOU / "events.jsonl"), "--ruleset", str(YUNZHOU), "--units", str(units))
+    assert code == 2 and "'campus_safety_office' always exists and is not a member unit" in err
+
+
 # --- 2. Xunyang with every unit code renamed ------------------------------------------------
 
 PREFIX = "x_"
