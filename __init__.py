@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _API: dict[str, str] = {
-    "Engine": "oblige.engine.core.session",
+    "Engine": "oblige.engine.core.engine",
     "Session": "oblige.engine.core.session",
     "Findings": "oblige.engine.core.findings",
     "Obligation": "oblige.engine.core.findings",
@@ -35,7 +35,8 @@ __all__ = sorted(_API)
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
     from oblige.engine.batch.evaluator import BatchEvaluator
     from oblige.engine.core.findings import Escalation, Findings, Obligation, Violation
-    from oblige.engine.core.session import Engine, Session
+    from oblige.engine.core.engine import Engine
+    from oblige.engine.core.session import Session
     from oblige.engine.rules.errors import RuleError, RulesetError
     from oblige.engine.rules.ruleset import Ruleset, load_ruleset
     from oblige.engine.store.sql import Store, StoreError, stored_items

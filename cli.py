@@ -1,7 +1,9 @@
-"""The `oblige` command line: thin click commands over `engine`. Exit codes are mapped here.
+"""The `oblige` command line: click options over engine functions.
 
-0 done; 1 --fail-on-violation and violations exist; 2 usage error or unreadable
-ruleset/parameters/units; 3 done, but some events were rejected (3 wins over 1).
+Exit codes (SPEC §5) and every message to stderr are decided here, in one place each:
+0 done; 1 --fail-on-violation and violations exist; 2 usage error, unreadable ruleset,
+parameters or units, or a database that cannot be used; 3 done, but some events were rejected
+(3 wins over 1); 4 not done: a worker process died.
 """
 from __future__ import annotations
 
@@ -10,45 +12,66 @@ import difflib
 import io
 import ipaddress
 import json
-import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-from pydantic import TypeAdapter
-from rich.console import Console
 
-from oblige import Engine, RulesetError, load_ruleset
-from oblige.engine.render.audit import audit_csv, audit_html, audit_json, audit_table
-from oblige.engine.batch.evaluator import BatchEvaluator
-from oblige.engine.rules.casetest import CaseRunner, load_cases
-from oblige.engine.rules.catalogue import coverage, describe, parameter_line
-from oblige.engine.render.explain import UnknownFinding, explain, render_text
-from oblige.engine.core.filters import narrow
-from oblige.engine.core.findings import STATUSES, Findings
-from oblige.engine.render.i18n import article_label
-from oblige.facts.files import InputError, read_files
-from oblige.engine.render.labels import add_labels
-from oblige.engine.audit.records import load_audit_spec, read_records
-from oblige.engine.render.table import render_table
-from oblige.engine.store.sql import DEFAULT_URL, Store, StoreError, stored_items
-from oblige.facts.events import EVENT_ADAPTER
-from oblige.facts.reader import Accepted, Rejected
-from oblige.facts.timeutil import TimeFormatError, now, parse_instant
+if TYPE_CHECKING:  # imported where used: `oblige --version` must start fast
+    from oblige.engine.core.engine import Engine
+    from oblige.engine.core.findings import Findings, Rejection, Summary
+    from oblige.engine.store.sql import Store
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
+STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")  # SPEC §4 (checked by a test)
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"oblige: {message}", err=True)
-    sys.exit(EXIT_USAGE)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _guard() -> Iterator[None]:
+    """Failures that end a command, each as one line and its exit code (never a traceback)."""
+    from oblige.engine.rules.errors import RulesetError
+    from oblige.engine.store.sql import StoreError
+    from oblige.facts.files import InputError
+
+    try:
+        yield
+    except (InputError, StoreError) as exc:
+        _fail(str(exc))
+    except RulesetError as exc:
+        _fail(f"cannot use the ruleset:\n{exc}")
+    except BrokenProcessPool:
+        _fail("a worker process died or could not start (killed, out of memory?); no document was completed",
+              EXIT_INTERNAL)
+
+
+def _reject_lines(rejections: Sequence[Rejection]) -> None:
+    for r in rejections:  # an id where one was readable
+        click.echo(f"rejected: {r.file}:{r.line}: " + (f"{r.id}: " if r.id else "") + r.error, err=True)
+
+
+def _done(summary: Summary, fail_on_violation: bool, rejections: Sequence[Rejection] | None = None) -> NoReturn:
+    """Report rejections and exit with the code the document calls for."""
+    if rejections is not None:
+        _reject_lines(rejections)
+    elif summary.rejected:
+        click.echo(f"rejected: {summary.rejected} event(s); see the `rejected` list", err=True)
+    sys.stdout.flush()
+    sys.exit(EXIT_REJECTED if summary.rejected else
+             EXIT_VIOLATIONS if fail_on_violation and summary.violations else EXIT_OK)
 
 
 def _as_of(text: str | None) -> int:
     """`--as-of`: a date means 00:00:00 of that day (+08:00); the default is now."""
+    from oblige.facts.timeutil import TimeFormatError, now, parse_instant
+
     if text is None:
         return now()
     try:
@@ -58,77 +81,29 @@ def _as_of(text: str | None) -> int:
 
 
 def _engine(ruleset: str | None, params: str | None, units: str | None) -> Engine:
-    try:
+    from oblige.engine.core.engine import Engine
+
+    with _guard():
         return Engine.load(ruleset, params, units)
-    except RulesetError as exc:
-        _fail(f"cannot use the ruleset:\n{exc}")
-
-
-LARGE_INPUT = 20 * 1024 * 1024  # bytes of input above which `eval --format json` streams on both cores
-LARGE_STORE = 100_000  # stored events above which `findings --format json` does the same
-
-
-def _jsonl_files(files: tuple[str, ...]) -> bool:
-    """Are all inputs regular, readable JSON Lines files (not stdin, not a JSON array)?"""
-    for f in files:
-        if f == "-" or not os.path.isfile(f):
-            return False
-        try:
-            with open(f, "rb") as stream:
-                head = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        except OSError:
-            return False
-        if head.startswith(b"["):
-            return False
-    return True
-
-
-def _input_size(files: tuple[str, ...]) -> int:
-    return sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f))
-
-
-def _stream_json(engine: Engine, items: Callable[[], Iterable[Accepted | Rejected]] | None, instant: int, workers: int,
-                 fail_on_violation: bool, paths: list[str] | None = None, store: Store | None = None) -> NoReturn:
-    """Write the findings document in bounded memory (engine.batch) and exit with its code."""
-    evaluator = BatchEvaluator(engine, workers)
-    try:
-        if store is not None:
-            summary = evaluator.run_store(store.url, store.max_seq(), instant, sys.stdout)
-        elif paths is not None:
-            summary = evaluator.run_files(paths, instant, sys.stdout)
-        else:
-            assert items is not None
-            summary = evaluator.run(items(), instant, sys.stdout)
-    except (InputError, UnicodeDecodeError) as exc:
-        _fail(str(exc))
-    except BrokenProcessPool:
-        click.echo("oblige: a worker process died or could not start (killed, out of memory?); "
-                   "no document was completed", err=True)
-        sys.exit(EXIT_INTERNAL)
-    sys.stdout.flush()
-    if summary.rejected:
-        click.echo(f"rejected: {summary.rejected} event(s); see the `rejected` list", err=True)
-    sys.exit(EXIT_REJECTED if summary.rejected else
-             EXIT_VIOLATIONS if fail_on_violation and summary.violations else EXIT_OK)
-
-
-def _exit_code(findings: Findings, fail_on_violation: bool) -> int:
-    if findings.summary.rejected:
-        return EXIT_REJECTED
-    if fail_on_violation and findings.summary.violations:
-        return EXIT_VIOLATIONS
-    return EXIT_OK
 
 
 def _emit(findings: Findings, engine: Engine, fmt: str, lang: str | None, with_labels: bool) -> None:
-    for r in findings.rejected:
-        click.echo(f"rejected: {r.file}:{r.line}: {r.id or '-'}: {r.error}", err=True)
+    """A document already in memory, as JSON (the one document writer) or as the terminal table."""
+    from oblige.engine.core import document
+
     lang = lang or engine.ruleset.header.default_lang
-    if fmt == "json" and with_labels:
-        click.echo(json.dumps(add_labels(findings.to_json_dict(), engine.ruleset, lang), ensure_ascii=False, indent=1))
-    elif fmt == "json":
-        click.echo(findings.model_dump_json(indent=1))
+    if fmt == "json":
+        extra = None
+        if with_labels:
+            from oblige.engine.render.labels import labels
+
+            extra = {"labels": {"lang": lang, **labels(engine.ruleset, lang)}}
+        document.write_findings(sys.stdout, findings, extra)
     else:
+        from rich.console import Console
+
+        from oblige.engine.render.table import render_table
+
         render_table(findings, engine.ruleset, Console(), lang=lang)
 
 
@@ -168,29 +143,27 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
     """Evaluate events from FILES (JSON Lines or a JSON array; - for stdin)."""
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
-    if workers is None and fmt == "json" and not with_labels and _input_size(files) > LARGE_INPUT:
-        workers = min(2, os.cpu_count() or 1)
-    if workers and fmt == "json" and not with_labels:
-        if _jsonl_files(files):  # parse on every worker too
-            _stream_json(engine, None, instant, workers, fail_on_violation, list(files))
-        _stream_json(engine, lambda: read_files(files, engine.ruleset.units), instant, workers, fail_on_violation)
-    try:
+    if fmt == "json" and not with_labels:
+        with _guard():
+            written = engine.write_document(sys.stdout, instant, paths=files, workers=workers)
+        _done(written.summary, fail_on_violation, written.rejected)
+    from oblige.facts.files import read_files
+
+    with _guard():
         findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)
-    except InputError as exc:
-        _fail(str(exc))
     _emit(findings, engine, fmt, lang, with_labels)
-    sys.exit(_exit_code(findings, fail_on_violation))
+    _done(findings.summary, fail_on_violation, findings.rejected)
 
 
-db_option = click.option("--db", "db_url", envvar="OBLIGE_DB", default=DEFAULT_URL, show_default=True,
+db_option = click.option("--db", "db_url", envvar="OBLIGE_DB", default="sqlite:///oblige.db", show_default=True,
                          help="SQLAlchemy URL of the event store (or $OBLIGE_DB), e.g. postgresql+psycopg://user@host/db.")
 
 
 def _store(url: str) -> Store:
-    try:
+    from oblige.engine.store.sql import Store
+
+    with _guard():
         return Store(url)
-    except StoreError as exc:
-        _fail(str(exc))
 
 
 @main.command("ingest")
@@ -204,16 +177,16 @@ def _store(url: str) -> Store:
 def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, ruleset_path: str | None,
                    fmt: str, rejects_file: str | None) -> None:
     """Store events from FILES durably and idempotently (default: SQLite file oblige.db here)."""
+    from oblige.facts.files import read_files
+
     engine = _engine(ruleset_path, None, units_file)
     store = _store(db_url)
-    try:
-        report = store.ingest(read_files(files, engine.ruleset.units), sources=" ".join(files))
-    except InputError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
-    for r in report.rejections:
-        click.echo(f"rejected: {r.file}:{r.line}: {r.id or '-'}: {r.error}", err=True)
+    with _guard():
+        try:
+            report = store.ingest(read_files(files, engine.ruleset.units), sources=" ".join(files))
+        finally:
+            store.close()
+    _reject_lines(report.rejections)
     if rejects_file:
         with open(rejects_file, "w", encoding="utf-8") as out:
             for r in report.rejections:
@@ -247,16 +220,21 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     store = _store(db_url)
-    try:
-        if fmt == "json" and not with_labels and unit is None and status is None and article is None \
-                and store.count() > LARGE_STORE:
-            _stream_json(engine, None, instant, min(2, os.cpu_count() or 1), fail_on_violation, store=store)
-        findings = engine.evaluate(stored_items(store, engine.ruleset.units), instant)
-    finally:
-        store.close()
+    with _guard():
+        try:
+            if fmt == "json" and not with_labels and unit is None and status is None and article is None:
+                written = engine.write_document(sys.stdout, instant, store=store)
+                _done(written.summary, fail_on_violation, written.rejected)
+            from oblige.engine.store.sql import stored_items
+
+            findings = engine.evaluate(stored_items(store, engine.ruleset.units), instant)
+        finally:
+            store.close()
+    from oblige.engine.core.filters import narrow
+
     findings = narrow(findings, unit, status, article)
     _emit(findings, engine, fmt, lang, with_labels)
-    sys.exit(_exit_code(findings, fail_on_violation))
+    _done(findings.summary, fail_on_violation, findings.rejected)
 
 
 @main.command("audit")
@@ -276,6 +254,12 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
                   excel: bool, with_labels: bool, fail_on_violation: bool, params_file: str | None,
                   units_file: str | None, ruleset_path: str | None) -> None:
     """Audit unit records (CSV or JSON Lines, one row per unit and year) against the unit duties."""
+    from rich.console import Console
+
+    from oblige.engine.audit.records import load_audit_spec, read_records
+    from oblige.engine.core.filters import narrow
+    from oblige.engine.render.audit import audit_csv, audit_html, audit_json, audit_table
+
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     rs = engine.ruleset
@@ -285,10 +269,8 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"{records}: cannot read: {getattr(exc, 'strerror', None) or exc}")
-    try:
+    with _guard():
         spec = load_audit_spec(rs)
-    except RulesetError as exc:
-        _fail(f"cannot use the ruleset's audit data:\n{exc}")
     items = read_records(text, records, rs, spec)
     with _progress("reading records and evaluating the duties of every unit") as status:
         session = engine.session()
@@ -298,8 +280,6 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
                 status(f"read {n:,} record cells")
         status("evaluating")
         findings = narrow(session.findings(instant), unit=unit)
-    for r in findings.rejected:
-        click.echo(f"rejected: {r.file}:{r.line}: {r.error}", err=True)
     if fmt == "table" and out_file is None:
         audit_table(findings, rs, Console(), lang, spec)
     else:
@@ -318,7 +298,7 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
                 out.write(text)
         else:
             click.echo(text, nl=not text.endswith("\n"))
-    sys.exit(_exit_code(findings, fail_on_violation))
+    _done(findings.summary, fail_on_violation, findings.rejected)
 
 
 @contextlib.contextmanager
@@ -327,6 +307,8 @@ def _progress(message: str) -> Iterator[Callable[[str], None]]:
     if not sys.stderr.isatty():
         yield lambda _text: None
         return
+    from rich.console import Console
+
     with Console(stderr=True).status(message) as status:
         yield lambda text: status.update(f"{message}: {text}")
 
@@ -377,6 +359,11 @@ def _is_loopback(host: str) -> bool:
 @click.argument("which", type=click.Choice(["events", "findings"]))
 def schema_command(which: str) -> None:
     """Print the JSON Schema of the event vocabulary or of the findings document."""
+    from pydantic import TypeAdapter
+
+    from oblige.engine.core.findings import Findings
+    from oblige.facts.events import EVENT_ADAPTER
+
     model = EVENT_ADAPTER if which == "events" else TypeAdapter(Findings)
     schema = model.json_schema(mode="validation" if which == "events" else "serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -401,23 +388,27 @@ def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None,
     """Why FINDING_ID exists: rule, article and clause, events, deadline arithmetic, escalation chain.
 
     The events come from FILES (as for `eval`) or, with --db, from the event store."""
+    from oblige.engine.render.explain import UnknownFinding, explain, render_text
+
     if not files and not db_url:
         _fail("explain needs the event FILES the finding came from, or --db URL")
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     session = engine.session()
-    if files:
-        try:
+    with _guard():
+        if files:
+            from oblige.facts.files import read_files
+
             session.add_all(read_files(files, engine.ruleset.units))
-        except InputError as exc:
-            _fail(str(exc))
-    else:
-        assert db_url is not None
-        store = _store(db_url)
-        try:
-            session.add_all(stored_items(store, engine.ruleset.units))
-        finally:
-            store.close()
+        else:
+            from oblige.engine.store.sql import stored_items
+
+            assert db_url is not None
+            store = _store(db_url)
+            try:
+                session.add_all(stored_items(store, engine.ruleset.units))
+            finally:
+                store.close()
     findings = session.findings(instant)
     lang = lang or engine.ruleset.header.default_lang
     try:
@@ -441,6 +432,8 @@ def rules_group() -> None:
 @lang_option
 def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) -> None:
     """One line per rule: id, article, kind, action and title."""
+    from oblige.engine.rules.catalogue import describe
+
     rs = _engine(ruleset_path, None, None).ruleset
     lang = lang or rs.header.default_lang
     for located in rs.rules:
@@ -455,6 +448,9 @@ def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) 
 @lang_option
 def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None:
     """A rule as a reader of the article sees it, with its quoted clause."""
+    from oblige.engine.render.i18n import article_label
+    from oblige.engine.rules.catalogue import describe, parameter_line
+
     rs = _engine(ruleset_path, None, None).ruleset
     located = rs.rule(rule_id)
     if located is None:
@@ -481,29 +477,23 @@ def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None
 @lang_option
 def rules_coverage(fmt: str, ruleset_path: str | None, lang: str | None) -> None:
     """All articles: the rules that encode each, or why it holds no checkable duty."""
+    from oblige.engine.render.coverage import coverage_text
+    from oblige.engine.rules.catalogue import coverage
+
     rs = _engine(ruleset_path, None, None).ruleset
     if fmt == "json":  # machine format: codes and the English reasons
         click.echo(json.dumps(coverage(rs), ensure_ascii=False, indent=1))
         return
-    lang = lang or rs.header.default_lang
-    rows = coverage(rs, lang)
-    none = "（无可核查职责）" if lang == "zh" else "(no checkable duty) "
-    left_out = "    未建模：" if lang == "zh" else "    not modelled: "
-    for row in rows:
-        head = f"{article_label(row['article'], lang)}  " if lang == "zh" else f"Art. {row['article']:>2}  "
-        click.echo(head + (", ".join(row["rules"]) if row["rules"] else f"{none}{row['reason']}"))
-        for item in row["not_modelled"]:
-            click.echo(left_out + item["what"] + (f"「{item['clause']}」" if item["clause"] else ""))
-    accounted = sum(1 for r in rows if r["rules"] or r["reason"])
-    gaps = sum(len(r["not_modelled"]) for r in rows)
-    click.echo(f"{accounted}/{len(rows)} " + ("条均已说明" if lang == "zh" else "articles accounted for")
-               + (f"；未建模事项 {gaps} 项" if lang == "zh" else f"; {gaps} item(s) deliberately not modelled"))
+    click.echo(coverage_text(rs, lang or rs.header.default_lang), nl=False)
 
 
 @rules_group.command("validate")
 @click.argument("path", required=False)
 def rules_validate(path: str | None) -> None:
     """Check a ruleset directory; every problem is listed as file:line: code: rule: field: message."""
+    from oblige.engine.rules.errors import RulesetError
+    from oblige.engine.rules.ruleset import load_ruleset
+
     try:
         rs = load_ruleset(path)
     except RulesetError as exc:
@@ -518,11 +508,11 @@ def rules_validate(path: str | None) -> None:
 @click.argument("path", required=False)
 def rules_test(path: str | None) -> None:
     """Run the ruleset's own test cases (tests/*.yaml in the ruleset directory)."""
+    from oblige.engine.rules.casetest import CaseRunner, load_cases
+
     engine = _engine(path, None, None)
-    try:
+    with _guard():
         cases = load_cases(engine.ruleset.path / "tests")
-    except RulesetError as exc:
-        _fail(str(exc))
     runner = CaseRunner(engine)
     passed = failed = 0
     for case in cases:

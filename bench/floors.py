@@ -14,7 +14,7 @@ from typing import Any
 
 from oblige.engine.core.compile import compile_ruleset
 from oblige.engine.rules.ruleset import Ruleset
-from oblige.engine.core.session import fact_dict
+from oblige.engine.core.engine import fact_dict
 
 BATCH = 400
 

@@ -24,6 +24,8 @@ from oblige.facts.timeutil import parse_instant
 from oblige.facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# partitions: events are matched per subject (case-level) or per unit (unit-level, with its calendar duties)
+UNIT_PARTITION, SUBJECT_PARTITION = "unit", "subject"
 
 Instant = Annotated[
     int,
@@ -109,7 +111,7 @@ class Fact:
     @property
     def partition(self) -> tuple[str, str]:
         """Events are matched per subject (case-level) or per unit (unit-level)."""
-        return ("u", self.about or self.unit) if self.subject is None else ("s", self.subject)
+        return (UNIT_PARTITION, self.about or self.unit) if self.subject is None else (SUBJECT_PARTITION, self.subject)
 
 
 def to_fact(model: BaseModel, about: str | None = None) -> Fact:

@@ -58,7 +58,7 @@ def test_cells_become_unit_level_events(engine: Engine) -> None:
         ("situation_analysis.completed", "public_security", (("period", "2022-Q3"),), "2022-09-01T00:00:00+08:00", 5),
     ])
     failure = next(i for i in items if i.fact.type == "assessment.enforcement_failure")  # type: ignore[union-attr]
-    assert failure.fact.partition == ("u", "commerce")  # type: ignore[union-attr]  # it is about commerce, not the committee
+    assert failure.fact.partition == ("unit", "commerce")  # type: ignore[union-attr]  # it is about commerce, not the committee
 
 
 def test_enforcement_failure_is_dated_by_the_parameter(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_unit_level_events_carry_no_subject(engine, subject) -> None:
     assert isinstance(v, Rejected) and v.error.startswith("subject:")
     e["subject"] = None
     v = check_event(e, engine.ruleset.units, "f", 1, "")
-    assert isinstance(v, Accepted) and v.fact.subject is None and v.fact.partition == ("u", "commerce")
+    assert isinstance(v, Accepted) and v.fact.subject is None and v.fact.partition == ("unit", "commerce")
 
 
 @pytest.mark.parametrize("type_,unit,data", [
@@ -136,11 +136,11 @@ def test_acting_for_and_about(engine) -> None:
     """gov_office files the district's plan (its partition is district_government's); the
     committee's finding is about its target, which must be a member unit other than itself."""
     v = check_event(base("unit.annual_plan_filed", unit="gov_office", year=2023), engine.ruleset.units, "f", 1, "")
-    assert isinstance(v, Accepted) and v.fact.unit == "gov_office" and v.fact.partition == ("u", "district_government")
+    assert isinstance(v, Accepted) and v.fact.unit == "gov_office" and v.fact.partition == ("unit", "district_government")
     finding = {"year": 2023, "finding": "duties_unperformed"}
     v = check_event(base("assessment.enforcement_failure", unit="political_legal", target="commerce", **finding),
                     engine.ruleset.units, "f", 1, "")
-    assert isinstance(v, Accepted) and v.fact.partition == ("u", "commerce")
+    assert isinstance(v, Accepted) and v.fact.partition == ("unit", "commerce")
     assert v.fact.get("measures") == ("public_criticism", "one_vote_veto")
     for target in ("political_legal", "district_government", "nobody"):
         v = check_event(base("assessment.enforcement_failure", unit="political_legal", target=target, **finding),

@@ -189,14 +189,14 @@ def test_not_a_database_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_large_store_findings_stream_the_same_document(tmp_path: Path, monkeypatch) -> None:
-    import cli
+    from oblige import cli
 
     url = f"sqlite:///{tmp_path / 'o.db'}"
     example = str(ROOT / "examples" / "events.jsonl")
     from click.testing import CliRunner
     assert CliRunner().invoke(cli.main, ["ingest", example, "--db", url]).exit_code == 0
     small = json.loads(CliRunner().invoke(cli.main, ["findings", "--db", url, "--as-of", "2023-12-31", "--format", "json"]).stdout)
-    monkeypatch.setattr(cli, "LARGE_STORE", 10)
+    monkeypatch.setattr("oblige.engine.batch.run.LARGE_STORE", 10)
     big = CliRunner().invoke(cli.main, ["findings", "--db", url, "--as-of", "2023-12-31", "--format", "json"])
     assert big.exit_code == 0 and json.loads(big.stdout) == small
 

@@ -16,7 +16,6 @@ import gc
 import hashlib
 import heapq
 import itertools
-import json
 import marshal
 import multiprocessing
 import os
@@ -28,18 +27,17 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import IO, Any
 
-from oblige.engine.core.escalation import Escalator
-from oblige.engine.core.findings import BASES, ENGINE_VERSION, STATUSES, Receipt, Rejection, Summary
-from oblige.engine.core.lifecycle import case_findings, duty_findings
+from oblige.engine.core import document
+from oblige.engine.core.escalation import VetoCandidate
+from oblige.engine.core.evaluate import PartitionEvaluator, Tally
+from oblige.engine.core.findings import Rejection, Summary
 from oblige.engine.core.rows import row_json
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.batch.runs import RunWriter, merge_runs
-from oblige.engine.core.session import BATCH, Engine, Partition
+from oblige.engine.core.engine import BATCH, Engine, Partition
 from oblige.engine.batch.workers import Workers
-from oblige.engine.rules.workdays import CALENDAR_NAME
-from oblige.facts.events import Fact
+from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected, read_line
-from oblige.facts.timeutil import format_instant
 
 CHUNK = 5000
 RUN_BUDGET = 16 << 20  # bytes of findings per table a worker sorts in memory before writing a run
@@ -209,33 +207,22 @@ def _events_hash(spills: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _write_list(out: IO[str], name: str, docs: Iterator[str]) -> None:
-    """One list of the findings document from JSON texts, a chunk per write, never all in memory."""
-    out.write(f',\n "{name}": [')
-    lead = "\n  "
-    for chunk in iter(lambda: list(itertools.islice(docs, 2000)), []):
-        out.write(lead + ",\n  ".join(chunk))
-        lead = ",\n  "
-    out.write("\n ]")
-
-
 @dataclass
 class ShardResult:
     runs: dict[str, list[str]]  # table -> sorted run files
-    counts: dict[str, int] = field(default_factory=dict)
-    vetoes: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
+    tally: Tally = field(default_factory=Tally)
+    vetoes: dict[tuple[str, int], VetoCandidate] = field(default_factory=dict)
 
 
 def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int, as_of: int, out_dir: str,
                     run_budget: int = RUN_BUDGET, decisions: list[Fact] | None = None) -> ShardResult:
     """Phase 2 for one shard (runs in a worker process, or inline for one shard)."""
     engine = Engine(ruleset)
-    rs = engine.ruleset
     _settle_worker()
     out = {table: RunWriter(out_dir, f"{table}-{shard}", run_budget) for table in ("ob", "vi", "es")}
-    escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of, decisions or [])
-    counts = {s: 0 for s in (*STATUSES, *BASES)} | {"violations": 0, "escalations": 0}
+    evaluator = PartitionEvaluator(engine, as_of, decisions or [])
     sources = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
+    seen_units: set[str] = set()
 
     def partitions() -> Iterator[tuple[Partition, list[Fact]]]:
         current: str | None = None
@@ -245,49 +232,29 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
         for part, _, _, blob in heapq.merge(*streams):  # (part, at, id) is unique: the blob is never compared
             if part != current:
                 if current is not None:
-                    yield tuple(current.split("\x1f", 1)), facts  # type: ignore[misc]
+                    yield _partition(current), facts
                 current, facts = part, []
             facts.append(_unpack(blob))
         if current is not None:
-            yield tuple(current.split("\x1f", 1)), facts  # type: ignore[misc]
+            yield _partition(current), facts
         for unit in sorted(engine.duties):  # units that owe calendar duties but sent no events
-            key = ("u", unit)
+            key = (UNIT_PARTITION, unit)
             if _shard(key, shards) == shard and unit not in seen_units:
                 yield key, []
 
-    seen_units: set[str] = set()
-
     def evaluate(batch: list[tuple[Partition, list[Fact]]]) -> None:
-        grouped = engine.match(batch)
-        ob_rows, vi_rows, es_rows = [], [], []
-        for key, facts in batch:
-            g = grouped[key]
-            obs, vis = case_findings(rs, engine.params, facts, g, as_of)
-            if key[0] == "u" and key[1] in engine.duties:
-                more_obs, more_vis = duty_findings(rs, facts, engine.duties[key[1]], g, as_of)
-                obs += more_obs
-                vis += more_vis
-            for o in obs:
-                counts[o.status] += 1
-                ob_rows.append((o.triggered_at, o.id, row_json(o)))
-            for v in vis:
-                vi_rows.append((v.at, v.id, row_json(v)))
-                for e in escalator.add(v):
-                    counts[e.basis] += 1
-                    es_rows.append((e.at, e.id, row_json(e)))
-        counts["violations"] += len(vi_rows)
-        counts["escalations"] += len(es_rows)
-        out["ob"].extend(ob_rows)
-        out["vi"].extend(vi_rows)
-        out["es"].extend(es_rows)
+        rows = evaluator.evaluate(batch)
+        out["ob"].extend([(o.triggered_at, o.id, row_json(o)) for o in rows.obligations])
+        out["vi"].extend([(v.at, v.id, row_json(v)) for v in rows.violations])
+        out["es"].extend([(e.at, e.id, row_json(e)) for e in rows.escalations])
 
     batch: list[tuple[Partition, list[Fact]]] = []
     size = 0
     for key, facts in partitions():
-        if key[0] == "u":
+        if key[0] == UNIT_PARTITION:
             seen_units.add(key[1])
         batch.append((key, facts))
-        size += len(facts) + (len(engine.duties.get(key[1], [])) if key[0] == "u" else 0)
+        size += len(facts) + (len(engine.duties.get(key[1], [])) if key[0] == UNIT_PARTITION else 0)
         if size >= BATCH * 8:
             evaluate(batch)
             batch, size = [], 0
@@ -295,7 +262,12 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
         evaluate(batch)
     for src in sources:
         src.close()
-    return ShardResult({table: writer.close() for table, writer in out.items()}, counts, escalator.vetoes)
+    return ShardResult({table: writer.close() for table, writer in out.items()}, evaluator.tally, evaluator.vetoes)
+
+
+def _partition(part: str) -> Partition:
+    kind, _, name = part.partition("\x1f")
+    return kind, name
 
 
 class BatchEvaluator:
@@ -381,38 +353,26 @@ class BatchEvaluator:
     # ---- phase 3 --------------------------------------------------------------------------
     def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], events_hash: Callable[[], str],
                as_of: int, out: IO[str]) -> Summary:
-        engine, rs = self.engine, self.engine.ruleset
-        escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of, stats["decisions"])
+        engine = self.engine
+        tally = Tally()
         for r in results:
-            for key, candidate in r.vetoes.items():
-                escalator.note_veto(key, candidate)
-        finals = sorted(escalator.finish(), key=lambda e: (e.at, e.id))
-        counts = {k: sum(r.counts.get(k, 0) for r in results) for k in (*STATUSES, *BASES, "violations", "escalations")}
-        for e in finals:
-            counts[e.basis] += 1
+            tally.merge(r.tally)
+        finals = document.finish(engine, as_of, stats["decisions"], [r.vetoes for r in results], tally)
         dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
         after = sum(db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0] for db in dbs)
-        obligations = sum(counts[s] for s in STATUSES)
-        summary = Summary(events=stats["events"], duplicates=stats["duplicates"], rejected=stats["rejected"],
-                          before_effective=stats["before_effective"], after_as_of=after, obligations=obligations,
-                          violations=counts["violations"], escalations=counts["escalations"] + len(finals),
-                          **{s: counts[s] for s in (*STATUSES, *BASES)})
+        read = document.InputCounts(events=stats["events"], duplicates=stats["duplicates"], rejected=stats["rejected"],
+                                    before_effective=stats["before_effective"], after_as_of=after)
+        head = document.summary(read, tally)
 
         def merged(table: str, extra: Iterable[tuple[int, str, str]] = ()) -> Iterator[str]:
             return map(itemgetter(2), merge_runs([p for r in results for p in r.runs[table]], extra))
 
-        out.write('{\n "ruleset": ' + json.dumps(rs.name) + ',\n "as_of": ' + json.dumps(format_instant(as_of)))
-        out.write(',\n "summary": ' + summary.model_dump_json())
-        for name, table, extra in (("obligations", "ob", []), ("violations", "vi", []),
-                                   ("escalations", "es", [(e.at, e.id, row_json(e)) for e in finals])):
-            _write_list(out, name, merged(table, extra))
         rows = heapq.merge(*(db.execute("SELECT ord, file, line, id, error FROM rej ORDER BY ord") for db in dbs))
-        _write_list(out, "rejected", (Rejection(file=file, line=line, id=event_id, error=error).model_dump_json()
-                                      for _, file, line, event_id, error in rows))  # in reading order
+        rejected = (Rejection(file=file, line=line, id=event_id, error=error).model_dump_json()
+                    for _, file, line, event_id, error in rows)  # in reading order
+        document.write(out, engine.ruleset.name, as_of, head, merged("ob"), merged("vi"),
+                       merged("es", [(e.at, e.id, row_json(e)) for e in finals]), rejected,
+                       document.receipt(engine, events_hash(), as_of))
         for db in dbs:
             db.close()
-        receipt = Receipt(engine_version=ENGINE_VERSION, ruleset=rs.name, ruleset_hash=rs.content_hash,
-                          params_hash=engine.params_hash, events_hash=events_hash(), as_of=as_of,
-                          calendar=CALENDAR_NAME)
-        out.write(',\n "receipt": ' + receipt.model_dump_json() + "\n}\n")
-        return summary
+        return head

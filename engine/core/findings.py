@@ -150,4 +150,5 @@ class Findings(_Out):
     receipt: Receipt | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The document as JSON data (the summary's `filtered` only where the lists were narrowed)."""
+        return self.model_dump(mode="json", exclude={"summary": {"filtered"}} if self.summary.filtered is None else None)

@@ -17,7 +17,7 @@ from oblige.engine.rules.catalogue import describe
 from oblige.engine.render.explain import UnknownFinding, explain
 from oblige.engine.core.filters import narrow, restrict
 from oblige.engine.core.findings import STATUSES, Findings
-from oblige.engine.core.session import Engine
+from oblige.engine.core.engine import Engine
 from oblige.engine.store.sql import Store, stored_items
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.facts.reader import Accepted, Rejected, read_lines

@@ -24,7 +24,7 @@ from typing import Any
 from oblige.engine.rules.errors import RulesetError
 from oblige.engine.rules.loader import read_yaml
 from oblige.engine.rules.params import build_params
-from oblige.engine.core.session import Engine
+from oblige.engine.core.engine import Engine
 from oblige.facts.reader import check_event
 from oblige.facts.timeutil import parse_instant
 

@@ -1,0 +1,95 @@
+"""Which path evaluates a document: in memory, or in bounded memory on worker processes.
+
+One choice for every caller (the command line, the service, an embedding program): a small
+input is evaluated in this process; a large one (or any, when workers are asked for) by the
+batch runtime. Both write the same bytes through `core.document.write`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
+
+from oblige.engine.core import document
+from oblige.engine.core.engine import Engine
+from oblige.engine.core.findings import Rejection, Summary
+from oblige.facts.files import read_files
+
+if TYPE_CHECKING:
+    from oblige.engine.store.sql import Store
+
+# Measured on this project's 2-core machines (bench/README.md): below these sizes the in-memory
+# path finishes first (worker processes cost their start-up and a spill file); above them the
+# two-core batch is faster and its memory stays bounded.
+LARGE_INPUT = 20 * 1024 * 1024  # bytes of JSON Lines
+LARGE_STORE = 100_000  # stored events
+
+
+def default_workers() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+def _jsonl_files(paths: Sequence[str]) -> bool:
+    """Are all inputs regular, readable JSON Lines files (not stdin, not a JSON array)?"""
+    for path in paths:
+        if path == "-" or not os.path.isfile(path):
+            return False
+        try:
+            with open(path, "rb") as stream:
+                head = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        except OSError:
+            return False
+        if head.startswith(b"["):
+            return False
+    return True
+
+
+def workers_for_files(paths: Sequence[str], workers: int | None) -> int:
+    """0 for the in-memory path, else how many worker processes evaluate these files."""
+    if workers is not None:
+        return max(0, workers)
+    size = sum(os.path.getsize(p) for p in paths if p != "-" and os.path.isfile(p))
+    return default_workers() if size > LARGE_INPUT else 0
+
+
+def workers_for_store(store: "Store", workers: int | None) -> int:
+    if workers is not None:
+        return max(0, workers)
+    return default_workers() if store.count() > LARGE_STORE else 0
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a written document holds in sum; its rejections too where it was made in memory
+    (a streamed document keeps them only in its `rejected` list)."""
+
+    summary: Summary
+    rejected: list[Rejection] | None = None
+
+
+def write_document(engine: Engine, out: IO[str], as_of: int, *, paths: Sequence[str] | None = None,
+                   store: "Store | None" = None, workers: int | None = None) -> Written:
+    """Evaluate the events of `paths` (JSON Lines or arrays; `-` is standard input) or of `store`
+    as of `as_of` and write the findings document to `out`.
+
+    Raises `InputError` for a file that cannot be opened, `BrokenProcessPool` when a worker died."""
+    from oblige.engine.batch.evaluator import BatchEvaluator
+
+    if store is not None:
+        n = workers_for_store(store, workers)
+        if n:
+            return Written(BatchEvaluator(engine, n).run_store(store.url, store.max_seq(), as_of, out))
+        from oblige.engine.store.sql import stored_items
+
+        findings = engine.evaluate(stored_items(store, engine.ruleset.units), as_of)
+    else:
+        assert paths is not None
+        n = workers_for_files(paths, workers)
+        if n and _jsonl_files(paths):  # parse on every worker too
+            return Written(BatchEvaluator(engine, n).run_files(list(paths), as_of, out))
+        if n:
+            return Written(BatchEvaluator(engine, n).run(read_files(paths, engine.ruleset.units), as_of, out))
+        findings = engine.evaluate(read_files(paths, engine.ruleset.units), as_of)
+    document.write_findings(out, findings)
+    return Written(findings.summary, findings.rejected)
