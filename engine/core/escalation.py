@@ -28,7 +28,9 @@ from oblige.facts.events import Fact
 from oblige.facts.timeutil import end_of_day, year_of
 from oblige.facts.units import UnitRegistry
 
-VetoCandidate = tuple[int, str]  # (instant, violation id): the earliest is the veto
+# (instant, (the violation's instant, rule, subject, period), violation id): the earliest is the veto;
+# among violations equal in time the order rests on what they are, not on ids (which hash unit codes)
+VetoCandidate = tuple[int, tuple[int, str, str, str], str]
 
 
 @functools.lru_cache(maxsize=256)  # asked once per criticised violation; there are few distinct years
@@ -107,7 +109,7 @@ class Escalator:
         if self.year_end is not None and v.unit in self.veto_to:
             veto_at = max(_year_end(year, self.year_end), at)
             if veto_at <= self.as_of and _unremedied(v, veto_at):
-                self.note_veto((v.unit, year), (veto_at, v.id))
+                self.note_veto((v.unit, year), (veto_at, (v.at, v.rule, v.subject or "", v.period or ""), v.id))
         return out
 
     def note_veto(self, key: tuple[str, int], candidate: VetoCandidate) -> None:
@@ -132,7 +134,7 @@ class Escalator:
         for (unit, year), f in decided_veto.items():
             out.append(EscalationRow(make_id("es", "one_vote_veto", unit, year), "one_vote_veto", "determined", unit,
                                      veto.issued_by, str(year), veto.article, f.at, [f.id]))
-        for (unit, year), (at, because) in self.vetoes.items():
+        for (unit, year), (at, _, because) in self.vetoes.items():
             basis = self._basis("one_vote_veto", unit, year)
             if basis is not None and (unit, year) not in decided_veto:
                 out.append(EscalationRow(make_id("es", "one_vote_veto", unit, year), "one_vote_veto", basis, unit,
