@@ -15,11 +15,11 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
+from oblige.engine.audit.records import AuditSpec, load_audit_spec
 from oblige.engine.audit.summary import Column, levels_reached, matrix, unit_summary
 from oblige.engine.core.findings import Findings
 from oblige.engine.render.i18n import UI, article_label, format_date
 from oblige.engine.render.labels import BASES, LEVELS, STATUSES, add_labels, basis_note, escalation_label, labels
-from oblige.engine.audit.records import AuditSpec, load_audit_spec
 from oblige.engine.render.table import by_basis, escalation_counts
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.timeutil import format_instant
@@ -96,10 +96,10 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
     for i, lv in enumerate(LEVELS, start=1):
         # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
         esc.add_column(lab["level"][lv], min_width=max([cell_len(x) for r in rows for x in r[i].splitlines()] + [4]))
-    for col in (t["violations_short"], lab["status"]["discharged"]):
-        esc.add_column(col, overflow="fold")
-    for row in rows:
-        esc.add_row(*row)
+    for header in (t["violations_short"], lab["status"]["discharged"]):
+        esc.add_column(header, overflow="fold")
+    for cells in rows:
+        esc.add_row(*cells)
     console.print(esc)
 
 
@@ -118,7 +118,8 @@ def audit_html(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditSpec 
 
     grid = matrix(findings, ruleset, spec)
     context: dict[str, Any] = {
-        "lang": lang, "t": UI[lang], "basis_note": basis_note(ruleset, lang), "title": getattr(spec.title, lang), "ruleset_title": getattr(ruleset.header.title, lang),
+        "lang": lang, "t": UI[lang], "basis_note": basis_note(ruleset, lang),
+        "title": getattr(spec.title, lang), "ruleset_title": getattr(ruleset.header.title, lang),
         "as_of": format_date(findings.as_of, lang) if lang == "zh" else format_instant(findings.as_of),
         "receipt": (findings.receipt.events_hash[:12] if findings.receipt else ""),
         "statuses": SHOWN_STATUSES, "levels": LEVELS, "bases": BASES, "labels": lab,

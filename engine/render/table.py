@@ -64,7 +64,10 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
     for v in findings.violations:
         per_unit[v.unit]["violations"] += 1
     escalations = escalation_counts(findings)
-    name = lambda code: lab["units"].get(code, code)  # noqa: E731
+
+    def name(code: str) -> str:
+        return lab["units"].get(code, code)
+
     counted = ("overdue", "open", "fulfilled_late", "discharged", "violations")
     veto = lambda u, basis: escalations.get(u, {}).get(("one_vote_veto", basis), 0)  # noqa: E731
     order = sorted(set(per_unit) | set(escalations),
@@ -100,7 +103,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
         tab.add_column(t["level"], min_width=max(map(cell_len, shown)))  # never cut: the basis is in the label
         for col in (t["unit"], t["issued_by"], t["article"], t["period"]):
             tab.add_column(col, no_wrap=col == t["period"])
-        for e, label in zip(findings.escalations, shown):
+        for e, label in zip(findings.escalations, shown, strict=True):
             tab.add_row(_when(e.at, lang), label, name(e.unit), name(e.issued_by), article_label(e.article, lang), e.period)
         console.print(tab)
     if findings.rejected:

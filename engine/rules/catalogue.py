@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from oblige.engine.rules.ruleset import Located, Ruleset
-from oblige.engine.rules.schema import EventPattern, ObligationRule, ParamRef, ProhibitionRule
+from oblige.engine.rules.schema import EventPattern, ObligationRule, Op, ParamRef, ProhibitionRule, Value
 
 
-def _conds(conds: list[tuple[str, str, Any]]) -> str:
+def _conds(conds: list[tuple[str, Op, Value | None]]) -> str:
     return ", ".join(f"{f} {'=' if op == 'eq' else op} {'null' if v is None else getattr(v, 'param', v)}"
                      for f, op, v in conds)
 

@@ -12,7 +12,7 @@ from oblige.engine.rules.errors import RuleError
 M = TypeVar("M", bound=BaseModel)
 
 
-class LineDict(dict):  # type: ignore[type-arg]
+class LineDict(dict[Any, Any]):
     """A mapping that remembers the line of itself and of each key."""
 
     line: int = 0
@@ -48,7 +48,7 @@ def read_yaml(path: Path) -> tuple[Any, list[RuleError]]:
     except OSError as exc:
         return None, [RuleError(str(path), 0, "rule_parse_error", f"cannot read: {exc.strerror}")]
     try:
-        return yaml.load(text, Loader=_LineLoader), []  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0

@@ -126,7 +126,7 @@ def build_params(specs: dict[str, ParameterSpec], overrides: dict[str, Any], fil
     for name, spec in specs.items():
         given = overrides.get(name, spec.value)
         value = given
-        why = (spec.basis, spec.reason)
+        why: tuple[str, str] = (spec.basis, spec.reason)
         if isinstance(given, dict) and "value" in given:
             value = given["value"]
             extra = set(given) - {"value", "basis", "reason", "kind", "description", "reference"}
@@ -134,7 +134,8 @@ def build_params(specs: dict[str, ParameterSpec], overrides: dict[str, Any], fil
                 errors.append(RuleError(file, lines.get(name, 0), "param_error", f"{name}: unknown keys {sorted(extra)}"))
             b, r = given.get("basis", spec.basis), given.get("reason", spec.reason)
             if b not in ("text", "statute", "policy"):
-                errors.append(RuleError(file, lines.get(name, 0), "param_error", f"{name}: basis must be text, statute or policy, got {b!r}"))
+                errors.append(RuleError(file, lines.get(name, 0), "param_error",
+                                        f"{name}: basis must be text, statute or policy, got {b!r}"))
             if not isinstance(r, str) or len(r.strip()) < 4:
                 errors.append(RuleError(file, lines.get(name, 0), "param_error", f"{name}: a reason is one line of text"))
             why = (str(b), str(r))

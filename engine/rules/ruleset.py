@@ -23,8 +23,8 @@ from oblige.engine.rules.schema import (
     ProhibitionRule,
     RulesetHeader,
 )
-from oblige.facts.timeutil import parse_instant
 from oblige.facts.reporters import ReporterTable
+from oblige.facts.timeutil import parse_instant
 from oblige.facts.units import Unit, UnitRegistry, UnitsFileError, load_units
 
 DEFAULT_RULESET = Path(__file__).resolve().parents[2] / "rulesets" / "xunyang_2022"
@@ -71,7 +71,7 @@ class Ruleset:
                 return located
         return None
 
-    def with_params(self, params: Params) -> "Ruleset":
+    def with_params(self, params: Params) -> Ruleset:
         return Ruleset(self.path, self.header, self.specs, params, self.units, self.rules, self.no_duty,
                        self.source_text, self.content_hash, self.no_duty_zh, self.not_modelled)
 
@@ -169,6 +169,8 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
                                     f"source: cannot read {header.source}: {exc.strerror}"))
     if errors:
         raise RulesetError(errors)
+    if params is None or units is None:  # build_params and _load_units give None only with errors, raised above
+        raise RuntimeError("parameters or units missing although no error was reported")
     not_modelled = tuple(no_duty_file.not_modelled) if no_duty_file else ()
     ruleset = Ruleset(root, header, specs, params, units, tuple(rules), no_duty, source_text, _hash_dir(root), no_duty_zh,
                       not_modelled)

@@ -66,14 +66,14 @@ class Trigger(EventPattern):
     """What creates an obligation: an event (optionally only after a waiting period with no
     cancelling event), or the calendar (`every`)."""
 
-    event: str = ""  # type: ignore[assignment]
+    event: str = ""
     every: Literal["year", "quarter", "once"] | None = None
     year: int | None = None  # a one-time duty tied to one plan year (e.g. the 2030 evaluation)
     after: str | None = None  # parameter: the trigger fires this long after the event
     unless: list[EventPattern] = Field(default_factory=list)  # ...if none of these happened by then
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Trigger":
+    def _one_kind(self) -> Trigger:
         if bool(self.event) == bool(self.every):
             raise ValueError("a trigger names either an event or `every` (year, quarter, once)")
         if self.every and (self.where or self.after or self.unless):
@@ -104,7 +104,7 @@ class Fulfilment(_Strict):
     period_field: Literal["year", "period"] | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "Fulfilment":
+    def _one_form(self) -> Fulfilment:
         forms = [self.event is not None, bool(self.one_of), bool(self.all_of)]
         if sum(forms) != 1:
             raise ValueError("fulfilled_by names one `event`, or `one_of` / `all_of` a list of events")
@@ -140,7 +140,7 @@ class Deadline(_Strict):
     extended_by: Extension | None = None
 
     @model_validator(mode="after")
-    def _one_base(self) -> "Deadline":
+    def _one_base(self) -> Deadline:
         bases = [self.within is not None, self.date is not None, self.end_of_period]
         if sum(bases) > 1:
             raise ValueError("a deadline has at most one of `within`, `date`, `end_of_period`")
@@ -177,7 +177,7 @@ class ObligationRule(_RuleBase):
     reading: str | None = None  # where the SPEC is silent: what was chosen, and why
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ObligationRule":
+    def _consistent(self) -> ObligationRule:
         if self.trigger.periodic:
             if not isinstance(self.duty_bearer, DutyBearers):
                 raise ValueError("a calendar duty names its bearers as {members: true, units: [...]}")
