@@ -22,13 +22,17 @@ UNITS = ["propaganda", "political_legal", "gov_office", "youth_care", "court", "
 
 # (trigger type, trigger data, trigger unit, fulfil type, fulfil data, fulfil unit, typical delay hours, blocker)
 STORIES = [
-    ("household_registration.requested", {"age": 3, "origin": "unknown"}, "public_security", "dna.compared", {"matched": False}, "public_security", 72, "household_registration.approved"),
+    ("household_registration.requested", {"age": 3, "origin": "unknown"}, "public_security",
+     "dna.compared", {"matched": False}, "public_security", 72, "household_registration.approved"),
     ("child.missing_reported", {"age": 6}, "public_security", "tuanyuan.alert_published", {}, "public_security", 12, None),
-    ("victim.rescued", {"age": 9, "guardian_identified": True}, "public_security", "child.returned_to_parents", {}, "public_security", 100, None),
+    ("victim.rescued", {"age": 9, "guardian_identified": True}, "public_security",
+     "child.returned_to_parents", {}, "public_security", 100, None),
     ("suspicion.observed", {"observer_role": "teacher"}, "education", "suspicion.reported", {}, "education", 10, None),
     ("student.dropped_out", {"stage": "compulsory"}, "education", "student.dropout_followed_up", {}, "education", 200, None),
-    ("maternity.admitted", {"identity_verified": False}, "health", "identity.verified", {"check": "identity"}, "health", 6, "birth_certificate.issued"),
-    ("case.opened", {"kind": "child_trafficking"}, "public_security", "case.task_force_formed", {"leader_rank": "county_bureau_head"}, "public_security", 40, None),
+    ("maternity.admitted", {"identity_verified": False}, "health",
+     "identity.verified", {"check": "identity"}, "health", 6, "birth_certificate.issued"),
+    ("case.opened", {"kind": "child_trafficking"}, "public_security",
+     "case.task_force_formed", {"leader_rank": "county_bureau_head"}, "public_security", 40, None),
     ("legal_aid.applied", {"victim": True}, "justice", "legal_aid.decided", {"granted": True}, "justice", 48, None),
     ("labor_case.opened", {}, "human_resources", "labor_case.closed", {}, "human_resources", 500, None),
 ]

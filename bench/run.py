@@ -132,7 +132,8 @@ def main() -> None:
                 s, peak, _ = measure([*oblige, "findings", "--db", db, *as_of, "--format", "json"])
                 rows.append(("oblige findings (SQLite)", s, peak))
         if "audit" not in skip:
-            subprocess.run([sys.executable, str(ROOT / "bench" / "province.py"), "--rows", "20000", "--out", str(work / "prov")], check=True)
+            subprocess.run([sys.executable, str(ROOT / "bench" / "province.py"), "--rows", "20000", "--out", str(work / "prov")],
+                           check=True)
             s, peak, _ = measure([*oblige, "audit", str(work / "prov" / "records.csv"), "--units",
                                   str(work / "prov" / "units.yaml"), "--as-of", "2031-01-01", "--format", "json"])
             rows.append(("oblige audit, 20,000 unit-year rows", s, peak))

@@ -12,12 +12,12 @@ from pathlib import Path
 from click.testing import CliRunner
 from rich.console import Console
 
-from oblige.cli import main
 from oblige import Engine
-from oblige.engine.audit.summary import unit_summary
-from oblige.engine.render.audit import audit_csv, audit_html, audit_json, audit_table
-from oblige.engine.core.findings import Escalation, Findings, Obligation, Summary, Violation
+from oblige.cli import main
 from oblige.engine.audit.records import read_records
+from oblige.engine.audit.summary import unit_summary
+from oblige.engine.core.findings import Escalation, Findings, Obligation, Summary, Violation
+from oblige.engine.render.audit import audit_csv, audit_html, audit_json, audit_table
 from oblige.engine.rules.ruleset import DEFAULT_RULESET, Ruleset
 from oblige.facts.reader import Accepted, Rejected
 from oblige.facts.timeutil import format_instant
@@ -274,7 +274,8 @@ def test_every_audit_format_shows_discharged_and_each_basis(engine: Engine) -> N
     rows = {r["unit"] + r["status"]: r for r in csv.DictReader(io.StringIO(audit_csv(findings, rs, "zh")))}
     assert rows["healthdischarged"]["status_label"] == "事由消除"
     assert rows["courtoverdue"]["escalations_label"] == "督办通知; 通报批评（建议）; 通报批评（未采纳）; 一票否决（建议）"
-    assert rows["courtoverdue"]["escalations"] == "supervision_notice:rule public_criticism:proposed public_criticism:declined one_vote_veto:proposed"
+    assert rows["courtoverdue"]["escalations"] == ("supervision_notice:rule public_criticism:proposed public_criticism:declined "
+                                                   "one_vote_veto:proposed")
     buffer = io.StringIO()
     audit_table(findings, rs, Console(file=buffer, width=200, color_system=None), "zh")
     table = buffer.getvalue()

@@ -94,7 +94,8 @@ def test_rejected_events_exit_3_and_keep_the_rest(tmp_path: Path) -> None:
                  "--fail-on-violation")
     assert result.exit_code == 3  # 3 wins over 1
     doc = json.loads(result.stdout)
-    assert doc["rejected"] == [{"file": str(tmp_path / "e.jsonl"), "line": 2, "id": "b1", "error": "data.age: Input should be a valid integer"}]
+    assert doc["rejected"] == [{"file": str(tmp_path / "e.jsonl"), "line": 2, "id": "b1",
+                                "error": "data.age: Input should be a valid integer"}]
     assert any(o["subject"] == "c1" for o in doc["obligations"])
     assert "e.jsonl:2: b1: data.age" in result.stderr
 

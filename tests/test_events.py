@@ -164,7 +164,8 @@ def test_external_is_an_actor_but_not_a_target(engine) -> None:
 
 
 def test_json_lines_keep_line_numbers_and_neighbours(engine) -> None:
-    lines = [json.dumps(base("child.missing_reported", age=5)), "", "{not json", json.dumps({**base("birth.delivered", unit="health"), "id": "e2"})]
+    second = json.dumps({**base("birth.delivered", unit="health"), "id": "e2"})
+    lines = [json.dumps(base("child.missing_reported", age=5)), "", "{not json", second]
     out = list(read_lines(lines, "f", engine.ruleset.units))
     assert [type(v).__name__ for v in out] == ["Accepted", "Rejected", "Accepted"]
     assert out[1].line == 3 and "malformed JSON" in out[1].error
@@ -172,7 +173,8 @@ def test_json_lines_keep_line_numbers_and_neighbours(engine) -> None:
 
 
 def test_json_array_input(engine) -> None:
-    doc = "[\n" + json.dumps(base("child.missing_reported", age=5)) + ",\n" + json.dumps({**base("birth.delivered", unit="health"), "id": "e2"}) + "\n]\n"
+    second = json.dumps({**base("birth.delivered", unit="health"), "id": "e2"})
+    doc = "[\n" + json.dumps(base("child.missing_reported", age=5)) + ",\n" + second + "\n]\n"
     out = list(read_stream(io.StringIO(doc), "f", engine.ruleset.units))
     assert [v.line for v in out] == [2, 3]
     assert all(isinstance(v, Accepted) for v in out)
@@ -180,8 +182,8 @@ def test_json_array_input(engine) -> None:
 
 def test_byte_order_mark_and_crlf_are_not_content(engine) -> None:
     line = json.dumps(base("child.missing_reported", age=5))
-    out = list(read_stream(io.StringIO("\ufeff" + line + "\r\n" + json.dumps({**base("birth.delivered", unit="health"), "id": "e2"}) + "\r\n"),
-                           "f", engine.ruleset.units))
+    second = json.dumps({**base("birth.delivered", unit="health"), "id": "e2"})
+    out = list(read_stream(io.StringIO("\ufeff" + line + "\r\n" + second + "\r\n"), "f", engine.ruleset.units))
     assert [type(v).__name__ for v in out] == ["Accepted", "Accepted"]
 
 

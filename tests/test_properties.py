@@ -80,7 +80,8 @@ def test_a_fulfilling_event_never_adds_a_violation_or_escalation(engine: Engine,
 
 @SETTINGS
 @given(events=event_streams(), early=as_of_hours, later=st.integers(0, 24 * 400))
-def test_a_later_as_of_never_removes_a_violation_and_only_decisions_replace_proposals(engine: Engine, events, early: int, later: int) -> None:
+def test_a_later_as_of_never_removes_a_violation_and_only_decisions_replace_proposals(engine: Engine, events, early: int,
+                                                                                      later: int) -> None:
     first = findings(engine, events, parse_instant(instant(early)))
     second = findings(engine, events, parse_instant(instant(early + later)))
     assert {v["id"] for v in first["violations"]} <= {v["id"] for v in second["violations"]}
@@ -112,7 +113,8 @@ def test_no_match_ever_crossed_partitions(engine: Engine) -> None:
     st.fixed_dictionaries({"id": st.text(max_size=6), "type": st.sampled_from(["child.missing_reported", "victim.rescued", "x"]),
                            "occurred_at": st.text(max_size=12) | st.just("2023-01-01"),
                            "unit": st.sampled_from(["public_security", "nobody"]), "subject": st.text(max_size=5),
-                           "data": st.dictionaries(st.sampled_from(["age", "foreign", "zz"]), st.integers() | st.text(max_size=3))}).map(json.dumps),
+                           "data": st.dictionaries(st.sampled_from(["age", "foreign", "zz"]),
+                                                   st.integers() | st.text(max_size=3))}).map(json.dumps),
 ), max_size=8))
 def test_arbitrary_lines_never_crash(engine: Engine, lines: list[str]) -> None:
     flat = [part for line in lines for part in line.splitlines() or [""]]

@@ -28,7 +28,8 @@ violations = st.builds(ViolationRow, texts, texts, st.integers(1, 38),
                        st.sampled_from(["overdue", "precondition", "prohibited", "breach"]), texts, opt_text, opt_text,
                        instants, opt_text, ids, opt_instant)
 escalations = st.builds(EscalationRow, texts, st.sampled_from(["supervision_notice", "public_criticism", "one_vote_veto"]),
-                        st.sampled_from(["rule", "proposed", "determined", "declined"]), texts, texts, texts, st.integers(1, 38), instants, ids)
+                        st.sampled_from(["rule", "proposed", "determined", "declined"]), texts, texts, texts, st.integers(1, 38),
+                        instants, ids)
 
 
 def test_rows_have_the_models_fields_in_order() -> None:

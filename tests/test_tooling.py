@@ -160,7 +160,8 @@ def test_rules_validate_reports_every_problem(tmp_path: Path) -> None:
         p.write_text(p.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
     result = run("rules", "validate", str(target))
     assert result.exit_code == 2
-    assert "art-19.yaml:14: rule_ref_error: art19.publish_tuanyuan_alert: deadline.within: unknown parameter 'tuanyuan_deadlin'" in result.stderr
+    assert ("art-19.yaml:14: rule_ref_error: art19.publish_tuanyuan_alert: deadline.within: unknown parameter 'tuanyuan_deadlin'"
+            in result.stderr)
     assert "art-33.yaml:9: rule_ref_error: art33.accept_legal_aid_with_priority: duty_bearer: unknown unit 'justise'" in result.stderr
 
 

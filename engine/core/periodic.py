@@ -60,20 +60,24 @@ def periods(rule: ObligationRule, ruleset: Ruleset, params: Params) -> list[tupl
             return params.add(dl.within, start)
         return max(calendar_due, floor)
 
+    def date_due(year: int) -> int | None:
+        """The deadline's calendar date in `year` (shifted by its year offset), where it names one."""
+        return _date_due(year + dl.year_offset, params.month_day(dl.date)) if dl.date else None
+
     every = rule.trigger.every
     if every == "once" and rule.trigger.year is None:
-        out.append((None, None, eff, due_for(first, eff, _date_due(first + dl.year_offset, params.month_day(dl.date)) if dl.date else None)))
+        out.append((None, None, eff, due_for(first, eff, date_due(first))))
     elif every == "once":
         year = rule.trigger.year
         assert year is not None
         start = max(start_of_day(year, 1, 1), eff)
-        out.append((str(year), year, start, due_for(year, start, _date_due(year + dl.year_offset, params.month_day(dl.date)) if dl.date else None)))
+        out.append((str(year), year, start, due_for(year, start, date_due(year))))
     elif every == "year":
         for year in range(first, last + 1):
             if end_of_day(year, 12, 31) < eff:
                 continue
             start = max(start_of_day(year, 1, 1), eff)
-            out.append((str(year), year, start, due_for(year, start, _date_due(year + dl.year_offset, params.month_day(dl.date)) if dl.date else None)))
+            out.append((str(year), year, start, due_for(year, start, date_due(year))))
     else:  # quarter
         for year in range(first, last + 1):
             for q in range(1, 5):

@@ -121,7 +121,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "b_determined": "DETERMINED by {issuer} in its assessment (the event below), which lists this measure ({article}); "
                         "it replaces any proposal of the same level, unit and year",
         "b_declined": "; DECLINED: the assessment of {period} was completed{event} without taking up this proposal",
-        "h_obligation": "obligation {id}: {bearer} must {duty}", "h_subject": " for {subject}", "h_period": " for period {period}", "h_once": " (once)",
+        "h_obligation": "obligation {id}: {bearer} must {duty}", "h_subject": " for {subject}", "h_period": " for period {period}",
+        "h_once": " (once)",
         "h_violation": "violation {id} ({kind}) charged to {unit} at {at}",
         "h_escalation": "escalation {id}: {level} against {unit}, issued by {issuer} at {at}, period {period}",
         "h_escalation_proposal": "escalation {id}: {level} against {unit}, proposed to {issuer} at {at}, period {period}",
@@ -161,7 +162,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "b_determined": "已决定：{issuer}在考核中认定并列明此项措施（见下方考核事件，{article}）；"
                         "同一级别、单位和年度的建议由此取代",
         "b_declined": "；未采纳：{period}年度考核已完成{event}，未采纳此项建议",
-        "h_obligation": "应履行事项 {id}：{bearer} 应「{duty}」", "h_subject": "（对象 {subject}）", "h_period": "（期间 {period}）", "h_once": "（一次性）",
+        "h_obligation": "应履行事项 {id}：{bearer} 应「{duty}」", "h_subject": "（对象 {subject}）", "h_period": "（期间 {period}）",
+        "h_once": "（一次性）",
         "h_violation": "违规 {id}（{kind}）：{unit}，{at}",
         "h_escalation": "督办问责 {id}：{level}，对象 {unit}，由 {issuer} 于 {at} 发出，年度 {period}",
         "h_escalation_proposal": "督办问责 {id}：{level}，对象 {unit}，于 {at} 提请 {issuer} 决定，年度 {period}",
