@@ -250,3 +250,17 @@ def test_overrides_keep_or_replace_basis_and_take_working_days(engine: Engine) -
 def test_the_receipt_names_the_calendar(engine: Engine) -> None:
     doc = evaluate(engine, MISSED, "2023-03-10")
     assert doc["receipt"]["calendar"] == CALENDAR_NAME
+
+
+def test_working_days_agree_with_the_calendar_package_over_its_years() -> None:
+    """engine.workdays reads chinese-calendar's notices directly (for speed): it must agree day by day."""
+    import datetime as dt
+
+    import chinese_calendar
+
+    from oblige.engine.rules.workdays import FIRST_YEAR, LAST_YEAR, is_workday
+
+    day = dt.date(FIRST_YEAR, 1, 1)
+    while day.year <= LAST_YEAR:
+        assert is_workday(day) == chinese_calendar.is_workday(day), day
+        day += dt.timedelta(days=1)

@@ -7,11 +7,10 @@ batch runtime. Both write the same bytes through `core.document.write`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
-from oblige.engine.core import document
 from oblige.engine.core.engine import Engine
 from oblige.engine.core.findings import Rejection, Summary
 from oblige.facts.files import read_files
@@ -53,7 +52,7 @@ def workers_for_files(paths: Sequence[str], workers: int | None) -> int:
     return default_workers() if size > LARGE_INPUT else 0
 
 
-def workers_for_store(store: "Store", workers: int | None) -> int:
+def workers_for_store(store: Store, workers: int | None) -> int:
     if workers is not None:
         return max(0, workers)
     return default_workers() if store.count() > LARGE_STORE else 0
@@ -69,20 +68,21 @@ class Written:
 
 
 def write_document(engine: Engine, out: IO[str], as_of: int, *, paths: Sequence[str] | None = None,
-                   store: "Store | None" = None, workers: int | None = None) -> Written:
+                   store: Store | None = None, workers: int | None = None) -> Written:
     """Evaluate the events of `paths` (JSON Lines or arrays; `-` is standard input) or of `store`
     as of `as_of` and write the findings document to `out`.
 
     Raises `InputError` for a file that cannot be opened, `BrokenProcessPool` when a worker died."""
     from oblige.engine.batch.evaluator import BatchEvaluator
 
+    session = engine.session()
     if store is not None:
         n = workers_for_store(store, workers)
         if n:
             return Written(BatchEvaluator(engine, n).run_store(store.url, store.max_seq(), as_of, out))
         from oblige.engine.store.sql import stored_items
 
-        findings = engine.evaluate(stored_items(store, engine.ruleset.units), as_of)
+        session.add_all(stored_items(store, engine.ruleset.units))
     else:
         assert paths is not None
         n = workers_for_files(paths, workers)
@@ -90,6 +90,6 @@ def write_document(engine: Engine, out: IO[str], as_of: int, *, paths: Sequence[
             return Written(BatchEvaluator(engine, n).run_files(list(paths), as_of, out))
         if n:
             return Written(BatchEvaluator(engine, n).run(read_files(paths, engine.ruleset.units), as_of, out))
-        findings = engine.evaluate(read_files(paths, engine.ruleset.units), as_of)
-    document.write_findings(out, findings)
-    return Written(findings.summary, findings.rejected)
+        session.add_all(read_files(paths, engine.ruleset.units))
+    summary, rejected = session.write_document(out, as_of)
+    return Written(summary, rejected)

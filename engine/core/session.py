@@ -11,14 +11,14 @@ import bisect
 import hashlib
 import threading
 from collections.abc import Iterable
-from typing import Literal
+from typing import IO, Literal
 
 from oblige.engine.core import document
 from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.evaluate import PartitionEvaluator, Rows, Tally
-from oblige.engine.core.findings import Findings, Receipt, Rejection
+from oblige.engine.core.findings import Findings, Receipt, Rejection, Summary
 from oblige.engine.core.lifecycle import Grouped
-from oblige.engine.core.rows import to_model
+from oblige.engine.core.rows import row_json, to_model
 from oblige.facts.events import SUBJECT_PARTITION, UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected
 
@@ -127,7 +127,8 @@ class Session:
                                         after_as_of=sum(1 for f in facts if f.at > as_of))
         return self._document(_sorted(rows), evaluator.tally, read, [], None, as_of, {"subject": subject})
 
-    def findings(self, as_of: int) -> Findings:
+    def _collect(self, as_of: int) -> tuple[Rows, Tally, document.InputCounts, list[Rejection], Receipt]:
+        """Every partition evaluated and the ladder finished: the document's parts, as rows."""
         engine = self.engine
         with self._lock:
             keys = sorted(set(self._parts) | {(UNIT_PARTITION, unit) for unit in engine.duties})
@@ -142,7 +143,20 @@ class Session:
                                         after_as_of=len(self._times) - bisect.bisect_right(self._times, as_of))
             rejected = list(self.rejected)  # in reading order: files as given, lines in order
             stamp = document.receipt(engine, self.events_hash(), as_of)
-        return self._document(_sorted(rows), evaluator.tally, read, rejected, stamp, as_of, None)
+        return _sorted(rows), evaluator.tally, read, rejected, stamp
+
+    def findings(self, as_of: int) -> Findings:
+        rows, tally, read, rejected, stamp = self._collect(as_of)
+        return self._document(rows, tally, read, rejected, stamp, as_of, None)
+
+    def write_document(self, out: IO[str], as_of: int) -> tuple[Summary, list[Rejection]]:
+        """The findings document as of `as_of`, written as JSON without building a model per finding."""
+        rows, tally, read, rejected, stamp = self._collect(as_of)
+        head = document.summary(read, tally)
+        document.write(out, self.engine.ruleset.name, as_of, head, map(row_json, rows.obligations),
+                       map(row_json, rows.violations), map(row_json, rows.escalations),
+                       (r.model_dump_json() for r in rejected), stamp)
+        return head, rejected
 
     def _document(self, rows: Rows, tally: Tally, read: document.InputCounts, rejected: list[Rejection],
                   stamp: Receipt | None, as_of: int, filtered: dict[str, str | int] | None) -> Findings:
