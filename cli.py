@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported where used: `oblige --version` must start fast
     from oblige.engine.core.engine import Engine
     from oblige.engine.core.findings import Findings, Rejection, Summary
     from oblige.engine.store.sql import Store
+    from oblige.facts.reader import Rejected
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
 STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")  # SPEC §4 (checked by a test)
@@ -52,12 +53,12 @@ def _guard() -> Iterator[None]:
               EXIT_INTERNAL)
 
 
-def _reject_lines(rejections: Sequence[Rejection]) -> None:
+def _reject_lines(rejections: Sequence[Rejection | Rejected]) -> None:
     for r in rejections:  # an id where one was readable
         click.echo(f"rejected: {r.file}:{r.line}: " + (f"{r.id}: " if r.id else "") + r.error, err=True)
 
 
-def _done(summary: Summary, fail_on_violation: bool, rejections: Sequence[Rejection] | None = None) -> NoReturn:
+def _done(summary: Summary, fail_on_violation: bool, rejections: Sequence[Rejection | Rejected] | None = None) -> NoReturn:
     """Report rejections and exit with the code the document calls for."""
     if rejections is not None:
         _reject_lines(rejections)
@@ -93,7 +94,7 @@ def _emit(findings: Findings, engine: Engine, fmt: str, lang: str | None, with_l
 
     lang = lang or engine.ruleset.header.default_lang
     if fmt == "json":
-        extra = None
+        extra: dict[str, object] | None = None
         if with_labels:
             from oblige.engine.render.labels import labels
 
@@ -108,11 +109,11 @@ def _emit(findings: Findings, engine: Engine, fmt: str, lang: str | None, with_l
 
 
 ruleset_option = click.option("--ruleset", "ruleset_path", type=click.Path(), default=None,
-                              help="Ruleset directory (default: the bundled xunyang_2022).")
+                              help="Ruleset directory (default: the bundled ruleset).")
 params_option = click.option("--params", "params_file", type=click.Path(), default=None,
                              help="YAML file overriding parameters by name.")
 lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
-                           help="Language of human-readable output (default: the ruleset's, zh for xunyang_2022).")
+                           help="Language of human-readable output (default: the ruleset's default_lang).")
 labels_option = click.option("--labels", "with_labels", is_flag=True,
                              help="JSON: add a `labels` object (unit names, duty titles, statuses, levels) in --lang.")
 units_option = click.option("--units", "units_file", type=click.Path(), default=None,
@@ -489,8 +490,10 @@ def rules_coverage(fmt: str, ruleset_path: str | None, lang: str | None) -> None
 
 @rules_group.command("validate")
 @click.argument("path", required=False)
-def rules_validate(path: str | None) -> None:
-    """Check a ruleset directory; every problem is listed as file:line: code: rule: field: message."""
+@ruleset_option
+def rules_validate(path: str | None, ruleset_path: str | None) -> None:
+    """Check a ruleset directory (PATH or --ruleset); every problem is listed as file:line: code: rule: field: message."""
+    path = path or ruleset_path
     from oblige.engine.rules.errors import RulesetError
     from oblige.engine.rules.ruleset import load_ruleset
 
@@ -506,8 +509,10 @@ def rules_validate(path: str | None) -> None:
 
 @rules_group.command("test")
 @click.argument("path", required=False)
-def rules_test(path: str | None) -> None:
-    """Run the ruleset's own test cases (tests/*.yaml in the ruleset directory)."""
+@ruleset_option
+def rules_test(path: str | None, ruleset_path: str | None) -> None:
+    """Run the ruleset's own test cases (tests/*.yaml in the ruleset directory, PATH or --ruleset)."""
+    path = path or ruleset_path
     from oblige.engine.rules.casetest import CaseRunner, load_cases
 
     engine = _engine(path, None, None)

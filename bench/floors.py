@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from oblige.engine.core.compile import compile_ruleset
-from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.core.engine import fact_dict
+from oblige.engine.rules.ruleset import Ruleset
 
 BATCH = 400
 
@@ -95,7 +95,7 @@ def clips_rules(ruleset: Ruleset) -> tuple[list[str], list[str]]:
         bound: dict[tuple[str, str], str] = {}
         for alias_pattern in rule["all"]:
             alias, pattern = next(iter(alias_pattern.items()))
-            terms = pattern["$and"] if "$and" in pattern else [pattern]
+            terms = pattern.get("$and", [pattern])
             constraints: dict[str, list[str]] = defaultdict(list)
             tests: dict[str, list[str]] = defaultdict(list)
             for term in terms:
@@ -104,9 +104,11 @@ def clips_rules(ruleset: Ruleset) -> tuple[list[str], list[str]]:
                     (field, operand), = value.items()
                     slots.add(field)
                     var = f"?{alias}_{field}"
-                    op = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">=", "$neq": "neq", "$ex": None}[key]
+                    op = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">=", "$neq": "neq", "$ex": None, "$nex": ""}[key]
                     if op is None:
                         tests[field].append("~nil")
+                    elif op == "":  # absent: the slot keeps its default
+                        tests[field].append("nil")
                     else:
                         tests[field].append(f":({op} {var} {_slot_value(operand)})")
                         if var not in constraints[field]:

@@ -25,7 +25,7 @@ def read_files(paths: Sequence[str], units: UnitRegistry) -> Iterator[Accepted |
         try:
             # a byte that is not UTF-8 rejects the event it is in (facts.reader.not_utf8), not the file
             # and lines end at \n only (JSON Lines; \r\n too): a lone \r is content, as for the batch reader
-            stream = open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
+            stream = open(path, encoding="utf-8", errors="surrogateescape", newline="\n")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
         with stream:

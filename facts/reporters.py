@@ -29,7 +29,7 @@ class ReporterEntry(BaseModel):
     about_field: str | None = None  # unit-level: the data field naming the unit the event is about
 
     @model_validator(mode="after")
-    def _about(self) -> "ReporterEntry":
+    def _about(self) -> ReporterEntry:
         if self.acting_for and self.about_field:
             raise ValueError("give `acting_for` or `about_field`, not both")
         return self

@@ -8,12 +8,12 @@ from __future__ import annotations
 import functools
 import re
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from pydantic import TypeAdapter, ValidationError
 
 ZONE = timezone(timedelta(hours=8), "Asia/Shanghai")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = 1_000_000
 DAY_US = 86_400 * US
 

@@ -62,7 +62,7 @@ class UnitRegistry(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _apart(self) -> "UnitRegistry":
+    def _apart(self) -> UnitRegistry:
         always = {u.code for u in self.others}
         for i, unit in enumerate(self.members):
             if unit.code in always:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from oblige.cli import main
 from oblige import Engine, RulesetError, load_ruleset
+from oblige.cli import main
 from oblige.engine.render.labels import LEVELS, escalation_label, labels
 from oblige.engine.rules.ruleset import DEFAULT_RULESET
 from tests.conftest import ROOT

@@ -318,7 +318,7 @@ def _canonical(doc: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for section in ("obligations", "violations", "escalations"):
         items = [strip(i) for i in doc[section]]
-        for raw, item in zip(doc[section], items):
+        for raw, item in zip(doc[section], items, strict=True):
             content[raw["id"]] = json.dumps(item, sort_keys=True, ensure_ascii=False)
         result[section] = sorted(json.dumps(i, sort_keys=True, ensure_ascii=False) for i in items)
     result["rejected"] = sorted(json.dumps({**r, "file": Path(r["file"]).name, "raw": None}, sort_keys=True, ensure_ascii=False)

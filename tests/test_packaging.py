@@ -51,3 +51,11 @@ def test_the_embedding_api_imports_no_database_or_web_framework(tmp_path: Path) 
             "print(heavy, generic)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True).stdout
     assert out.strip() == "[] []"
+
+
+def test_the_api_lists_what_it_exports() -> None:
+    import oblige
+
+    assert sorted(oblige.__all__) == sorted(oblige._API)
+    for name in oblige.__all__:
+        assert getattr(oblige, name).__name__ == name

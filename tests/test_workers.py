@@ -27,6 +27,5 @@ def test_one_process_runs_here() -> None:
 
 
 def test_a_dead_worker_raises_instead_of_hanging() -> None:
-    with pytest.raises(BrokenProcessPool):
-        with Workers(2) as workers:
-            workers.map(_die, [(1,), (1,)])
+    with pytest.raises(BrokenProcessPool), Workers(2) as workers:
+        workers.map(_die, [(1,), (1,)])

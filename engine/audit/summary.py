@@ -8,9 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from oblige.engine.audit.records import AuditSpec
 from oblige.engine.core.findings import STATUSES, Findings, Obligation
 from oblige.engine.render.labels import BASES, LEVELS
-from oblige.engine.audit.records import AuditSpec
 from oblige.engine.rules.ruleset import Ruleset
 
 

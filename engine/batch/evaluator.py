@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import IO, Any
 
+from oblige.engine.batch.runs import RunWriter, merge_runs
+from oblige.engine.batch.workers import Workers
 from oblige.engine.core import document
+from oblige.engine.core.engine import BATCH, Engine, Partition
 from oblige.engine.core.escalation import VetoCandidate
 from oblige.engine.core.evaluate import PartitionEvaluator, Tally
 from oblige.engine.core.findings import Rejection, Summary
 from oblige.engine.core.rows import row_json
 from oblige.engine.rules.ruleset import Ruleset
-from oblige.engine.batch.runs import RunWriter, merge_runs
-from oblige.engine.core.engine import BATCH, Engine, Partition
-from oblige.engine.batch.workers import Workers
 from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected, read_line
 
@@ -86,7 +86,7 @@ def _split(paths: list[str], parts: int) -> list[list[tuple[int, str, int, int, 
     target = max(1, -(-total // parts))
     ranges: list[list[tuple[int, str, int, int, int]]] = [[] for _ in range(parts)]
     k, filled = 0, 0
-    for index, (path, size) in enumerate(zip(paths, sizes)):
+    for index, (path, size) in enumerate(zip(paths, sizes, strict=True)):
         start, line = 0, 1
         with open(path, "rb") as f:
             while start < size:

@@ -27,7 +27,7 @@ class Workers:
         self.processes = max(1, processes)
         self._executor: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from oblige.engine.core.engine import Engine
 from oblige.engine.core.escalation import Escalator, VetoCandidate
 from oblige.engine.core.evaluate import Tally
 from oblige.engine.core.findings import BASES, ENGINE_VERSION, STATUSES, Findings, Receipt, Summary
 from oblige.engine.core.rows import EscalationRow
-from oblige.engine.core.engine import Engine
 from oblige.engine.rules.workdays import CALENDAR_NAME
 from oblige.facts.events import Fact
 from oblige.facts.timeutil import format_instant

@@ -60,7 +60,7 @@ class Engine:
         self.params_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @classmethod
-    def load(cls, path: str | None = None, params_file: str | None = None, units_file: str | None = None) -> "Engine":
+    def load(cls, path: str | None = None, params_file: str | None = None, units_file: str | None = None) -> Engine:
         return cls(load_ruleset(path, params_file, units_file))
 
     def session(self) -> Session:
@@ -82,7 +82,7 @@ class Engine:
 
         return write_document(self, out, as_of, paths=paths, store=store, workers=workers)
 
-    def match(self, partitions: list[tuple[Partition, list[Fact]]]) -> dict[Partition, Grouped]:
+    def match(self, partitions: Sequence[tuple[Partition, Sequence[Fact]]]) -> dict[Partition, Grouped]:
         """Match several partitions in as few durable_rules calls as possible.
 
         Partitions share a durable_rules session up to BATCH facts: every join of the compiled

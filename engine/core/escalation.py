@@ -21,8 +21,8 @@ import functools
 from collections.abc import Iterable, Sequence
 
 from oblige.engine.core.findings import make_id
-from oblige.engine.rules.params import Params
 from oblige.engine.core.rows import EscalationRow, ViolationRow
+from oblige.engine.rules.params import Params
 from oblige.engine.rules.schema import Ladder, LadderStep
 from oblige.facts.events import Fact
 from oblige.facts.timeutil import end_of_day, year_of

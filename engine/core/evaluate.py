@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.escalation import Escalator, VetoCandidate
 from oblige.engine.core.lifecycle import Grouped, case_findings, duty_findings
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
-from oblige.engine.core.engine import Engine, Partition
 from oblige.facts.events import UNIT_PARTITION, Fact
 
 
@@ -34,7 +34,7 @@ class Tally:
         self.violations += len(violations)
         self.escalations += len(escalations)
 
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         self.status.update(other.status)
         self.basis.update(other.basis)
         self.violations += other.violations
@@ -68,7 +68,7 @@ class PartitionEvaluator:
         `grouped` are their matches where already known (a session caches them); otherwise the
         partitions are matched here, in as few durable_rules calls as the engine allows."""
         engine, rs = self.engine, self.engine.ruleset
-        matches = grouped if grouped is not None else engine.match(list(partitions))
+        matches = grouped if grouped is not None else engine.match(partitions)
         rows = Rows([], [], [])
         for key, facts in partitions:
             g = matches[key]

@@ -37,7 +37,7 @@ def make_id(prefix: str, *parts: object) -> str:
 STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")
 
 
-def status_counts(obligations: "list[Obligation]") -> dict[str, int]:
+def status_counts(obligations: list[Obligation]) -> dict[str, int]:
     """How many obligations have each status (the summary's per-status counts)."""
     counts = dict.fromkeys(STATUSES, 0)
     for o in obligations:
@@ -45,7 +45,7 @@ def status_counts(obligations: "list[Obligation]") -> dict[str, int]:
     return counts
 
 
-def basis_counts(escalations: "list[Escalation]") -> dict[str, int]:
+def basis_counts(escalations: list[Escalation]) -> dict[str, int]:
     """How many escalations have each basis (rule, proposed, determined, declined)."""
     counts = dict.fromkeys(BASES, 0)
     for e in escalations:

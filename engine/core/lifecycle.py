@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from oblige.engine.core.compile import ACT, EVENT_UNIT, ALL_OF, BLOCK, CLOSED, DISCHARGE, EXTEND, FULFIL, OPENED, TRIGGER, UNLESS
+from oblige.engine.core.compile import ACT, ALL_OF, BLOCK, CLOSED, DISCHARGE, EVENT_UNIT, EXTEND, FULFIL, OPENED, TRIGGER, UNLESS
 from oblige.engine.core.findings import make_id
-from oblige.engine.rules.params import Params
 from oblige.engine.core.periodic import Duty
 from oblige.engine.core.rows import ObligationRow, ViolationRow
+from oblige.engine.rules.params import Params
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.rules.schema import ObligationRule, ProhibitionRule
 from oblige.facts.events import Fact
 from oblige.facts.units import EXTERNAL
+
 
 @dataclass
 class Grouped:

@@ -13,13 +13,13 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from oblige.engine.rules.catalogue import describe
-from oblige.engine.render.explain import UnknownFinding, explain
+from oblige.engine.core.engine import Engine
 from oblige.engine.core.filters import narrow, restrict
 from oblige.engine.core.findings import STATUSES, Findings
-from oblige.engine.core.engine import Engine
-from oblige.engine.store.sql import Store, stored_items
 from oblige.engine.http.tokens import Grant, Tokens
+from oblige.engine.render.explain import UnknownFinding, explain
+from oblige.engine.rules.catalogue import describe
+from oblige.engine.store.sql import Store, stored_items
 from oblige.facts.reader import Accepted, Rejected, read_lines
 from oblige.facts.timeutil import TimeFormatError, now, parse_instant
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from oblige.engine.rules import workdays
-from oblige.engine.rules.catalogue import parameter, parameter_line, rule_parameters
 from oblige.engine.core.findings import Escalation, Findings, Obligation, Violation
 from oblige.engine.render.i18n import PHRASES, article_label
 from oblige.engine.render.labels import charged_units, escalation_label, labels
+from oblige.engine.rules import workdays
+from oblige.engine.rules.catalogue import parameter, parameter_line, rule_parameters
 from oblige.engine.rules.params import Params
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.rules.schema import EventPattern, ObligationRule

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oblige.engine.core.engine import Engine
 from oblige.engine.rules.errors import RulesetError
 from oblige.engine.rules.loader import read_yaml
 from oblige.engine.rules.params import build_params
-from oblige.engine.core.engine import Engine
 from oblige.facts.reader import check_event
 from oblige.facts.timeutil import parse_instant
 

@@ -15,10 +15,10 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import BigInteger, Column, Index, String, Text, event, func, select
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
@@ -73,6 +73,14 @@ class Meta(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
+def _table(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table behind a model (sqlmodel sets `__table__` without declaring it)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+EVENTS, INGEST_LOG, META = _table(StoredEvent), _table(IngestLog), _table(Meta)
+
+
 @dataclass
 class IngestReport:
     read: int = 0
@@ -125,7 +133,7 @@ class Store:
 
     def _prepare(self) -> None:
         try:
-            SQLModel.metadata.create_all(self.engine, tables=[StoredEvent.__table__, IngestLog.__table__, Meta.__table__])
+            SQLModel.metadata.create_all(self.engine, tables=[EVENTS, INGEST_LOG, META])
             with Session(self.engine) as session:
                 found = session.get(Meta, "schema_version")
                 if found is None:
@@ -145,7 +153,7 @@ class Store:
 
     def _insert(self) -> Any:
         """An executemany INSERT; ON CONFLICT DO NOTHING as a second line of defence."""
-        table = StoredEvent.__table__
+        table = EVENTS
         if self.dialect == "postgresql":
             return postgresql.insert(table).on_conflict_do_nothing(index_elements=["id"])
         if self.dialect == "sqlite":
@@ -174,8 +182,9 @@ class Store:
         if pending:
             self._write(pending, report)
         with Session(self.engine) as session:
-            log = session.get(IngestLog, log_id)
-            assert log is not None
+            found_log = session.get(IngestLog, log_id)
+            assert found_log is not None
+            log = found_log
             log.finished_at = _now_us()
             log.read, log.stored, log.duplicates, log.rejected = report.read, report.stored, report.duplicates, report.rejected
             session.add(log)
@@ -184,7 +193,7 @@ class Store:
 
     def _write(self, batch: list[Accepted], report: IngestReport) -> None:
         first, later = split_repeats(batch)  # repeats inside the batch are settled after the write
-        table = StoredEvent.__table__
+        table = EVENTS
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
@@ -199,7 +208,7 @@ class Store:
                         known.update(conn.execute(select(table.c.id, table.c.digest).where(table.c.id.in_(part))).all())
                     seq0 = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar() or 0
                     now = _now_us()
-                    rows = []
+                    rows: list[dict[str, Any]] = []
                     for item in first.values():
                         f = item.fact
                         if f.id in known:
@@ -234,7 +243,7 @@ class Store:
 
     def events(self, batch: int = 5000, first: int = 1, last: int | None = None) -> Iterator[tuple[int, str, int, str]]:
         """(seq, source, line, body) of the stored events with first <= seq <= last, in stored order."""
-        table = StoredEvent.__table__
+        table = EVENTS
         after = first - 1
         with self._reading() as conn:
             while True:
@@ -248,13 +257,13 @@ class Store:
                 after = rows[-1][0]
 
     def max_seq(self) -> int:
-        table = StoredEvent.__table__
+        table = EVENTS
         with self._reading() as conn:
             return conn.execute(select(func.max(table.c.seq))).scalar() or 0
 
     def count(self) -> int:
         with self._reading() as conn:
-            return conn.execute(select(func.count()).select_from(StoredEvent.__table__)).scalar() or 0
+            return conn.execute(select(func.count()).select_from(EVENTS)).scalar() or 0
 
 
 def stored_verdict(source: str, line: int, body: str, units: Any) -> Accepted | Rejected:
