@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -315,7 +316,12 @@ def test_audit_html_in_a_real_headless_browser(tmp_path: Path) -> None:
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
+        if os.environ.get("OBLIGE_REQUIRE_BROWSER"):  # CI installs it and must not skip
+            pytest.fail("OBLIGE_REQUIRE_BROWSER is set but no chromium is installed")
         pytest.skip("no chromium on this machine (apt-get install chromium to run this check)")
+    if os.environ.get("OBLIGE_REQUIRE_BROWSER"):  # a person reads Chinese glyphs, not empty boxes
+        fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
+        assert fonts.strip(), "no CJK font installed (apt-get install fonts-noto-cjk)"
     report = tmp_path / "report.html"
     code, _, _ = audit(RECORDS, "--as-of", "2024-04-10", "--format", "html", "--out", str(report))
     assert code == 0

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 # Measured on this project's 2-core machines (bench/README.md): below these sizes the in-memory
 # path finishes first (worker processes cost their start-up and a spill file); above them the
 # two-core batch is faster and its memory stays bounded.
-LARGE_INPUT = 20 * 1024 * 1024  # bytes of JSON Lines
-LARGE_STORE = 100_000  # stored events
+LARGE_INPUT = 2 * 1024 * 1024  # bytes of JSON Lines (about 14,000 events)
+LARGE_STORE = 15_000  # stored events
 
 
 def default_workers() -> int:
