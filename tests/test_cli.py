@@ -221,22 +221,34 @@ def test_a_worker_killed_mid_run_exits_4_not_a_result(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "eval", str(path),
                              "--as-of", "2024-06-01", "--format", "json", "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    killed = False
-    deadline = time.monotonic() + 60
-    while not killed and proc.poll() is None and time.monotonic() < deadline:
+    def children(pid: int) -> list[int]:
+        out = []
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/stat") as f:
-                        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                            out.append(int(entry))
                 except (OSError, IndexError, ValueError):
                     continue
-                if parent == proc.pid:
-                    with open(f"/proc/{entry}/cmdline", "rb") as f:
-                        if b"spawn_main" in f.read():
-                            os.kill(int(entry), signal.SIGKILL)
-                            killed = True
-                            break
+        return out
+
+    # workers are forked by the run's fork server (a child of the command): kill one of them
+    killed = False
+    deadline = time.monotonic() + 60
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        for server in children(proc.pid):
+            try:
+                with open(f"/proc/{server}/cmdline", "rb") as f:
+                    if b"forkserver" not in f.read():
+                        continue
+            except OSError:
+                continue
+            workers = children(server)
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+                killed = True
+                break
         time.sleep(0.01)
     _, err = proc.communicate(timeout=120)
     assert killed, "no worker process was seen"
