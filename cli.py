@@ -143,6 +143,10 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
                  workers: int | None) -> None:
     """Evaluate events from FILES (JSON Lines or a JSON array; - for stdin)."""
     instant = _as_of(as_of)
+    if fmt == "json" and not with_labels:
+        from oblige.engine.batch.run import warm_up_for
+
+        warm_up_for(files, workers)
     engine = _engine(ruleset_path, params_file, units_file)
     if fmt == "json" and not with_labels:
         with _guard():

@@ -32,6 +32,14 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def warm_up() -> None:
+    """Start the fork server (it imports the batch runtime) without waiting for it."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
 class Workers:
     """`processes` spawned workers, started on first use; with one process, everything runs here."""
 
