@@ -77,13 +77,16 @@ def test_ingest_then_findings_equal_eval_and_scoping(server: str, engine: Engine
     again = httpx.post(f"{server}/v1/events", content="\n".join(json.dumps(e) for e in EVENTS),
                        headers={**auth(ADMIN), "Content-Type": "application/x-ndjson"}).json()
     assert again["stored"] == 0 and again["duplicates"] == len(EVENTS)
-    full = httpx.get(f"{server}/v1/findings", params={"as_of": "2023-12-31"}, headers=auth(ADMIN)).json()
+    whole = httpx.get(f"{server}/v1/findings", params={"as_of": "2023-12-31"}, headers=auth(ADMIN))
+    full = whole.json()
     from click.testing import CliRunner
 
     from oblige.cli import main
-    direct = json.loads(CliRunner().invoke(main, ["eval", str(EXAMPLE), "--as-of", "2023-12-31", "--format", "json"]).stdout)
-    for key in ("obligations", "violations", "escalations"):
+    printed = CliRunner().invoke(main, ["eval", str(EXAMPLE), "--as-of", "2023-12-31", "--format", "json"]).stdout
+    direct = json.loads(printed)
+    for key in ("obligations", "violations", "escalations", "summary", "receipt"):
         assert full[key] == direct[key]
+    assert whole.text == printed  # the service writes the document with the command line's one writer
     health = httpx.get(f"{server}/v1/findings", params={"as_of": "2023-12-31"}, headers=auth(HEALTH)).json()
     assert health["obligations"] and {o["duty_bearer"] for o in health["obligations"]} == {"health"}
     assert {v["unit"] for v in health["violations"]} <= {"health"} and {e["unit"] for e in health["escalations"]} <= {"health"}
