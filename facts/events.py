@@ -71,12 +71,9 @@ def _build() -> dict[str, type[_Envelope]]:
         data_model = create_model(f"{name}Data", __config__=ConfigDict(extra="forbid", strict=True, frozen=True),
                                   **definitions)
         base = _Envelope if event_type in UNIT_LEVEL else _CaseEnvelope
-        models[event_type] = create_model(
-            name,
-            __base__=base,
-            type=(Literal[event_type], ...),
-            data=(data_model, Field(default_factory=dict, validate_default=True)),
-        )
+        envelope: dict[str, Any] = {"type": (Literal[event_type], ...),
+                                    "data": (data_model, Field(default_factory=dict, validate_default=True))}
+        models[event_type] = create_model(name, __base__=base, **envelope)
     return models
 
 
