@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from oblige.engine.rules.schema import BASES, KINDS, LEVELS, STATUSES  # noqa: F401 - the document's vocabulary
 from oblige.facts.timeutil import format_instant
 
 try:
@@ -25,7 +26,6 @@ Status = Literal["open", "fulfilled", "fulfilled_late", "overdue", "discharged"]
 Kind = Literal["overdue", "precondition", "prohibited", "breach"]
 Level = Literal["supervision_notice", "public_criticism", "one_vote_veto"]
 Basis = Literal["rule", "proposed", "determined", "declined"]
-BASES = ("rule", "proposed", "determined", "declined")
 
 
 def make_id(prefix: str, *parts: object) -> str:
@@ -34,7 +34,6 @@ def make_id(prefix: str, *parts: object) -> str:
     return prefix + "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")
 
 
 def status_counts(obligations: list[Obligation]) -> dict[str, int]:

@@ -9,11 +9,9 @@ from typing import Any
 
 from oblige.engine.render.i18n import PHRASES, UI
 from oblige.engine.rules.ruleset import Ruleset
+from oblige.engine.rules.schema import BASES, KINDS, LEVELS, STATUSES
 
-LEVELS = ("supervision_notice", "public_criticism", "one_vote_veto")
-BASES = ("rule", "proposed", "determined", "declined")  # how firm an escalation is (SPEC §3.4)
-STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")
-KINDS = ("overdue", "precondition", "prohibited", "breach")
+__all__ = ["BASES", "KINDS", "LANGS", "LEVELS", "STATUSES", "add_labels", "basis_note", "escalation_label", "labels"]
 LANGS = ("zh", "en")
 
 
@@ -76,16 +74,6 @@ def charged_units(ruleset: Ruleset, level: str, lang: str) -> str:
     step, lab, p = getattr(ruleset.header.escalation, level), labels(ruleset, lang), PHRASES[lang]
     names = [p["members"] if code == "members" else lab["units"].get(code, code) for code in step.charges]
     return p["or"].join(dict.fromkeys(names))
-
-
-def missing_labels(ruleset: Ruleset) -> list[str]:
-    """What a ruleset fails to label (checked by `rules validate`)."""
-    problems = []
-    want = {"status": set(STATUSES), "kind": set(KINDS), "basis": set(BASES)}
-    for group, keys in want.items():
-        have = set(ruleset.header.labels.get(group, {}))
-        problems += [f"labels.{group}.{k}: missing label" for k in sorted(keys - have)]
-    return problems
 
 
 def add_labels(doc: dict[str, Any], ruleset: Ruleset, lang: str) -> dict[str, Any]:

@@ -7,74 +7,21 @@ Every problem found is reported at once, each with its file and line.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from oblige.engine.rules.errors import RuleError, RulesetError
 from oblige.engine.rules.loader import line_of, read_yaml, validate_as
-from oblige.engine.rules.params import Params, build_params, read_overrides
-from oblige.engine.rules.schema import (
-    ArticleFile,
-    NoDutyFile,
-    NotModelled,
-    ObligationRule,
-    ParameterSpec,
-    ProhibitionRule,
-    RulesetHeader,
-)
+from oblige.engine.rules.model import AnyRule, Located, Ruleset
+from oblige.engine.rules.params import build_params, read_overrides
+from oblige.engine.rules.schema import ArticleFile, NoDutyFile, ParameterSpec, RulesetHeader
+from oblige.engine.rules.validate import validate_ruleset
 from oblige.facts.reporters import ReporterTable
-from oblige.facts.timeutil import parse_instant
 from oblige.facts.units import Unit, UnitRegistry, UnitsFileError, load_units
 
+__all__ = ["DEFAULT_RULESET", "AnyRule", "Located", "Ruleset", "load_ruleset"]
+
 DEFAULT_RULESET = Path(__file__).resolve().parents[2] / "rulesets" / "xunyang_2022"
-
-AnyRule = ObligationRule | ProhibitionRule
-
-
-@dataclass(frozen=True)
-class Located:
-    """A rule with where it was written."""
-
-    rule: AnyRule
-    article: int
-    file: str
-    line: int
-    raw: Any = field(default=None, compare=False, repr=False)  # the YAML mapping, with line numbers
-
-
-@dataclass(frozen=True)
-class Ruleset:
-    path: Path
-    header: RulesetHeader
-    specs: dict[str, ParameterSpec]
-    params: Params
-    units: UnitRegistry
-    rules: tuple[Located, ...]
-    no_duty: dict[int, str]
-    source_text: str
-    content_hash: str
-    no_duty_zh: dict[int, str] = field(default_factory=dict)
-    not_modelled: tuple[NotModelled, ...] = ()
-    effective: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "effective", parse_instant(self.header.effective))
-
-    @property
-    def name(self) -> str:
-        return self.header.name
-
-    def rule(self, rule_id: str) -> Located | None:
-        for located in self.rules:
-            if located.rule.id == rule_id:
-                return located
-        return None
-
-    def with_params(self, params: Params) -> Ruleset:
-        return Ruleset(self.path, self.header, self.specs, params, self.units, self.rules, self.no_duty,
-                       self.source_text, self.content_hash, self.no_duty_zh, self.not_modelled)
-
 
 def _hash_dir(path: Path) -> str:
     digest = hashlib.sha256()
@@ -175,8 +122,6 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
     ruleset = Ruleset(root, header, specs, params, units, tuple(rules), no_duty, source_text, _hash_dir(root), no_duty_zh,
                       not_modelled)
     if check:
-        from oblige.engine.rules.validate import validate_ruleset
-
         problems = validate_ruleset(ruleset)
         if problems:
             raise RulesetError(problems)

@@ -263,7 +263,11 @@ class LadderStep(_Strict):
     title: Title
 
 
+# the findings vocabulary (SPEC §4) that rulesets label and the ladder refers to
 LEVELS = ("supervision_notice", "public_criticism", "one_vote_veto")
+STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")
+KINDS = ("overdue", "precondition", "prohibited", "breach")
+BASES = ("rule", "proposed", "determined", "declined")
 
 
 class Ladder(_Strict):

@@ -13,8 +13,8 @@ from typing import Any, get_args, get_origin
 
 from oblige.engine.rules.errors import RuleError
 from oblige.engine.rules.loader import line_of
-from oblige.engine.rules.ruleset import Located, Ruleset
-from oblige.engine.rules.schema import LEVELS, EventPattern, ObligationRule, ParamRef, ProhibitionRule
+from oblige.engine.rules.model import Located, Ruleset
+from oblige.engine.rules.schema import BASES, KINDS, LEVELS, STATUSES, EventPattern, ObligationRule, ParamRef, ProhibitionRule
 from oblige.facts.units import EXTERNAL, load_units
 from oblige.facts.vocabulary import ALL_TYPES, CASE, UNIT_LEVEL
 
@@ -54,6 +54,17 @@ def _nullable(spec: tuple[Any, Any]) -> bool:
         return True
     origin = get_origin(annotation)
     return origin in (typing.Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def missing_labels(ruleset: Ruleset) -> list[str]:
+    """What a ruleset fails to label (checked by `rules validate`)."""
+    problems = []
+    want = {"status": set(STATUSES), "kind": set(KINDS), "basis": set(BASES)}
+    for group, keys in want.items():
+        have = set(ruleset.header.labels.get(group, {}))
+        problems += [f"labels.{group}.{k}: missing label" for k in sorted(keys - have)]
+    return problems
+
 
 
 class _Checker:
@@ -226,8 +237,6 @@ class _Checker:
             if item.clause and _normal(item.clause) not in source:
                 self.err(None, "rule_ref_error", f"not_modelled (article {item.article}): clause not found verbatim",
                          str(rs.path / "articles-without-duty.yaml"))
-        from oblige.engine.render.labels import missing_labels
-
         for problem in missing_labels(rs):
             self.err(None, "rule_schema_error", problem, header_file)
         if rs.header.grace not in rs.specs:
