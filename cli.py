@@ -71,12 +71,10 @@ def _done(summary: Summary, fail_on_violation: bool, rejections: Sequence[Reject
 
 def _as_of(text: str | None) -> int:
     """`--as-of`: a date means 00:00:00 of that day (+08:00); the default is now."""
-    from oblige.facts.timeutil import TimeFormatError, now, parse_instant
+    from oblige.facts.timeutil import TimeFormatError, parse_as_of
 
-    if text is None:
-        return now()
     try:
-        return parse_instant(text)
+        return parse_as_of(text)
     except TimeFormatError as exc:
         _fail(f"--as-of: {exc}")
 

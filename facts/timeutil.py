@@ -60,6 +60,13 @@ def now() -> int:
     return to_us(datetime.now(ZONE).replace(microsecond=0))
 
 
+def parse_as_of(text: str | None) -> int:
+    """An evaluation instant (SPEC §5): a date means 00:00:00 of that day (+08:00); none means now.
+
+    Raises TimeFormatError like `parse_instant`."""
+    return now() if text is None else parse_instant(text)
+
+
 def to_us(moment: datetime) -> int:
     """Epoch microseconds of an aware datetime."""
     delta = moment - _EPOCH

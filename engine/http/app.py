@@ -23,7 +23,7 @@ from oblige.engine.render.explain import UnknownFinding, explain
 from oblige.engine.rules.catalogue import describe
 from oblige.engine.store.sql import Store, stored_items
 from oblige.facts.reader import Accepted, Rejected, read_lines
-from oblige.facts.timeutil import TimeFormatError, now, parse_instant
+from oblige.facts.timeutil import TimeFormatError, parse_as_of
 
 log = logging.getLogger("oblige.service")
 
@@ -60,10 +60,8 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         return found
 
     def as_of_param(as_of: str | None) -> int:
-        if as_of is None:
-            return now()
         try:
-            return parse_instant(as_of)
+            return parse_as_of(as_of)
         except TimeFormatError as exc:
             raise HTTPException(status_code=422, detail=f"as_of: {exc}") from None
 
