@@ -12,13 +12,15 @@ SQLAlchemy URL (PostgreSQL) uses INSERT ... ON CONFLICT DO NOTHING for the same 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, event, func, select
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text, event, func, inspect, make_url, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
@@ -100,6 +102,15 @@ def _now_us() -> int:
 READ_ONLY = "oblige_read_only"  # execution option of the connections that only read
 
 
+def _sqlite_file_exists(database: str | None) -> bool:
+    """Whether an SQLite URL's database is an existing file (an in-memory database never is)."""
+    if not database or database == ":memory:":
+        return False
+    if database.startswith("file:"):  # a URI filename: left to SQLite
+        return True
+    return Path(database).is_file()
+
+
 def _sqlite_setup(engine: SqlEngine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -119,30 +130,95 @@ def _sqlite_setup(engine: SqlEngine) -> None:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
+def mask_url(url: str) -> str:
+    """The URL as it may be shown: its password, if any, replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy understands: mask what looks like user:password@
+        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+SCHEMA_LOCK = 7206150  # PostgreSQL advisory lock taken while the schema is created
+
+
 class Store:
-    def __init__(self, url: str = DEFAULT_URL):
+    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True):
         self.url = url
+        self.shown_url = mask_url(url)
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            raise StoreError(f"cannot use database {self.shown_url!r}: {self._scrub(_first_line(exc))}") from None
+        if not create and parsed.get_backend_name() == "sqlite" and not _sqlite_file_exists(parsed.database):
+            raise self._missing()
         try:
             self.engine = create_engine(url, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot use database {url!r}: {exc}") from None
+            raise StoreError(f"cannot use database {self.shown_url!r}: {self._scrub(_first_line(exc))}") from None
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             _sqlite_setup(self.engine)
-        self._prepare()
-
-    def _prepare(self) -> None:
         try:
-            SQLModel.metadata.create_all(self.engine, tables=[EVENTS, INGEST_LOG, META])
-            with Session(self.engine) as session:
-                found = session.get(Meta, "schema_version")
-                if found is None:
-                    session.add(Meta(key="schema_version", value=SCHEMA_VERSION))
-                    session.commit()
-                elif found.value != SCHEMA_VERSION:
-                    raise StoreError(f"{self.url}: database schema version {found.value}, this oblige uses {SCHEMA_VERSION}")
+            self._prepare(create)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def _missing(self) -> StoreError:
+        return StoreError(f"no event store at {self.shown_url}; create one with oblige ingest")
+
+    def _scrub(self, message: str) -> str:
+        """A message with the URL's password, wherever it appears, replaced by ***."""
+        password = _password(self.url)
+        message = message.replace(self.url, self.shown_url)
+        if password:
+            message = message.replace(password, "***")
+        return message
+
+    def _fail(self, exc: BaseException) -> StoreError:
+        text = self._scrub(_first_line(exc))
+        if self.dialect == "postgresql" and isinstance(exc, OperationalError) and "does not exist" in text:
+            return self._missing()
+        return StoreError(f"cannot use database {self.shown_url!r}: {text}")
+
+    def _version(self, conn: Connection) -> str | None:
+        if not inspect(conn).has_table(META.name):
+            return None
+        return conn.execute(select(META.c.value).where(META.c.key == "schema_version")).scalar()
+
+    def _prepare(self, create: bool) -> None:
+        try:
+            with self._reading() as conn:  # the common case: the schema is there (no write lock taken)
+                found = self._version(conn)
+            if found is None:
+                if not create:
+                    raise self._missing()
+                with self.engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock
+                    if self.dialect == "postgresql":
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                    found = self._version(conn)  # another process may have created it meanwhile
+                    if found is None:
+                        SQLModel.metadata.create_all(conn, tables=[EVENTS, INGEST_LOG, META])
+                        conn.execute(META.insert().values(key="schema_version", value=SCHEMA_VERSION))
+                        found = SCHEMA_VERSION
+            if found != SCHEMA_VERSION:
+                raise StoreError(f"{self.shown_url}: database schema version {found}, this oblige uses {SCHEMA_VERSION}")
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot use database {self.url!r}: {str(exc).splitlines()[0]}") from None
+            raise self._fail(exc) from None
+        except OSError as exc:
+            raise StoreError(f"cannot use database {self.shown_url!r}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         self.engine.dispose()
