@@ -86,7 +86,21 @@ def _engine(ruleset: str | None, params: str | None, units: str | None) -> Engin
         return Engine.load(ruleset, params, units)
 
 
-def _emit(findings: Findings, engine: Engine, fmt: str, lang: str | None, with_labels: bool) -> None:
+def _explain_hint(sources: Sequence[str], as_of: str | None, instant: int, options: dict[str, str | None]) -> str:
+    """The `oblige explain` command that explains a finding of this document (ID where the id goes)."""
+    import shlex
+
+    from oblige.facts.timeutil import format_instant
+
+    words = ["oblige", "explain", "ID", *sources, "--as-of", as_of or format_instant(instant) or ""]
+    for option, value in options.items():
+        if value is not None:
+            words += [option, value]
+    return " ".join(w if w == "ID" else shlex.quote(w) for w in words)
+
+
+def _emit(findings: Findings, engine: Engine, fmt: str, lang: str | None, with_labels: bool,
+          hint: str | None = None) -> None:
     """A document already in memory, as JSON (the one document writer) or as the terminal table."""
     from oblige.engine.core import document
 
@@ -103,7 +117,7 @@ def _emit(findings: Findings, engine: Engine, fmt: str, lang: str | None, with_l
 
         from oblige.engine.render.table import render_table
 
-        render_table(findings, engine.ruleset, Console(), lang=lang)
+        render_table(findings, engine.ruleset, Console(), lang=lang, explain_hint=hint)
 
 
 ruleset_option = click.option("--ruleset", "ruleset_path", type=click.Path(), default=None,
@@ -154,7 +168,9 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
 
     with _guard():
         findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)
-    _emit(findings, engine, fmt, lang, with_labels)
+    sources = ["FILE…"] if "-" in files else list(files)  # events read from stdin must be saved to be explained
+    options = {"--params": params_file, "--units": units_file, "--ruleset": ruleset_path, "--lang": lang}
+    _emit(findings, engine, fmt, lang, with_labels, _explain_hint(sources, as_of, instant, options))
     _done(findings.summary, fail_on_violation, findings.rejected)
 
 
@@ -236,7 +252,8 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     from oblige.engine.core.filters import narrow
 
     findings = narrow(findings, unit, status, article)
-    _emit(findings, engine, fmt, lang, with_labels)
+    options = {"--params": params_file, "--units": units_file, "--ruleset": ruleset_path, "--lang": lang}
+    _emit(findings, engine, fmt, lang, with_labels, _explain_hint(["--db", db_url], as_of, instant, options))
     _done(findings.summary, fail_on_violation, findings.rejected)
 
 

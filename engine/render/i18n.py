@@ -17,7 +17,8 @@ UI: dict[str, dict[str, str]] = {
            "by_unit": "各单位情况", "overdue_duties": "逾期未履行事项", "rejected_events": "被拒绝的事件",
            "name": "名称", "overdue": "逾期", "open": "待办", "late": "迟办", "notices": "督办",
            "criticism": "通报", "veto": "否决", "violations_short": "违规", "subject": "对象/期间", "file": "文件",
-           "discharged": "消除",
+           "discharged": "消除", "other_violations": "跳过的前置核查、禁止行为和履职不当", "rule_title": "规则",
+           "explain_hint": "查看某项的依据和推理（ID 为上表中的 id）：",
            # filled from the ladder (labels.basis_note): levels, the deciding unit and the basis label
            "basis_note": "{by_rule}依规发出；{proposed_levels}由{decider}考核决定，本表“{proposed}”仅为向其提出的建议。",
            "headline": "{name} 截至 {as_of}：事件 {events} 条（重复 {duplicates}，拒绝 {rejected}，生效前 {before}，"
@@ -32,7 +33,8 @@ UI: dict[str, dict[str, str]] = {
            "by_unit": "By unit", "overdue_duties": "Overdue duties", "rejected_events": "Rejected events",
            "name": "name", "overdue": "overdue", "open": "open", "late": "late", "notices": "notice",
            "criticism": "critic.", "veto": "veto", "violations_short": "viol.", "subject": "subject/period", "file": "file",
-           "discharged": "disch.",
+           "discharged": "disch.", "other_violations": "Skipped checks, prohibited acts and breaches",
+           "rule_title": "Rule", "explain_hint": "To see why a finding exists (ID: an id above):",
            "basis_note": "By rule: {by_rule}. Decided by {decider} in its assessment: {proposed_levels}; "
                          "'{proposed}' is only a recommendation to it.",
            "headline": "{name} as of {as_of}: {events} events ({duplicates} duplicate, {rejected} rejected, "

@@ -21,6 +21,32 @@ def _when(us: int | None, lang: str) -> str:
     return format_date(us, lang) + " " + text[11:16] if lang == "zh" else text[:16].replace("T", " ")
 
 
+def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> None:
+    """Give the wrapping columns of a table too wide for the terminal widths that add up to it, each
+    in proportion to its natural width (rich's own reduction can cut the last columns off); the
+    columns that must not wrap (ids, dates, articles) keep theirs."""
+    columns = table.columns
+    natural = []
+    for i, col in enumerate(columns):
+        lines = [line for text in (str(col.header), *(r[i] for r in rows)) for line in text.splitlines()]
+        natural.append(max([cell_len(line) for line in lines] + [col.min_width or 0, 1]))
+        if col.max_width:
+            natural[i] = min(natural[i], col.max_width)
+    overhead = len(columns) + 1 + 2 * len(columns)  # borders and one space either side of every cell
+    if sum(natural) + overhead <= width:
+        return
+    flexible = sorted((i for i, col in enumerate(columns) if not col.no_wrap and not col.min_width),
+                      key=lambda i: natural[i])
+    room = width - overhead - sum(n for i, n in enumerate(natural) if i not in flexible)
+    if room < 8 * len(flexible):  # very narrow: no space around the cells rather than columns cut off
+        table.padding = (0, 0)
+        room += 2 * len(columns)
+    for k, i in enumerate(flexible):  # the narrow ones keep their width, the wide ones share the rest
+        given = max(2, min(natural[i], room // (len(flexible) - k)))
+        columns[i].width = given
+        room -= given
+
+
 def by_basis(counts: dict[tuple[str, str], int], level: str, lab: dict[str, dict[str, str]], lang: str,
              sep: str = " ") -> str:
     """One unit's escalations of one level, each count with its basis, so that a proposal is
@@ -49,9 +75,24 @@ def escalation_counts(findings: Findings) -> dict[str, dict[tuple[str, str], int
     return counts
 
 
-def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: str = "zh") -> None:
-    """Per unit: what is overdue and how it escalated; then the overdue duties and the escalations."""
+def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: str = "zh",
+                 explain_hint: str | None = None) -> None:
+    """Per unit: what is overdue and how it escalated; then every violation that is not an overdue
+    duty (skipped checks, prohibited acts, breaches), the overdue duties and the escalations, each
+    with the id `oblige explain` takes; last, how to explain one (`explain_hint`, the command with
+    ID where the id goes)."""
     t, lab, s = UI[lang], labels(ruleset, lang), findings.summary
+    narrow = console.width < 120  # the time goes under the date, which is never cut
+
+    def add_rows(tab: Table, rows: list[tuple[str, ...]]) -> None:
+        _fit(tab, rows, console.width)
+        for row in rows:
+            tab.add_row(*row)
+        console.print(tab)
+
+    def when(us: int | None) -> str:
+        return _when(us, lang).replace(" ", "\n") if narrow else _when(us, lang)
+
     console.print(t["headline"].format(
         name=getattr(ruleset.header.title, lang) if lang == "zh" else ruleset.name, as_of=format_instant(findings.as_of),
         events=s.events, duplicates=s.duplicates, rejected=s.rejected, before=s.before_effective, after=s.after_as_of,
@@ -87,25 +128,39 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
         table.add_row(*row)
     console.print(table)
 
+    # the most serious first: a check skipped before the act, a prohibited act, an improper fulfilment
+    serious = sorted((v for v in findings.violations if v.kind != "overdue"), key=lambda v: (v.at, v.id))
+    if serious:
+        tab = Table(title=t["other_violations"])
+        tab.add_column("id", no_wrap=True)
+        for col, cap in ((t["kind"], 14), (t["unit"], 16), (t["article"], None), (t["rule_title"], None),
+                            (t["subject"], 14), (t["at"], None)):
+            tab.add_column(col, no_wrap=col in (t["article"], t["at"], t["due"]), overflow="fold", max_width=cap)
+        add_rows(tab, [(v.id, lab["kind"].get(v.kind, v.kind), name(v.unit), article_label(v.article, lang),
+                        lab["rules"].get(v.rule, v.rule), v.subject or v.period or "—", when(v.at)) for v in serious])
     overdue = [o for o in findings.obligations if o.status == "overdue"]
     if overdue:
+        violation_of = {v.obligation: v.id for v in findings.violations if v.kind == "overdue" and v.obligation}
         tab = Table(title=t["overdue_duties"])
-        for col in (t["unit"], t["article"], t["duty"], t["subject"], t["due"]):
-            tab.add_column(col)
-        for o in sorted(overdue, key=lambda o: (o.duty_bearer, o.due or 0)):
-            tab.add_row(name(o.duty_bearer), article_label(o.article, lang),
-                        lab["actions"].get(o.action, o.action), o.subject or o.period or "—", _when(o.due, lang))
-        console.print(tab)
+        tab.add_column("id", no_wrap=True)  # the overdue violation (its explanation holds the obligation)
+        for col, cap in ((t["unit"], 16), (t["article"], None), (t["duty"], None), (t["subject"], 14), (t["due"], None)):
+            tab.add_column(col, no_wrap=col in (t["article"], t["at"], t["due"]), overflow="fold", max_width=cap)
+        add_rows(tab, [(violation_of.get(o.id, o.id), name(o.duty_bearer), article_label(o.article, lang),
+                        lab["actions"].get(o.action, o.action), o.subject or o.period or "—", when(o.due))
+                       for o in sorted(overdue, key=lambda o: (o.duty_bearer, o.due or 0))])
     if findings.escalations:
         tab = Table(title=t["escalations"], caption=basis_note(ruleset, lang))
         shown = [escalation_label(lab, e.level, e.basis, lang) for e in findings.escalations]
+        if console.width < 110 and lang != "zh":  # the basis goes whole on a line of its own
+            shown = [label.replace(" (", "\n(") for label in shown]
+        tab.add_column("id", no_wrap=True)
         tab.add_column(t["at"], no_wrap=True)
-        tab.add_column(t["level"], min_width=max(map(cell_len, shown)))  # never cut: the basis is in the label
+        widest = max(cell_len(line) for label in shown for line in label.splitlines())
+        tab.add_column(t["level"], min_width=widest)  # never cut: the basis is in the label
         for col in (t["unit"], t["issued_by"], t["article"], t["period"]):
-            tab.add_column(col, no_wrap=col == t["period"])
-        for e, label in zip(findings.escalations, shown, strict=True):
-            tab.add_row(_when(e.at, lang), label, name(e.unit), name(e.issued_by), article_label(e.article, lang), e.period)
-        console.print(tab)
+            tab.add_column(col, no_wrap=col in (t["period"], t["article"]), overflow="fold")
+        add_rows(tab, [(e.id, when(e.at), label, name(e.unit), name(e.issued_by), article_label(e.article, lang), e.period)
+                       for e, label in zip(findings.escalations, shown, strict=True)])
     if findings.rejected:
         tab = Table(title=t["rejected_events"])
         for col in (t["file"], t["line"], "id", t["error"]):
@@ -113,3 +168,6 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
         for r in findings.rejected:
             tab.add_row(r.file, str(r.line), r.id or "—", r.error)
         console.print(tab)
+    if explain_hint and (findings.obligations or findings.violations or findings.escalations):
+        console.print(t["explain_hint"], markup=False)
+        console.print("  " + explain_hint, markup=False, soft_wrap=True)
