@@ -58,12 +58,23 @@ def _reject_lines(rejections: Sequence[Rejection | Rejected]) -> None:
         click.echo(f"rejected: {r.file}:{r.line}: " + (f"{r.id}: " if r.id else "") + r.error, err=True)
 
 
-def _done(summary: Summary, fail_on_violation: bool, rejections: Sequence[Rejection | Rejected] | None = None) -> NoReturn:
-    """Report rejections and exit with the code the document calls for."""
+NOTHING_ACCEPTED = ("oblige: EVERY ONE of the {n} input line(s) was rejected: {what} — is it the right file? Events are "
+                    "JSON Lines or a JSON array of events (`oblige schema events`); unit records go to `oblige audit`.")
+
+
+def _done(summary: Summary, fail_on_violation: bool, rejections: Sequence[Rejection | Rejected] | None = None,
+          empty: str | None = None) -> NoReturn:
+    """Report rejections and exit with the code the document calls for; `empty`: what to say when
+    there was no event at all (an empty store)."""
+    if empty and not summary.events and not summary.rejected and not summary.duplicates:
+        click.echo(f"oblige: {empty} holds no events: the findings are those of no events at all", err=True)
     if rejections is not None:
         _reject_lines(rejections)
     elif summary.rejected:
         click.echo(f"rejected: {summary.rejected} event(s); see the `rejected` list", err=True)
+    if summary.rejected and not summary.events and not summary.duplicates:  # last on stderr, where it is seen
+        click.echo(NOTHING_ACCEPTED.format(n=summary.rejected, what="no event was evaluated, and the findings above "
+                                           "are those of no events at all (every duty of every unit overdue)"), err=True)
     sys.stdout.flush()
     sys.exit(EXIT_REJECTED if summary.rejected else
              EXIT_VIOLATIONS if fail_on_violation and summary.violations else EXIT_OK)
@@ -77,6 +88,21 @@ def _as_of(text: str | None) -> int:
         return parse_as_of(text)
     except TimeFormatError as exc:
         _fail(f"--as-of: {exc}")
+
+
+def _check_unit(engine: Engine, unit: str | None) -> None:
+    """`--unit`: a code of the unit registry (or `external`); a typo is a usage error, never an empty report."""
+    units = engine.ruleset.units
+    if unit is None or units.is_actor(unit):
+        return
+    from oblige.facts.units import EXTERNAL
+
+    codes = sorted(units.codes | {EXTERNAL})
+    near = difflib.get_close_matches(unit, codes, n=3, cutoff=0.6)
+    by_name = [u.code for u in (*units.members, *units.others) if unit in (u.name_zh, u.name_en)]
+    hint = by_name or near
+    _fail(f"--unit: no unit {unit!r} in the unit registry" + (f"; did you mean {' or '.join(hint)}?" if hint else
+          f"; the units are: {', '.join(codes)}"))
 
 
 def _engine(ruleset: str | None, params: str | None, units: str | None) -> Engine:
@@ -150,17 +176,23 @@ def main() -> None:
 @labels_option
 @click.option("--workers", type=int, default=None,
               help="JSON output in bounded memory with N worker processes (default: 2 for inputs over 20 MB).")
+@click.option("--unit", default=None, help="Only findings that concern this unit.")
+@click.option("--status", type=click.Choice(list(STATUSES)), default=None,
+              help="Only obligations with this status (and what follows from them).")
+@click.option("--article", type=int, default=None, help="Only findings under this article.")
 def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | None, units_file: str | None,
                  ruleset_path: str | None, fmt: str, fail_on_violation: bool, lang: str | None, with_labels: bool,
-                 workers: int | None) -> None:
+                 workers: int | None, unit: str | None, status: str | None, article: int | None) -> None:
     """Evaluate events from FILES (JSON Lines or a JSON array; - for stdin)."""
     instant = _as_of(as_of)
-    if fmt == "json" and not with_labels:
+    whole = fmt == "json" and not with_labels and unit is None and status is None and article is None
+    if whole:
         from oblige.engine.batch.run import warm_up_for
 
         warm_up_for(files, workers)
     engine = _engine(ruleset_path, params_file, units_file)
-    if fmt == "json" and not with_labels:
+    _check_unit(engine, unit)
+    if whole:
         with _guard():
             written = engine.write_document(sys.stdout, instant, paths=files, workers=workers)
         _done(written.summary, fail_on_violation, written.rejected)
@@ -168,6 +200,9 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
 
     with _guard():
         findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)
+    from oblige.engine.core.filters import narrow
+
+    findings = narrow(findings, unit, status, article)
     sources = ["FILE…"] if "-" in files else list(files)  # events read from stdin must be saved to be explained
     options = {"--params": params_file, "--units": units_file, "--ruleset": ruleset_path, "--lang": lang}
     _emit(findings, engine, fmt, lang, with_labels, _explain_hint(sources, as_of, instant, options))
@@ -178,11 +213,13 @@ db_option = click.option("--db", "db_url", envvar="OBLIGE_DB", default="sqlite:/
                          help="SQLAlchemy URL of the event store (or $OBLIGE_DB), e.g. postgresql+psycopg://user@host/db.")
 
 
-def _store(url: str) -> Store:
+def _store(url: str, create: bool = False) -> Store:
+    """The event store at `url`; only `ingest` creates one (a reading command on a mistyped URL or in
+    the wrong folder is an error, never an empty store that reports every duty overdue)."""
     from oblige.engine.store.sql import Store
 
     with _guard():
-        return Store(url)
+        return Store(url, create=create)
 
 
 @main.command("ingest")
@@ -199,13 +236,15 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
     from oblige.facts.files import read_files
 
     engine = _engine(ruleset_path, None, units_file)
-    store = _store(db_url)
+    store = _store(db_url, create=True)
     with _guard():
         try:
             report = store.ingest(read_files(files, engine.ruleset.units), sources=" ".join(files))
         finally:
             store.close()
     _reject_lines(report.rejections)
+    if report.rejected and not report.stored and not report.duplicates:
+        click.echo(NOTHING_ACCEPTED.format(n=report.rejected, what="nothing was stored"), err=True)
     if rejects_file:
         with open(rejects_file, "w", encoding="utf-8") as out:
             for r in report.rejections:
@@ -238,12 +277,13 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     """Evaluate the stored events, exactly as `eval` would evaluate the same events."""
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
+    _check_unit(engine, unit)
     store = _store(db_url)
     with _guard():
         try:
             if fmt == "json" and not with_labels and unit is None and status is None and article is None:
                 written = engine.write_document(sys.stdout, instant, store=store)
-                _done(written.summary, fail_on_violation, written.rejected)
+                _done(written.summary, fail_on_violation, written.rejected, f"the event store at {store.shown_url}")
             from oblige.engine.store.sql import stored_items
 
             findings = engine.evaluate(stored_items(store, engine.ruleset.units), instant)
@@ -251,10 +291,12 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
             store.close()
     from oblige.engine.core.filters import narrow
 
+    stored = findings.summary
     findings = narrow(findings, unit, status, article)
     options = {"--params": params_file, "--units": units_file, "--ruleset": ruleset_path, "--lang": lang}
     _emit(findings, engine, fmt, lang, with_labels, _explain_hint(["--db", db_url], as_of, instant, options))
-    _done(findings.summary, fail_on_violation, findings.rejected)
+    _done(findings.summary.model_copy(update={"events": stored.events}), fail_on_violation, findings.rejected,
+          f"the event store at {store.shown_url}")
 
 
 @main.command("audit")
@@ -282,6 +324,7 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
 
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
+    _check_unit(engine, unit)
     rs = engine.ruleset
     lang = lang or rs.header.default_lang
     try:
@@ -361,7 +404,17 @@ def serve_command(db_url: str, host: str, port: int, tokens_file: str | None, ma
             _fail(str(exc))
     elif not _is_loopback(host):
         _fail(f"refusing to serve on {host} without --tokens: without tokens the server binds to loopback only")
-    _store(db_url).close()  # fail now, not on the first request, if the database cannot be used
+    # fail now, not on the first request, if the database cannot be used; the service stores events (POST
+    # /v1/events, like ingest), so it may start on a new store, but says so: a mistyped URL is seen at once
+    from oblige.engine.store.sql import Store, StoreError
+
+    try:
+        Store(db_url, create=False).close()
+    except StoreError:
+        created = _store(db_url, create=True)
+        created.close()
+        click.echo(f"oblige: no event store at {created.shown_url}: created an empty one (POST /v1/events to fill it)",
+                   err=True)
     app = create_app(engine, db_url, tokens, Limits(max_body, max_events))
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 

@@ -341,3 +341,80 @@ def test_ingest_keeps_a_non_utf8_line_readable_in_the_rejects_file(tmp_path: Pat
     assert result.exit_code == 3
     (line,) = rejects.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["raw"] == '{"id": "a\\xff2"}' and json.loads(line)["line"] == 2
+
+
+# --- mistakes are errors, never plausible reports (issue 17, item 2) ---
+
+@pytest.mark.parametrize("command", [["findings"], ["findings", "--format", "json"], ["explain", "vi-0"]])
+def test_reading_commands_never_create_a_database(tmp_path: Path, command: list[str]) -> None:
+    typo = tmp_path / "typo.db"
+    result = run(*command, "--db", f"sqlite:///{typo}")
+    assert result.exit_code == 2 and not typo.exists() and not list(tmp_path.iterdir())
+    assert f"no event store at sqlite:///{typo}; create one with oblige ingest" in result.stderr
+
+
+def test_reading_from_the_wrong_folder_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OBLIGE_DB", raising=False)
+    result = CliRunner().invoke(main, ["findings"], catch_exceptions=False)
+    assert result.exit_code == 2 and "no event store at sqlite:///oblige.db" in result.stderr
+    assert not (tmp_path / "oblige.db").exists()
+    db = f"sqlite:///{tmp_path / 'oblige.db'}"
+    assert run("ingest", EXAMPLE, "--db", db).exit_code == 0  # ingest creates it; then findings reads it
+    assert run("findings", "--db", db, "--as-of", "2023-12-31", "--format", "json").exit_code == 0
+
+
+def test_an_empty_store_says_so(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+    records = str(ROOT / "examples" / "unit-records.csv")
+    assert run("ingest", records, "--db", db).exit_code == 3  # nothing stored, but the store exists now
+    result = run("findings", "--db", db, "--format", "json")
+    assert result.exit_code == 0 and "holds no events" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_an_input_with_every_line_rejected_says_so_loudly(fmt: str) -> None:
+    records = str(ROOT / "examples" / "unit-records.csv")  # unit records are not events
+    result = run("eval", records, "--as-of", "2024-04-10", "--format", fmt)
+    assert result.exit_code == 3
+    last = result.stderr.rstrip().splitlines()[-1]
+    assert "EVERY ONE of the" in last and "was rejected" in last and "oblige audit" in last
+    ingest = run("ingest", records, "--db", "sqlite:///:memory:")
+    assert ingest.exit_code == 3 and "nothing was stored" in ingest.stderr.rstrip().splitlines()[-1]
+    # one good line among them: the usual rejection lines, no alarm
+    good = Path(EXAMPLE).read_text(encoding="utf-8").splitlines()[0]
+    mixed = run("eval", "-", "--format", fmt, input=good + "\nnot json\n")
+    assert mixed.exit_code == 3 and "EVERY ONE" not in mixed.stderr and "rejected: <stdin>:2" in mixed.stderr
+
+
+@pytest.mark.parametrize("command", [["eval", EXAMPLE], ["eval", EXAMPLE, "--format", "json"], ["findings", "--db", "x"],
+                                     ["audit", str(ROOT / "examples" / "unit-records.csv")]])
+def test_an_unknown_unit_is_a_usage_error(command: list[str]) -> None:
+    result = run(*command, "--unit", "commerc")
+    assert result.exit_code == 2 and "did you mean commerce?" in result.stderr and result.stdout == ""
+
+
+def test_eval_narrows_like_findings(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert run("ingest", EXAMPLE, "--db", db).exit_code == 0
+    for narrowing in (["--unit", "commerce"], ["--status", "overdue", "--article", "35"], ["--unit", "external"]):
+        evaluated = _json("eval", EXAMPLE, "--as-of", "2023-12-31", *narrowing)
+        stored = _json("findings", "--db", db, "--as-of", "2023-12-31", *narrowing)
+        assert evaluated["summary"]["filtered"] and evaluated == stored
+    commerce = _json("eval", EXAMPLE, "--as-of", "2023-12-31", "--unit", "commerce")
+    assert {o["duty_bearer"] for o in commerce["obligations"]} == {"commerce"}
+    table = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--unit", "commerce", "--lang", "en", width=160).stdout
+    assert "Commerce" in table and "Civil Affairs" not in table
+
+
+def test_audit_unit_shows_only_that_unit(tmp_path: Path) -> None:
+    records = str(ROOT / "examples" / "unit-records.csv")
+    args = ("audit", records, "--as-of", "2024-04-10", "--unit", "commerce", "--lang", "en")
+    table = run(*args, width=200).stdout
+    assert "Commerce" in table and "Civil Affairs" not in table and "Finance" not in table
+    doc = json.loads(run(*args, "--format", "json").stdout)
+    assert list(doc["units"]) == ["commerce"] and {o["duty_bearer"] for o in doc["obligations"]} == {"commerce"}
+    rows = run(*args, "--format", "csv").stdout.splitlines()[1:]
+    assert rows and all(r.startswith("commerce,") for r in rows)
+    html = run(*args, "--format", "html").stdout
+    assert "Commerce" in html and "Civil Affairs" not in html

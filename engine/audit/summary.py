@@ -14,7 +14,11 @@ from oblige.engine.render.labels import BASES, LEVELS
 from oblige.engine.rules.ruleset import Ruleset
 
 
-def unit_codes(ruleset: Ruleset) -> list[str]:
+def unit_codes(ruleset: Ruleset, findings: Findings | None = None) -> list[str]:
+    """The units a report lists: every unit of the registry, or the one the findings were narrowed to."""
+    only = (findings.summary.filtered or {}).get("unit") if findings is not None else None
+    if only is not None:
+        return [str(only)]
     return [*ruleset.units.member_codes, *(u.code for u in ruleset.units.others if u.code not in ruleset.units.member_codes)]
 
 
@@ -26,7 +30,7 @@ def unit_summary(findings: Findings, ruleset: Ruleset) -> dict[str, dict[str, An
         code: {"obligations": 0, **dict.fromkeys(STATUSES, 0), "violations": 0,
                "escalations": {level: 0 for level in LEVELS},
                "escalations_by_basis": {level: dict.fromkeys(BASES, 0) for level in LEVELS}}
-        for code in unit_codes(ruleset)}
+        for code in unit_codes(ruleset, findings)}
     for o in findings.obligations:
         if o.duty_bearer in out:
             out[o.duty_bearer]["obligations"] += 1
@@ -75,7 +79,7 @@ def matrix(findings: Findings, ruleset: Ruleset, spec: AuditSpec) -> Matrix:
         ordered = sorted(pairs, key=lambda p: (order.index(p[0]) if p[0] in order else len(order), p[0], p[1] or ""))
         columns[year] = [Column(year, action, period, action + (f" {period[5:]}" if period and "-Q" in period else ""))
                          for action, period in ordered]
-    return Matrix(sorted(columns), columns, cells, unit_codes(ruleset))
+    return Matrix(sorted(columns), columns, cells, unit_codes(ruleset, findings))
 
 
 def levels_reached(findings: Findings) -> dict[str, list[tuple[str, str]]]:
