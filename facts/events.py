@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from oblige.facts.timeutil import parse_instant
+from oblige.facts.timeutil import parse_instant, shown
 from oblige.facts.vocabulary import ALL_TYPES, UNIT_LEVEL
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -50,7 +50,7 @@ class _Envelope(BaseModel):
     def _known_unit(cls, v: str, info: ValidationInfo) -> str:
         registry = (info.context or {}).get("units")
         if registry is not None and not registry.is_actor(v):
-            raise ValueError(f"unknown unit {v!r}")
+            raise ValueError(f"unknown unit {shown(v)}")
         return v
 
 

@@ -27,6 +27,24 @@ class TimeFormatError(ValueError):
     """A timestamp or duration that cannot be read."""
 
 
+# Instants oblige accepts: local years 1000-8999, so that every instant it reads, and every deadline
+# or escalation derived from one, is a four-digit ISO 8601 year however it is rendered
+MIN_YEAR, MAX_YEAR = 1000, 8999
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value quoted for a message: at most `limit` characters of it, control characters escaped
+    (a reason printed on a line of stderr cannot start another line)."""
+    if isinstance(value, str):
+        text = repr(value[:limit])
+        return text + "…" if len(value) > limit else text
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** limit:
+        return f"an integer of {len(str(abs(value))) if abs(value) < 10 ** 4000 else 'over 4000'} digits"
+    text = repr(value)
+    text = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return text[:limit] + "…" if len(text) > limit else text
+
+
 def parse_instant(text: str) -> int:
     """Read an ISO 8601 date-time (offset optional) or a date; return epoch microseconds.
 
@@ -50,9 +68,12 @@ def parse_instant(text: str) -> int:
             moment = datetime.fromisoformat(s)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=ZONE)
-    except ValueError:
-        raise TimeFormatError(f"not an ISO 8601 date or date-time: {text!r}") from None
-    return to_us(moment)
+    except (ValueError, OverflowError):
+        raise TimeFormatError(f"not an ISO 8601 date or date-time: {shown(text)}") from None
+    us = to_us(moment)
+    if not _MIN_US <= us <= _MAX_US:
+        raise TimeFormatError(f"outside the years {MIN_YEAR}-{MAX_YEAR}: {shown(text)}")
+    return us
 
 
 def now() -> int:
@@ -73,9 +94,22 @@ def to_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
 
 
+_LOCAL_EPOCH = datetime(1970, 1, 1, 8, 0, 0)  # the epoch on the ruleset's wall clock (naive)
+
+
 def from_us(us: int) -> datetime:
-    """The aware datetime (+08:00) of epoch microseconds."""
-    return (_EPOCH + timedelta(microseconds=us)).astimezone(ZONE)
+    """The aware datetime (+08:00) of epoch microseconds (computed on the local clock, so that
+    0001-01-01 and 9999-12-31 in +08:00 do not overflow through UTC)."""
+    return (_LOCAL_EPOCH + timedelta(microseconds=us)).replace(tzinfo=ZONE)
+
+
+def format_precise(us: int) -> str:
+    """ISO 8601 with the microseconds kept where there are any (the canonical stored form).
+
+    >>> format_precise(parse_instant("2023-03-31T23:59:59.000250+08:00"))
+    '2023-03-31T23:59:59.000250+08:00'
+    """
+    return from_us(us).isoformat()
 
 
 _OFFSET_S = 8 * 3600
@@ -104,8 +138,29 @@ _TWO = [f"{n:02d}" for n in range(60)]
 
 @functools.lru_cache(maxsize=8192)
 def _date_prefix(day: int) -> str:
-    """'YYYY-MM-DDT' of a day counted from 1970-01-01 (local)."""
-    return time.strftime("%Y-%m-%dT", time.gmtime(day * 86_400))
+    """'YYYY-MM-DDT' of a day counted from 1970-01-01 (local); four-digit years, zero-padded, and
+    the ISO 8601 expanded form (+YYYYY / -YYYY) outside 0-9999 rather than an exception."""
+    year, month, mday = _civil(day)
+    if 0 <= year <= 9999:
+        return f"{year:04d}-{month:02d}-{mday:02d}T"
+    return f"{'+' if year > 0 else '-'}{abs(year):04d}-{month:02d}-{mday:02d}T"
+
+
+def _civil(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of the proleptic Gregorian calendar for a day number (1970-01-01 = 0)."""
+    days += 719_468
+    era = days // 146_097
+    doe = days - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+_MIN_US = to_us(datetime(MIN_YEAR, 1, 1, tzinfo=ZONE))
+_MAX_US = to_us(datetime(MAX_YEAR, 12, 31, 23, 59, 59, 999_999, tzinfo=ZONE))
 
 
 def parse_duration(text: str) -> int:
@@ -115,11 +170,11 @@ def parse_duration(text: str) -> int:
     True
     """
     if not isinstance(text, str) or not _DURATION.match(text) or text in ("P", "PT") or text.endswith("T"):
-        raise TimeFormatError(f"not an ISO 8601 duration of weeks, days or hours: {text!r}")
+        raise TimeFormatError(f"not an ISO 8601 duration of weeks, days or hours: {shown(text)}")
     try:
         return to_micro(_TIMEDELTA.validate_python(text))
     except ValidationError:
-        raise TimeFormatError(f"not an ISO 8601 duration: {text!r}") from None
+        raise TimeFormatError(f"not an ISO 8601 duration: {shown(text)}") from None
 
 
 def to_micro(delta: timedelta) -> int:

@@ -91,7 +91,7 @@ def test_ingest_is_idempotent_and_rejects_conflicts(engine: Engine, db_url: str)
     assert again.summary() == {"read": 2, "stored": 0, "duplicates": 2, "rejected": 0}
     assert store.count() == 2
     kept = [json.loads(body)["occurred_at"] for _, _, _, body in store.events()]
-    assert kept == ["2023-01-01", "2023-01-02"]  # the first content stored wins
+    assert kept == ["2023-01-01T00:00:00+08:00", "2023-01-02T00:00:00+08:00"]  # the first stored wins, canonical
     store.close()
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import PurePath
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -21,17 +25,48 @@ from oblige.engine.core.findings import STATUSES, Findings
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.engine.render.explain import UnknownFinding, explain
 from oblige.engine.rules.catalogue import describe
-from oblige.engine.store.sql import Store, stored_items
-from oblige.facts.reader import Accepted, Rejected, read_lines
-from oblige.facts.timeutil import TimeFormatError, parse_as_of
+from oblige.engine.store.sql import Store, StoreError, stored_items
+from oblige.facts.reader import (
+    Accepted,
+    Rejected,
+    read_array,
+    read_lines,
+    read_value,
+    strict_loads,
+    value_problem,
+)
+from oblige.facts.timeutil import TimeFormatError, parse_as_of, shown
 
 log = logging.getLogger("oblige.service")
 
 
 class Limits:
-    def __init__(self, max_body: int = 10 * 1024 * 1024, max_events: int = 10_000):
+    def __init__(self, max_body: int = 10 * 1024 * 1024, max_events: int = 10_000, max_busy: int = 4):
         self.max_body = max_body
         self.max_events = max_events
+        self.max_busy = max_busy  # expensive requests (evaluate, findings, explain, ingest) at once; then 503
+
+
+# query parameters that look like a credential: a token in a URL ends up in logs and histories
+TOKEN_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "auth", "authorization", "bearer"})
+# what a reader scoped to some units may not see: counts over every unit's events
+GLOBAL_COUNTS = ("events", "duplicates", "before_effective", "after_as_of")
+
+
+def _is_json_lines(content_type: str) -> bool:
+    """Whether a Content-Type names JSON Lines, matched case-insensitively (RFC 9110)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines",
+                     "application/jsonlines")
+
+
+def _no_paths(value: Any) -> Any:
+    """A `file` of the server's disk shown as its name within the ruleset, not the server's path."""
+    if isinstance(value, dict):
+        return {k: (PurePath(v).name if k == "file" and isinstance(v, str) else _no_paths(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_paths(v) for v in value]
+    return value
 
 
 def scope(findings: Findings, grant: Grant) -> Findings:
@@ -77,34 +112,81 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def verdicts(raw: bytes, content_type: str, source: str) -> list[Accepted | Rejected]:
-        """Events from a JSON array or JSON Lines body; each bad event is its own rejection."""
+    def verdicts(raw: bytes, content_type: str, source: str) -> tuple[list[Accepted | Rejected], Any]:
+        """Events from a JSON array, an object {"events": [...]} or JSON Lines; each bad event is its
+        own rejection; also the body's `as_of` (None where none). A body that is no events is a 4xx."""
         try:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise HTTPException(status_code=422, detail="body is not UTF-8") from None
-        if "ndjson" in content_type or "jsonlines" in content_type:
-            lines = text.splitlines()
-        else:
-            try:
-                doc = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise HTTPException(status_code=422, detail=f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-            if isinstance(doc, dict) and isinstance(doc.get("events"), list):
-                doc = doc["events"]
-            if not isinstance(doc, list):
-                raise HTTPException(status_code=422, detail="expected a JSON array of events (or JSON Lines)")
-            lines = [json.dumps(e, ensure_ascii=False) for e in doc]
-        if sum(1 for line in lines if line.strip()) > limits.max_events:
-            raise HTTPException(status_code=413, detail=f"more than {limits.max_events} events in one request")
-        return list(read_lines(lines, source, units))
-
-    def stored_findings(as_of: int) -> Findings:
-        store = Store(store_url)
+        except UnicodeDecodeError as exc:
+            raise HTTPException(status_code=422, detail=f"body is not UTF-8: byte {exc.start + 1}") from None
+        if _is_json_lines(content_type):
+            lines = text.split("\n")  # JSON Lines end at \n only (U+2028 is content)
+            if sum(1 for line in lines if line.strip()) > limits.max_events:
+                raise HTTPException(status_code=413, detail=f"more than {limits.max_events} events in one request")
+            return list(read_lines(lines, source, units)), None
+        start = text.lstrip().removeprefix("\ufeff").lstrip()[:1]
+        items: list[Accepted | Rejected] = []
+        if start == "[":
+            for item in read_array(text, source, units):
+                items.append(item)
+                if len(items) > limits.max_events:
+                    raise HTTPException(status_code=413, detail=f"more than {limits.max_events} events in one request")
+            if items and isinstance(items[-1], Rejected) and "the rest of the array" in items[-1].error:
+                bad = items[-1]
+                raise HTTPException(status_code=422, detail=f"line {bad.line}: {bad.error}")
+            return items, None
         try:
-            return engine.evaluate(stored_items(store, units), as_of)
+            doc = strict_loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            raise HTTPException(status_code=422, detail=f"malformed JSON: {exc.msg} at line {exc.lineno} "
+                                                        f"column {exc.colno}") from None
+        events = doc.get("events") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or not isinstance(events, list):
+            raise HTTPException(status_code=422, detail="expected a JSON array of events, an object with `events`, "
+                                                        "or JSON Lines")
+        problem = value_problem({k: v for k, v in doc.items() if k != "events"} if type(doc) is dict else doc)
+        if problem:
+            raise HTTPException(status_code=422, detail=problem)
+        if len(events) > limits.max_events:
+            raise HTTPException(status_code=413, detail=f"more than {limits.max_events} events in one request")
+        as_of = doc.get("as_of")
+        return [read_value(e, source, n, units) for n, e in enumerate(events, start=1)], as_of
+
+    busy = threading.BoundedSemaphore(max(1, limits.max_busy))
+
+    @contextmanager
+    def expensive() -> Iterator[None]:
+        """At most `max_busy` expensive requests at once: past that, 503 and Retry-After (one token
+        cannot queue up work, and memory, without bound)."""
+        if not busy.acquire(blocking=False):
+            raise HTTPException(status_code=503, detail="busy: too many requests in progress; retry shortly",
+                                headers={"Retry-After": "1"})
+        try:
+            yield
         finally:
-            store.close()
+            busy.release()
+
+    def scoped(findings: Findings, who: Grant, store: Store | None) -> dict[str, Any]:
+        """A document as a token may see it: a scoped reader sees findings and rejected events of
+        its units only, and none of the counts over every unit's events."""
+        doc = scope(findings, who).to_json_dict()
+        if who.units == "*":
+            return doc
+        owners = store.units_of(r.id for r in findings.rejected if r.id) if store is not None else {}
+        doc["rejected"] = [r for r in doc["rejected"] if r.get("id") and who.sees(owners.get(r["id"]))]
+        summary = doc["summary"]
+        for key in GLOBAL_COUNTS:
+            summary.pop(key, None)
+        summary["rejected"] = len(doc["rejected"])
+        return doc
+
+    def open_store() -> Store:
+        return Store(store_url)
+
+    @app.exception_handler(StoreError)
+    async def store_failed(_request: Request, exc: StoreError) -> JSONResponse:
+        log.error("store: %s", exc)  # one line, the URL's password masked (StoreError)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -114,7 +196,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
     async def post_events(request: Request, who: Grant = Depends(grant)) -> JSONResponse:
         if not who.write:
             raise HTTPException(status_code=403, detail="this token may not write events")
-        items = verdicts(await body(request), request.headers.get("content-type", ""), "request")
+        items, _ = verdicts(await body(request), request.headers.get("content-type", ""), "request")
         allowed: list[Accepted | Rejected] = []
         for item in items:
             if isinstance(item, Accepted) and not who.sees(item.fact.unit):
@@ -122,11 +204,12 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                                         f"unit: {item.fact.unit!r} is outside this token's units", item.raw))
             else:
                 allowed.append(item)
-        store = Store(store_url)
-        try:
-            report = store.ingest(allowed, sources="http")
-        finally:
-            store.close()
+        with expensive():
+            store = open_store()
+            try:
+                report = store.ingest(allowed, sources="http")
+            finally:
+                store.close()
         log.info("ingest: read %d stored %d duplicates %d rejected %d", report.read, report.stored,
                  report.duplicates, report.rejected)
         return JSONResponse({**report.summary(), "rejected_events": [
@@ -136,15 +219,12 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
     async def evaluate(request: Request, as_of: str | None = Query(None), who: Grant = Depends(grant)) -> JSONResponse:
         raw = await body(request)
         instant = as_of_param(as_of)
-        if "json" in request.headers.get("content-type", "") and "ndjson" not in request.headers.get("content-type", ""):
-            try:
-                doc = json.loads(raw or b"null")
-            except json.JSONDecodeError as exc:
-                raise HTTPException(status_code=422, detail=f"malformed JSON: {exc.msg}") from None
-            if isinstance(doc, dict) and "as_of" in doc:
-                instant = as_of_param(str(doc["as_of"]))
-        findings = engine.evaluate(verdicts(raw, request.headers.get("content-type", ""), "request"), instant)
-        return JSONResponse(scope(findings, who).to_json_dict())
+        items, body_as_of = verdicts(raw, request.headers.get("content-type", ""), "request")
+        if body_as_of is not None:
+            instant = as_of_param(body_as_of if isinstance(body_as_of, str) else str(body_as_of)[:80])
+        with expensive():
+            findings = engine.evaluate(items, instant)
+        return JSONResponse(scope(findings, who).to_json_dict())  # the caller's own events: all its rejections
 
     @app.get("/v1/findings")
     def findings(as_of: str | None = None, unit: str | None = None, status: str | None = None,
@@ -152,16 +232,25 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         if status is not None and status not in STATUSES:
             raise HTTPException(status_code=422, detail=f"status: unknown status {status!r}")
         instant = as_of_param(as_of)
-        if who.units == "*" and unit is None and status is None and article is None:
-            return whole_document(instant)
-        result = scope(narrow(stored_findings(instant), unit, status, article), who)
-        return JSONResponse(result.to_json_dict())
+        with expensive():
+            if who.units == "*" and unit is None and status is None and article is None:
+                return whole_document(instant)
+            store = open_store()
+            try:
+                found = narrow(engine.evaluate(stored_items(store, units), instant), unit, status, article)
+                return JSONResponse(scoped(found, who, store))
+            finally:
+                store.close()
 
     def whole_document(instant: int) -> StreamingResponse:
         """The whole document, made as `oblige findings` makes it (the engine chooses in memory or
         on workers by the store's size) and streamed from a temporary file: the same bytes."""
         spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by the response
-        store = Store(store_url)
+        try:
+            store = open_store()
+        except BaseException:
+            spool.close()
+            raise
         try:
             engine.write_document(spool, instant, store=store)
         except BaseException:
@@ -182,20 +271,59 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                         who: Grant = Depends(grant)) -> JSONResponse:
         if lang not in ("zh", "en"):
             raise HTTPException(status_code=422, detail="lang: zh or en")
-        store = Store(store_url)
-        try:
-            session = engine.session()
-            session.add_all(stored_items(store, units))
-        finally:
-            store.close()
-        visible = scope(session.findings(as_of_param(as_of)), who)
-        try:
-            return JSONResponse(explain(finding_id, visible, engine.ruleset, session.facts(), lang))
-        except UnknownFinding:
-            raise HTTPException(status_code=404, detail=f"no finding {finding_id!r} visible to this token") from None
+        instant = as_of_param(as_of)
+        with expensive():
+            store = open_store()
+            try:
+                session = engine.session()
+                session.add_all(stored_items(store, units))
+            finally:
+                store.close()
+            visible = scope(session.findings(instant), who)
+            try:
+                return JSONResponse(_no_paths(explain(finding_id, visible, engine.ruleset, session.facts(), lang)))
+            except UnknownFinding:
+                pass
+        raise HTTPException(status_code=404, detail=f"no finding {shown(finding_id)} visible to this token")
 
     @app.get("/v1/rules")
     def rules(who: Grant = Depends(grant)) -> list[dict[str, Any]]:
-        return [describe(located) for located in engine.ruleset.rules]
+        return [_no_paths(describe(located)) for located in engine.ruleset.rules]
 
+    known = tokens
+
+    def credential_in_query(query: bytes) -> bool:
+        try:
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        except ValueError:
+            return False
+        return any(k.lower() in TOKEN_PARAMS or (known is not None and known.find(v) is not None) for k, v in pairs)
+
+    class Guard:
+        """Refuses a credential in the query string before anything (the access log included) keeps
+        it: the query string is blanked in the request scope, then 400."""
+
+        def __init__(self, inner: Callable[..., Awaitable[None]]):
+            self.inner = inner
+
+        async def __call__(self, scope_: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope_.get("type") == "http" and scope_.get("query_string") and credential_in_query(scope_["query_string"]):
+                scope_["query_string"] = b"credential-removed"
+                response = JSONResponse({"detail": "a token is sent in the Authorization header, never in the URL"},
+                                        status_code=400)
+                await response(scope_, receive, send)
+                return
+            await self.inner(scope_, receive, send)
+
+    app.add_middleware(_Wrap, factory=Guard)
     return app
+
+
+class _Wrap:
+    """Adapts a plain ASGI wrapper class to `add_middleware` (which passes the app as `app`)."""
+
+    def __init__(self, app: Any, factory: Callable[[Any], Any]):
+        self.inner = factory(app)
+
+    async def __call__(self, scope_: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.inner(scope_, receive, send)

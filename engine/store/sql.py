@@ -11,7 +11,6 @@ SQLAlchemy URL (PostgreSQL) uses INSERT ... ON CONFLICT DO NOTHING for the same 
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -19,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text, event, func, inspect, make_url, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -27,7 +25,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from oblige.facts.reader import Accepted, Rejected, check_event, split_repeats
+from oblige.facts.reader import Accepted, Rejected, canonical, read_line, split_repeats
 
 SCHEMA_VERSION = "1"
 DEFAULT_URL = "sqlite:///oblige.db"
@@ -49,7 +47,7 @@ class StoredEvent(SQLModel, table=True):
     occurred_at: int = Field(sa_column=Column(BigInteger, nullable=False))  # epoch microseconds
     unit: str = Field(sa_column=Column(String(64), nullable=False))
     subject: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
-    body: str = Field(sa_column=Column(Text, nullable=False))  # the event as received (one JSON object)
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the validated event, canonical JSON (never the raw line)
     received_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     source: str = Field(sa_column=Column(Text, nullable=False))
     line: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -150,6 +148,12 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _transient(exc: OperationalError) -> bool:
+    """A failure worth retrying: another writer holds the lock, or a deadlock was broken."""
+    text = _first_line(exc).lower()
+    return any(word in text for word in ("locked", "busy", "deadlock", "could not serialize"))
+
+
 SCHEMA_LOCK = 7206150  # PostgreSQL advisory lock taken while the schema is created
 
 
@@ -237,7 +241,16 @@ class Store:
         raise StoreError(f"unsupported database dialect {self.dialect!r} (SQLite and PostgreSQL are supported)")
 
     def ingest(self, items: Iterable[Accepted | Rejected], sources: str, batch_size: int = BATCH) -> IngestReport:
-        """Store valid events in bounded transactions; count repeats; reject conflicts."""
+        """Store valid events in bounded transactions; count repeats; reject conflicts.
+
+        A database that fails (full, read-only, corrupt, gone) raises StoreError; what the
+        transactions before it committed stays."""
+        try:
+            return self._ingest(items, sources, batch_size)
+        except SQLAlchemyError as exc:
+            raise self._fail(exc) from None
+
+    def _ingest(self, items: Iterable[Accepted | Rejected], sources: str, batch_size: int) -> IngestReport:
         report = IngestReport()
         with Session(self.engine) as session:
             log = IngestLog(started_at=_now_us(), sources=sources)
@@ -291,14 +304,14 @@ class Store:
                             continue
                         rows.append({"id": f.id, "seq": seq0 + len(rows) + 1, "digest": item.digest.hex(),
                                      "type": f.type, "occurred_at": f.at, "unit": f.unit, "subject": f.subject,
-                                     "body": item.raw, "received_at": now, "source": item.file, "line": item.line})
+                                     "body": canonical(f), "received_at": now, "source": item.file, "line": item.line})
                     if rows:
                         conn.execute(self._insert(), rows)
                 inserted = {row["id"] for row in rows}
                 existing_ids = [i for i in first if i in known]
                 break
-            except OperationalError:
-                if attempt == 4:
+            except OperationalError as exc:
+                if attempt == 4 or not _transient(exc):  # a full disk or a read-only file will not pass
                     raise
                 time.sleep(0.2 * (attempt + 1))
         report.stored += len(inserted)
@@ -319,6 +332,12 @@ class Store:
 
     def events(self, batch: int = 5000, first: int = 1, last: int | None = None) -> Iterator[tuple[int, str, int, str]]:
         """(seq, source, line, body) of the stored events with first <= seq <= last, in stored order."""
+        try:
+            yield from self._events(batch, first, last)
+        except SQLAlchemyError as exc:
+            raise self._fail(exc) from None
+
+    def _events(self, batch: int, first: int, last: int | None) -> Iterator[tuple[int, str, int, str]]:
         table = EVENTS
         after = first - 1
         with self._reading() as conn:
@@ -333,25 +352,40 @@ class Store:
                 after = rows[-1][0]
 
     def max_seq(self) -> int:
-        table = EVENTS
-        with self._reading() as conn:
-            return conn.execute(select(func.max(table.c.seq))).scalar() or 0
+        try:
+            with self._reading() as conn:
+                return conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0
+        except SQLAlchemyError as exc:
+            raise self._fail(exc) from None
 
     def count(self) -> int:
-        with self._reading() as conn:
-            return conn.execute(select(func.count()).select_from(EVENTS)).scalar() or 0
+        try:
+            with self._reading() as conn:
+                return conn.execute(select(func.count()).select_from(EVENTS)).scalar() or 0
+        except SQLAlchemyError as exc:
+            raise self._fail(exc) from None
+
+    def units_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """The unit of each stored event among `ids` (for scoping rejections to a reader's units)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        try:
+            with self._reading() as conn:
+                for chunk in range(0, len(wanted), 500):
+                    part = wanted[chunk:chunk + 500]
+                    found.update(conn.execute(select(EVENTS.c.id, EVENTS.c.unit).where(EVENTS.c.id.in_(part))).all())
+        except SQLAlchemyError as exc:
+            raise self._fail(exc) from None
+        return found
 
 
 def stored_verdict(source: str, line: int, body: str, units: Any) -> Accepted | Rejected:
-    """A stored event as a reader verdict (validated again against the registry in use)."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        try:  # what orjson refuses and the JSON-array reader took (integers over 64 bits)
-            obj = json.loads(body)
-        except json.JSONDecodeError as exc:  # pragma: no cover - only ingest writes bodies
-            return Rejected(source, line, None, f"stored event is not JSON: {exc.msg}", body)
-    return check_event(obj, units, source, line, body)
+    """A stored event as a reader verdict (validated again against the registry in use, by the
+    reader of JSON Lines: a body stored by an older oblige as received is held to today's rules)."""
+    item = read_line(body, source, line, units)
+    if item is None:  # pragma: no cover - only ingest writes bodies
+        return Rejected(source, line, None, "stored event is empty", body)
+    return item
 
 
 def stored_items(store: Store, units: Any, first: int = 1, last: int | None = None) -> Iterator[Accepted | Rejected]:
