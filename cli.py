@@ -13,10 +13,10 @@ import io
 import ipaddress
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
@@ -26,8 +26,69 @@ if TYPE_CHECKING:  # imported where used: `oblige --version` must start fast
     from oblige.engine.store.sql import Store
     from oblige.facts.reader import Rejected
 
+T = TypeVar("T")
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
 STATUSES = ("open", "fulfilled", "fulfilled_late", "overdue", "discharged")  # SPEC §4 (checked by a test)
+
+
+class _Progress:
+    """Progress of long work on stderr (rich): a spinner, what is being done and how many items so
+    far, shown only after `delay` seconds (quick commands stay silent), only when stderr is a
+    terminal and never with --quiet; gone when the work is done."""
+
+    def __init__(self, message: str, quiet: bool, streaming: bool = False) -> None:
+        import os
+        import threading
+
+        self.message = message
+        # not over a document being written to the same terminal meanwhile
+        self.shown = not quiet and sys.stderr.isatty() and not (streaming and sys.stdout.isatty())
+        if not self.shown:
+            return
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True, redirect_stdout=False,
+                                 redirect_stderr=False)
+        self.task = self.progress.add_task(message, total=None)
+        self.timer = threading.Timer(float(os.environ.get("OBLIGE_PROGRESS_DELAY", "1")), self.progress.start)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def update(self, text: str) -> None:
+        if self.shown:
+            self.progress.update(self.task, description=text)
+
+    def count(self, items: Iterable[T], said: str, then: str | None = None, every: int = 500) -> Iterator[T]:
+        """Pass `items` through, saying how many went by (`said` formats {n}), and `then` what follows."""
+        n = 0
+        for n, item in enumerate(items, start=1):
+            if self.shown and n % every == 0:
+                self.update(f"{self.message}: {said.format(n=n)}")
+            yield item
+        if then:
+            self.update(f"{said.format(n=n)}; {then}")
+
+    def close(self) -> None:
+        if self.shown:
+            self.timer.cancel()
+            self.progress.stop()
+
+
+@contextlib.contextmanager
+def _progress(message: str, quiet: bool, streaming: bool = False) -> Iterator[_Progress]:
+    progress = _Progress(message, quiet, streaming)
+    try:
+        yield progress
+    finally:
+        progress.close()
+
+
+def _words(engine: Engine, lang: str | None) -> dict[str, str]:
+    from oblige.engine.render.i18n import UI
+
+    return UI[lang or engine.ruleset.header.default_lang]
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -154,6 +215,7 @@ lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default=No
                            help="Language of human-readable output (default: the ruleset's default_lang).")
 labels_option = click.option("--labels", "with_labels", is_flag=True,
                              help="JSON: add a `labels` object (unit names, duty titles, statuses, levels) in --lang.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr (shown on a terminal after a second).")
 units_option = click.option("--units", "units_file", type=click.Path(), default=None,
                             help="YAML file replacing the member-unit registry.")
 
@@ -180,9 +242,10 @@ def main() -> None:
 @click.option("--status", type=click.Choice(list(STATUSES)), default=None,
               help="Only obligations with this status (and what follows from them).")
 @click.option("--article", type=int, default=None, help="Only findings under this article.")
+@quiet_option
 def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | None, units_file: str | None,
                  ruleset_path: str | None, fmt: str, fail_on_violation: bool, lang: str | None, with_labels: bool,
-                 workers: int | None, unit: str | None, status: str | None, article: int | None) -> None:
+                 workers: int | None, unit: str | None, status: str | None, article: int | None, quiet: bool) -> None:
     """Evaluate events from FILES (JSON Lines or a JSON array; - for stdin)."""
     instant = _as_of(as_of)
     whole = fmt == "json" and not with_labels and unit is None and status is None and article is None
@@ -192,14 +255,16 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
         warm_up_for(files, workers)
     engine = _engine(ruleset_path, params_file, units_file)
     _check_unit(engine, unit)
+    words = _words(engine, lang)
     if whole:
-        with _guard():
+        with _guard(), _progress(words["p_writing"], quiet, streaming=True):
             written = engine.write_document(sys.stdout, instant, paths=files, workers=workers)
         _done(written.summary, fail_on_violation, written.rejected)
     from oblige.facts.files import read_files
 
-    with _guard():
-        findings = engine.evaluate(read_files(files, engine.ruleset.units), instant)
+    with _guard(), _progress(words["p_events"], quiet) as progress:
+        findings = engine.evaluate(progress.count(read_files(files, engine.ruleset.units), words["p_read"],
+                                                    words["p_evaluating"]), instant)
     from oblige.engine.core.filters import narrow
 
     findings = narrow(findings, unit, status, article)
@@ -230,16 +295,19 @@ def _store(url: str, create: bool = False) -> Store:
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 @click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False), default=None,
               help="Write each rejected line and its reason to this JSON Lines file.")
+@quiet_option
 def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, ruleset_path: str | None,
-                   fmt: str, rejects_file: str | None) -> None:
+                   fmt: str, rejects_file: str | None, quiet: bool) -> None:
     """Store events from FILES durably and idempotently (default: SQLite file oblige.db here)."""
     from oblige.facts.files import read_files
 
     engine = _engine(ruleset_path, None, units_file)
     store = _store(db_url, create=True)
-    with _guard():
+    words = _words(engine, None)
+    with _guard(), _progress(words["p_storing"], quiet) as progress:
         try:
-            report = store.ingest(read_files(files, engine.ruleset.units), sources=" ".join(files))
+            report = store.ingest(progress.count(read_files(files, engine.ruleset.units), words["p_read"]),
+                                  sources=" ".join(files))
         finally:
             store.close()
     _reject_lines(report.rejections)
@@ -271,22 +339,27 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
 @click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any violation exists.")
 @lang_option
 @labels_option
+@quiet_option
 def findings_command(db_url: str, as_of: str | None, unit: str | None, status: str | None, article: int | None,
                      params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str,
-                     fail_on_violation: bool, lang: str | None, with_labels: bool) -> None:
+                     fail_on_violation: bool, lang: str | None, with_labels: bool, quiet: bool) -> None:
     """Evaluate the stored events, exactly as `eval` would evaluate the same events."""
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     _check_unit(engine, unit)
     store = _store(db_url)
+    words = _words(engine, lang)
     with _guard():
         try:
             if fmt == "json" and not with_labels and unit is None and status is None and article is None:
-                written = engine.write_document(sys.stdout, instant, store=store)
+                with _progress(words["p_writing"], quiet, streaming=True):
+                    written = engine.write_document(sys.stdout, instant, store=store)
                 _done(written.summary, fail_on_violation, written.rejected, f"the event store at {store.shown_url}")
             from oblige.engine.store.sql import stored_items
 
-            findings = engine.evaluate(stored_items(store, engine.ruleset.units), instant)
+            with _progress(words["p_stored"], quiet) as progress:
+                findings = engine.evaluate(progress.count(stored_items(store, engine.ruleset.units), words["p_read"],
+                                                                  words["p_evaluating"]), instant)
         finally:
             store.close()
     from oblige.engine.core.filters import narrow
@@ -312,9 +385,10 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
 @params_option
 @units_option
 @ruleset_option
+@quiet_option
 def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | None, unit: str | None, lang: str | None,
                   excel: bool, with_labels: bool, fail_on_violation: bool, params_file: str | None,
-                  units_file: str | None, ruleset_path: str | None) -> None:
+                  units_file: str | None, ruleset_path: str | None, quiet: bool) -> None:
     """Audit unit records (CSV or JSON Lines, one row per unit and year) against the unit duties."""
     from rich.console import Console
 
@@ -335,13 +409,12 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
     with _guard():
         spec = load_audit_spec(rs)
     items = read_records(text, records, rs, spec)
-    with _progress("reading records and evaluating the duties of every unit") as status:
+    words = _words(engine, lang)
+    with _progress(words["p_records"], quiet) as progress:
         session = engine.session()
-        for n, item in enumerate(items, start=1):
+        for item in progress.count(items, words["p_read"]):
             session.add(item)
-            if n % 2000 == 0:
-                status(f"read {n:,} record cells")
-        status("evaluating")
+        progress.update(words["p_evaluating"])
         findings = narrow(session.findings(instant), unit=unit)
     if fmt == "table" and out_file is None:
         audit_table(findings, rs, Console(), lang, spec)
@@ -362,18 +435,6 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
         else:
             click.echo(text, nl=not text.endswith("\n"))
     _done(findings.summary, fail_on_violation, findings.rejected)
-
-
-@contextlib.contextmanager
-def _progress(message: str) -> Iterator[Callable[[str], None]]:
-    """A transient status line on stderr for long work, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        yield lambda _text: None
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(message) as status:
-        yield lambda text: status.update(f"{message}: {text}")
 
 
 @main.command("serve")

@@ -19,6 +19,8 @@ UI: dict[str, dict[str, str]] = {
            "criticism": "通报", "veto": "否决", "violations_short": "违规", "subject": "对象/期间", "file": "文件",
            "discharged": "消除", "other_violations": "跳过的前置核查、禁止行为和履职不当", "rule_title": "规则",
            "explain_hint": "查看某项的依据和推理（ID 为上表中的 id）：",
+           "p_events": "正在读取事件", "p_stored": "正在读取已存储的事件", "p_records": "正在读取单位台账",
+           "p_read": "已读取 {n:,} 条", "p_evaluating": "正在评估", "p_storing": "正在存储事件", "p_writing": "正在评估并写出结果",
            # filled from the ladder (labels.basis_note): levels, the deciding unit and the basis label
            "basis_note": "{by_rule}依规发出；{proposed_levels}由{decider}考核决定，本表“{proposed}”仅为向其提出的建议。",
            "headline": "{name} 截至 {as_of}：事件 {events} 条（重复 {duplicates}，拒绝 {rejected}，生效前 {before}，"
@@ -32,9 +34,12 @@ UI: dict[str, dict[str, str]] = {
            "issued_by": "Issued by", "rejected": "Rejected records", "line": "Line", "error": "Reason",
            "by_unit": "By unit", "overdue_duties": "Overdue duties", "rejected_events": "Rejected events",
            "name": "name", "overdue": "overdue", "open": "open", "late": "late", "notices": "notice",
-           "criticism": "critic.", "veto": "veto", "violations_short": "viol.", "subject": "subject/period", "file": "file",
+           "criticism": "critic.", "veto": "veto", "violations_short": "viol.", "subject": "subject / period", "file": "file",
            "discharged": "disch.", "other_violations": "Skipped checks, prohibited acts and breaches",
            "rule_title": "Rule", "explain_hint": "To see why a finding exists (ID: an id above):",
+           "p_events": "reading events", "p_stored": "reading the stored events", "p_records": "reading unit records",
+           "p_read": "{n:,} read", "p_evaluating": "evaluating", "p_storing": "storing events",
+           "p_writing": "evaluating and writing the document",
            "basis_note": "By rule: {by_rule}. Decided by {decider} in its assessment: {proposed_levels}; "
                          "'{proposed}' is only a recommendation to it.",
            "headline": "{name} as of {as_of}: {events} events ({duplicates} duplicate, {rejected} rejected, "
