@@ -219,7 +219,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 def _part(p: Any) -> str:
     """A part of an error's location as shown: a field name as it is, anything else quoted."""
     text = str(p)
-    return text if _NAME.match(text) else shown(text, 40)
+    return text if _NAME.fullmatch(text) else shown(text, 40)
 
 
 def _reason(exc: ValidationError, event_type: str) -> str:
@@ -316,7 +316,7 @@ def read_line(text: str, file: str, number: int, units: UnitRegistry | None) -> 
 def _id_of(obj: Any) -> str | None:
     """The event's id where it is one (a forged id cannot write another line to stderr)."""
     raw_id = obj.get("id") if isinstance(obj, dict) else None
-    return raw_id if isinstance(raw_id, str) and _ID.match(raw_id) else None
+    return raw_id if isinstance(raw_id, str) and _ID.fullmatch(raw_id) else None
 
 
 def read_value(obj: Any, file: str, line: int, units: UnitRegistry | None, raw: str = "") -> Accepted | Rejected:

@@ -23,7 +23,7 @@ from oblige import Engine
 from oblige.engine.http.app import Limits, create_app
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.engine.store.sql import Store, StoreError, mask_url
-from oblige.facts.reader import Rejected, read_lines
+from oblige.facts.reader import Accepted, Rejected, read_array, read_lines
 from oblige.facts.timeutil import parse_instant
 from tests.conftest import ROOT
 from tests.test_service import free_port
@@ -214,3 +214,319 @@ def test_http_scoped_writer_cannot_write_another_units_outcome(trust_server: str
     assert outcome(after) == outcome(before)
     ev = httpx.post(f"{trust_server}/v1/evaluate", params={"as_of": AS_OF}, json=BASE + FORGED, headers=auth(ADMIN)).json()
     assert outcome(ev) == outcome(before) and len(ev["rejected"]) == 2
+
+
+# --- 2. nothing unvalidated is stored --------------------------------------------------------------
+
+GOOD = {"id": "ok-1", "type": "child.missing_reported", "occurred_at": "2023-06-01", "unit": "public_security",
+        "subject": "c-1", "data": {"age": 3}}
+REPEATED_LINE = ('{"id":"dup-1","type":"child.missing_reported","occurred_at":"2023-06-01","unit":"public_security",'
+                 '"subject":"c-2","data":{"dna_profile":"ACGT"},"data":{"age":4}}')
+
+
+def test_repeated_keys_are_rejected_at_every_door(engine: Engine, tmp_path: Path, trust_server: str) -> None:
+    spaced = REPEATED_LINE.replace('"data":{"age":4}', '"data" \t: {"age":4}')
+    for line in (REPEATED_LINE, spaced):
+        [item] = read_lines([line], "f", engine.ruleset.units)
+        assert isinstance(item, Rejected) and item.error == "repeated key 'data' in one object" and item.id == "dup-1"
+    [item] = read_array("[" + REPEATED_LINE + "]", "f", engine.ruleset.units)
+    assert isinstance(item, Rejected) and "repeated key 'data'" in item.error
+    db = f"sqlite:///{tmp_path / 'o.db'}"
+    for name, text in (("a.jsonl", REPEATED_LINE + "\n"), ("b.json", "[" + REPEATED_LINE + "]")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        r = cli("ingest", str(tmp_path / name), "--db", db, cwd=tmp_path)
+        assert r.returncode == 3 and "repeated key 'data'" in r.stderr, r.stderr
+    assert Store(db).count() == 0
+    for content, ctype in ((REPEATED_LINE, "Application/X-NDJSON"), ("[" + REPEATED_LINE + "]", "application/json"),
+                           ('{"events": [' + REPEATED_LINE + "]}", "application/json")):
+        r = httpx.post(f"{trust_server}/v1/events", content=content, headers={**auth(ADMIN), "Content-Type": ctype})
+        assert r.status_code == 200 and r.json()["stored"] == 0, r.text
+        assert "repeated key 'data'" in r.json()["rejected_events"][0]["error"]
+
+
+def test_the_store_keeps_the_canonical_validated_event(engine: Engine, tmp_path: Path) -> None:
+    line = ('{ "data" : {"age": 3}, "subject": "c-1", "unit": "public_security", "occurred_at": "2023-06-01T09:30",'
+            ' "type": "child.missing_reported", "id": "ok-1"}')
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.ingest(read_lines([line], "f", engine.ruleset.units), "f")
+    [(_, _, _, body)] = list(store.events())
+    assert json.loads(body) == {"id": "ok-1", "type": "child.missing_reported", "occurred_at": "2023-06-01T09:30:00+08:00",
+                                "unit": "public_security", "subject": "c-1", "data": {"age": 3}}
+    personal = [
+        {"id": "u-1", "type": "unit.liaison_designated", "occurred_at": "2023-01-01", "unit": "health",
+         "subject": {"name": "Zhang San", "dna": "ACGT"}, "data": {}},
+        {"id": "u-2", "type": "dna.collected", "occurred_at": "2023-01-01", "unit": "health", "subject": "p-1",
+         "data": {"collector_kind": "individual", "collector": "x" * 201, "of": "other"}},
+    ]
+    report = store.ingest(read_lines([json.dumps(e) for e in personal], "g", engine.ruleset.units), "g")
+    assert report.rejected == 2 and store.count() == 1
+    assert all(len(r.error) < 200 and "Zhang" not in r.error for r in report.rejections)
+    # a repeat with another spelling of the same validated event is a duplicate, not a conflict
+    again = store.ingest(read_lines([json.dumps({**GOOD, "occurred_at": "2023-06-01T09:30:00+08:00"})], "h",
+                                    engine.ruleset.units), "h")
+    assert again.duplicates == 1
+    store.close()
+
+
+# --- 3. no crash on bad input ----------------------------------------------------------------------
+
+BAD_TEXTS = {
+    "deep": '{"id":"b-1","data":' + "[" * 5000 + "]" * 5000 + "}",
+    "digits": '{"id":"b-2","type":"child.missing_reported","data":{"age":' + "7" * 5000 + "}}",
+    "subject_2_80": json.dumps({**GOOD, "id": "b-3", "subject": 2 ** 80}),
+    "nan": '{"id":"b-4","type":"child.missing_reported","data":{"age":NaN}}',
+    "infinity": '{"id":"b-5","type":"child.missing_reported","data":{"age":-Infinity}}',
+    "over_2_53": json.dumps({**GOOD, "id": "b-6", "data": {"age": 2 ** 53 + 1}}),
+    "far_future": json.dumps({**GOOD, "id": "b-7", "occurred_at": "9999-12-31"}),
+    "year_1": json.dumps({**GOOD, "id": "b-8", "occurred_at": "0001-01-01"}),
+    "year_10000": json.dumps({**GOOD, "id": "b-9", "occurred_at": "10000-01-01"}),
+    "forged_id": json.dumps({**GOOD, "id": "x\nrejected: forged.jsonl:1: all fine", "unit": "\x1b[2J" + "u" * 500}),
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_cli_array_of_bad_events_is_rejected_line_by_line(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("[\n" + ",\n".join([*BAD_TEXTS.values(), json.dumps(GOOD)]) + "\n]\n", encoding="utf-8")
+    r = cli("eval", str(path), "--as-of", AS_OF, "--format", fmt, cwd=tmp_path)
+    no_traceback(r)
+    assert r.returncode == 3, r.stderr[-2000:]
+    lines = r.stderr.splitlines()
+    rejected = [line for line in lines if line.startswith("rejected: ")]
+    assert len(rejected) == len(BAD_TEXTS), r.stderr
+    assert all(line.startswith(("rejected: ", "oblige: ")) for line in lines), r.stderr
+    assert all(len(line) < 400 for line in lines) and "\x1b" not in r.stderr
+    if fmt == "json":
+        assert json.loads(r.stdout)["summary"]["events"] == 1
+
+
+def test_cli_json_lines_of_bad_events(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "ok.jsonl", [GOOD])
+    with path.open("a", encoding="utf-8") as out:
+        out.write("\n".join(BAD_TEXTS.values()) + "\n")
+    r = cli("eval", str(path), "--as-of", AS_OF, "--format", "table", cwd=tmp_path)
+    no_traceback(r)
+    assert r.returncode == 3 and sum(line.startswith("rejected: ") for line in r.stderr.splitlines()) == len(BAD_TEXTS)
+
+
+def test_http_bad_bodies_are_4xx_or_rejections(trust_server: str) -> None:
+    for name, text in BAD_TEXTS.items():
+        for content in ("[" + text + "]", '{"events": [' + text + "]}"):
+            for path in ("/v1/evaluate", "/v1/events"):
+                r = httpx.post(f"{trust_server}{path}", content=content,
+                               headers={**auth(ADMIN), "Content-Type": "application/json"})
+                assert r.status_code < 500, (name, path, r.text)
+                if r.status_code == 200:
+                    assert r.json().get("stored", 0) == 0
+        r = httpx.post(f"{trust_server}/v1/events", content=text,
+                       headers={**auth(ADMIN), "Content-Type": "application/x-ndjson"})
+        assert r.status_code == 200 and r.json()["rejected"] == 1, (name, r.text)
+    for body in (b"\xff\xfe[]", b'[{"id": "\xc3"}]', b"{" * 100_000, b"[" * 100_000, b"1e999", b"NaN"):
+        for path in ("/v1/evaluate", "/v1/events"):
+            r = httpx.post(f"{trust_server}{path}", content=body, headers={**auth(ADMIN), "Content-Type": "application/json"})
+            assert 400 <= r.status_code < 500, (body[:20], path, r.status_code, r.text[:200])
+
+
+# --- 3b. fuzz: JSON-array files and HTTP bodies ----------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+                     st.sampled_from(["public_security", "health", "child.missing_reported", "2023-06-01", "9999-12-31"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                         st.dictionaries(st.sampled_from(
+                                                             ["id", "type", "unit", "subject", "data", "age",
+                                                              "occurred_at", "x\n"]), inner, max_size=6)),
+                       max_leaves=20)
+_events = st.fixed_dictionaries({"id": st.text(max_size=10), "type": st.sampled_from(["child.missing_reported",
+                                 "assessment.enforcement_failure", "dna.compared", "x"]), "occurred_at": _scalars,
+                                 "unit": st.sampled_from(["public_security", "health", "political_legal", "", "zz"]),
+                                 "data": _values}, optional={"subject": _values})
+_array_text = st.lists(st.one_of(_events, _values), max_size=6).map(lambda xs: json.dumps(xs, allow_nan=True))
+_mangled = st.tuples(_array_text, st.integers(0, 200), st.sampled_from(["", "[", "{", '"', ",", "]]", "\\", ":", "\x00",
+                                                                        '{"a":1,"a":2}', "1" * 400, "NaN"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mangled)
+def test_fuzz_json_array_text_never_raises(engine: Engine, case: tuple[str, int, str]) -> None:
+    text, at, insert = case
+    text = text[:at] + insert + text[at:]
+    if not text.lstrip().startswith("["):
+        text = "[" + text
+    for item in read_array(text, "fuzz", engine.ruleset.units):
+        assert isinstance(item, (Accepted, Rejected))
+        if isinstance(item, Rejected):
+            assert item.error.isprintable() and len(item.error) < 1000
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(_mangled, st.sampled_from(["application/json", "application/x-ndjson", "APPLICATION/JSON; charset=utf-8", ""]),
+       st.sampled_from(["/v1/evaluate", "/v1/events"]))
+def test_fuzz_http_bodies_never_500(trust_server: str, case: tuple[str, int, str], ctype: str, path: str) -> None:
+    text, at, insert = case
+    body = (text[:at] + insert + text[at:]).encode("utf-8", "surrogatepass")
+    r = httpx.post(f"{trust_server}{path}", content=body, headers={**auth(HEALTH_W), "Content-Type": ctype}, timeout=30)
+    assert r.status_code < 500, r.text[:300]
+
+
+# --- 4. storage faults: exit 2, one line, no password ------------------------------------------------
+
+def _one_line_exit_2(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+    no_traceback(r)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("oblige: "), r.stderr[-2000:]
+    assert all(n in lines[0] for n in needles), lines
+
+
+def test_corrupt_and_read_only_databases(tmp_path: Path) -> None:
+    events = jsonl(tmp_path / "e.jsonl", [GOOD])
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"SQLite format 3\x00" + b"\x07" * 8000)
+    for command in (["ingest", str(events)], ["findings"]):
+        _one_line_exit_2(cli(*command, "--db", f"sqlite:///{junk}", cwd=tmp_path), "junk.db")
+    good = tmp_path / "good.db"
+    assert cli("ingest", str(events), "--db", f"sqlite:///{good}", cwd=tmp_path).returncode == 0
+    more = jsonl(tmp_path / "more.jsonl", [{**GOOD, "id": "ok-2"}])
+    read_only = f"sqlite:///file:{good}?mode=ro&uri=true"
+    _one_line_exit_2(cli("ingest", str(more), "--db", read_only, cwd=tmp_path), "readonly")
+    assert Store(f"sqlite:///{good}").count() == 1  # what was committed stays
+
+
+def test_disk_full_is_a_store_error(engine: Engine, tmp_path: Path) -> None:
+    from sqlalchemy import event as sa_event
+
+    store = Store(f"sqlite:///{tmp_path / 'full.db'}")
+    store.ingest(read_lines([json.dumps(GOOD)], "a", engine.ruleset.units), "a")
+
+    @sa_event.listens_for(store.engine, "connect")
+    def _small(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA max_page_count = 8")
+
+    store.engine.dispose()
+    many = [json.dumps({**GOOD, "id": f"f-{i}", "subject": f"s-{i}" * 10}) for i in range(3000)]
+    with pytest.raises(StoreError, match="full"):
+        store.ingest(read_lines(many, "b", engine.ruleset.units), "b")
+    store.close()
+    assert Store(f"sqlite:///{tmp_path / 'full.db'}").count() >= 1
+
+
+def test_disk_full_through_the_cli(tmp_path: Path) -> None:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        events = jsonl(tmp_path / "many.jsonl", [{**GOOD, "id": f"f-{i}", "subject": f"s-{i}" * 10} for i in range(5000)])
+        _one_line_exit_2(cli("ingest", str(events), "--db", f"sqlite:///{mount / 'o.db'}", cwd=tmp_path), "full")
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_unreachable_postgresql_never_shows_the_password(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://root:pw-Secret-42@127.0.0.1:{free_port()}/nowhere"
+    for command in (["ingest", str(jsonl(tmp_path / "e.jsonl", [GOOD]))], ["findings"]):
+        r = cli(*command, "--db", url, cwd=tmp_path)
+        _one_line_exit_2(r)
+        assert "pw-Secret-42" not in r.stderr + r.stdout and "***" in r.stderr
+    with pytest.raises(StoreError) as err:
+        Store(url)
+    assert "pw-Secret-42" not in str(err.value)
+
+
+# --- 5. concurrent first use ---------------------------------------------------------------------------
+
+def test_concurrent_first_use_creates_the_schema_once(db_url: str) -> None:  # noqa: F811
+    code = "import sys; from oblige.engine.store.sql import Store; Store(sys.argv[1]).close()"
+    for _ in range(3):
+        if db_url.startswith("postgresql"):
+            eng = create_engine(db_url)
+            with eng.begin() as conn:
+                for table in ("oblige_events", "oblige_ingest_log", "oblige_meta"):
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+            eng.dispose()
+        else:
+            Path(db_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        procs = [subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT.parent)}) for _ in range(8)]
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 8, errs
+        store = Store(db_url, create=False)
+        assert store.count() == 0
+        store.close()
+
+
+# --- 6. service hygiene ------------------------------------------------------------------------------
+
+def test_token_in_the_query_string_is_refused_and_not_logged(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(f'tokens:\n  - {{token: "{ADMIN}", units: "*", write: true}}\n', encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen([*OBLIGE, "serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--port", str(port),
+                             "--tokens", str(tokens)], env={**os.environ, "PYTHONPATH": str(ROOT.parent)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        for params in ({"token": ADMIN}, {"access_token": ADMIN}, {"as_of": AS_OF, "x": ADMIN}):
+            assert httpx.get(f"{base}/v1/findings", params=params).status_code == 400
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert ADMIN not in out and "GET /v1/findings" in out
+
+
+def test_json_lines_content_type_and_line_ends(trust_server: str) -> None:
+    line = json.dumps({**GOOD, "id": "nd-1", "data": {"age": 3}}, ensure_ascii=False)
+    odd = json.dumps({"id": "nd-2", "type": "dna.collected", "occurred_at": "2023-06-01", "unit": "public_security",
+                      "subject": "c-9", "data": {"collector_kind": "other", "collector": "a\u2028b", "of": "other"}},
+                     ensure_ascii=False)
+    r = httpx.post(f"{trust_server}/v1/evaluate", params={"as_of": AS_OF}, content=line + "\n" + odd + "\r\n",
+                   headers={**auth(ADMIN), "Content-Type": "Application/X-NDJSON; Charset=UTF-8"})
+    assert r.status_code == 200 and r.json()["summary"]["events"] == 2, r.text[-500:]  # U+2028 does not end a line
+
+
+def test_scoped_reader_sees_its_rejections_only(trust_server: str, engine: Engine) -> None:
+    doc = httpx.get(f"{trust_server}/v1/findings", params={"as_of": AS_OF}, headers=auth(HEALTH_R)).json()
+    assert "events" not in doc["summary"] and "duplicates" not in doc["summary"]
+    assert doc["summary"]["rejected"] == len(doc["rejected"]) == 0
+    rules = httpx.get(f"{trust_server}/v1/rules", headers=auth(HEALTH_R)).json()
+    assert rules and all("/" not in r["file"] for r in rules)
+    assert str(ROOT) not in json.dumps(rules)
+    obligation = next(iter(httpx.get(f"{trust_server}/v1/findings", params={"as_of": AS_OF},
+                                     headers=auth(ADMIN)).json()["obligations"]))
+    explained = httpx.get(f"{trust_server}/v1/explain/{obligation['id']}", params={"as_of": AS_OF}, headers=auth(ADMIN))
+    assert explained.status_code == 200 and str(ROOT) not in explained.text
+
+
+def test_expensive_requests_are_bounded(engine: Engine, tmp_path: Path) -> None:
+    class Slow:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(engine, name)
+
+        def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+            time.sleep(1.5)
+            return engine.evaluate(*args, **kwargs)
+
+    base, srv, thread = start_server(create_app(Slow(), f"sqlite:///{tmp_path / 'b.db'}", None,  # type: ignore[arg-type]
+                                                Limits(max_busy=1)))
+    try:
+        results: list[int] = []
+        first = threading.Thread(target=lambda: results.append(httpx.post(f"{base}/v1/evaluate", json=[GOOD],
+                                                                          timeout=30).status_code))
+        first.start()
+        time.sleep(0.5)
+        second = httpx.post(f"{base}/v1/evaluate", json=[GOOD], timeout=30)
+        first.join()
+        assert second.status_code == 503 and second.headers["retry-after"] == "1"
+        assert results == [200]
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

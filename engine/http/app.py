@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from oblige.engine.core.engine import Engine
 from oblige.engine.core.filters import narrow, restrict
@@ -25,7 +26,7 @@ from oblige.engine.core.findings import STATUSES, Findings
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.engine.render.explain import UnknownFinding, explain
 from oblige.engine.rules.catalogue import describe
-from oblige.engine.store.sql import Store, StoreError, stored_items
+from oblige.engine.store.sql import IngestReport, Store, StoreError, stored_items
 from oblige.facts.reader import (
     Accepted,
     Rejected,
@@ -204,12 +205,15 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                                         f"unit: {item.fact.unit!r} is outside this token's units", item.raw))
             else:
                 allowed.append(item)
-        with expensive():
-            store = open_store()
-            try:
-                report = store.ingest(allowed, sources="http")
-            finally:
-                store.close()
+        def run() -> IngestReport:
+            with expensive():
+                store = open_store()
+                try:
+                    return store.ingest(allowed, sources="http")
+                finally:
+                    store.close()
+
+        report = await run_in_threadpool(run)
         log.info("ingest: read %d stored %d duplicates %d rejected %d", report.read, report.stored,
                  report.duplicates, report.rejected)
         return JSONResponse({**report.summary(), "rejected_events": [
@@ -222,8 +226,11 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         items, body_as_of = verdicts(raw, request.headers.get("content-type", ""), "request")
         if body_as_of is not None:
             instant = as_of_param(body_as_of if isinstance(body_as_of, str) else str(body_as_of)[:80])
-        with expensive():
-            findings = engine.evaluate(items, instant)
+        def run() -> Findings:
+            with expensive():
+                return engine.evaluate(items, instant)
+
+        findings = await run_in_threadpool(run)  # off the event loop: other requests are still answered
         return JSONResponse(scope(findings, who).to_json_dict())  # the caller's own events: all its rejections
 
     @app.get("/v1/findings")
