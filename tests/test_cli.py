@@ -418,3 +418,12 @@ def test_audit_unit_shows_only_that_unit(tmp_path: Path) -> None:
     assert rows and all(r.startswith("commerce,") for r in rows)
     html = run(*args, "--format", "html").stdout
     assert "Commerce" in html and "Civil Affairs" not in html
+
+
+def test_one_language_in_the_table_headline_and_units() -> None:
+    zh = run("eval", EXAMPLE, "--as-of", "2023-12-31", width=160).stdout
+    assert zh.startswith("浔阳区") and "截至 2023年12月31日 00:00：" in zh and "2023-12-31T" not in zh.split("\n\n")[0]
+    assert "区外单位或个人" in zh and "external" not in zh.replace("oblige explain", "")
+    en = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--lang", "en", width=160).stdout
+    assert en.startswith("Xunyang District implementing rules") and "xunyang-2022" not in en
+    assert "as of 2023-12-31 00:00:" in en and "External party" in en

@@ -19,8 +19,18 @@ from oblige.engine.audit.records import AuditSpec, load_audit_spec
 from oblige.engine.audit.summary import Column, levels_reached, matrix, unit_summary
 from oblige.engine.core.findings import Findings
 from oblige.engine.render.i18n import UI, article_label, format_date
-from oblige.engine.render.labels import BASES, LEVELS, STATUSES, add_labels, basis_note, escalation_label, labels
+from oblige.engine.render.labels import (
+    BASES,
+    LEVELS,
+    STATUSES,
+    add_labels,
+    basis_note,
+    escalation_label,
+    labels,
+    unit_name,
+)
 from oblige.engine.render.table import by_basis, escalation_counts
+from oblige.engine.render.table import when_text as when
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.timeutil import format_instant
 
@@ -55,7 +65,7 @@ def audit_csv(findings: Findings, ruleset: Ruleset, lang: str, excel: bool = Fal
     titles = lab["actions"]
     for o in findings.obligations:
         steps = reached.get(o.id, [])
-        writer.writerow([o.duty_bearer, ruleset.units.label(o.duty_bearer, lang), o.action, titles.get(o.action, o.action),
+        writer.writerow([o.duty_bearer, unit_name(ruleset, o.duty_bearer, lang), o.action, titles.get(o.action, o.action),
                          o.article, o.period or "", o.subject or "", format_instant(o.due) or "", o.status,
                          lab["status"].get(o.status, o.status), format_instant(o.fulfilled_at) or "",
                          " ".join(f"{level}:{basis}" for level, basis in steps),
@@ -69,7 +79,7 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
     summary = unit_summary(findings, ruleset)
     lab, t = labels(ruleset, lang), UI[lang]
     console.print(f"[bold]{getattr(spec.title, lang)}[/bold] — {getattr(ruleset.header.title, lang)} — "
-                  f"{t['as_of']} {format_instant(findings.as_of)}")
+                  f"{t['as_of']} {when(findings.as_of, lang)}")
     console.print("  ".join(f"{SYMBOL[s]} {lab['status'][s]}" for s in SHOWN_STATUSES))
     titles = duty_titles(ruleset, lang)
     console.print("  ".join(f"{code}={titles.get(action, action)}" for action, code in spec.short.items()))
@@ -80,14 +90,14 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
             name = col.period[5:] if col.period and "-Q" in col.period else spec.short.get(col.action, col.action)
             table.add_column(name, justify="center", no_wrap=True, min_width=3)
         for code in m.units:
-            row = [ruleset.units.label(code, lang)]
+            row = [unit_name(ruleset, code, lang)]
             for col in m.columns[year]:
                 o = m.cells.get((code, col.action, col.period))
                 row.append(SYMBOL[o.status] if o else "")
             table.add_row(*row)
         console.print(table)
     counts = escalation_counts(findings)
-    rows = [(ruleset.units.label(code, lang), *(by_basis(counts[code], lv, lab, lang, "\n") for lv in LEVELS),
+    rows = [(unit_name(ruleset, code, lang), *(by_basis(counts[code], lv, lab, lang, "\n") for lv in LEVELS),
              str(summary[code]["violations"]), str(summary[code]["discharged"]))
             for code in m.units
             if summary[code]["violations"] or any(summary[code]["escalations"].values()) or summary[code]["discharged"]]
@@ -125,7 +135,7 @@ def audit_html(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditSpec 
         "statuses": SHOWN_STATUSES, "levels": LEVELS, "bases": BASES, "labels": lab,
         "units": grid.units, "summary": unit_summary(findings, ruleset), "matrix": grid, "violations": findings.violations,
         "escalations": findings.escalations, "rejected": findings.rejected, "counts": findings.summary,
-        "unit_label": lambda code: ruleset.units.label(code, lang), "duty_label": duty_label,
+        "unit_label": lambda code: unit_name(ruleset, code, lang), "duty_label": duty_label,
         "escalation_label": lambda level, basis: escalation_label(lab, level, basis, lang),
         "rule_title": lambda rid: rule_titles.get(rid, rid), "clause": lambda rid: clauses.get(rid, ""),
         "fmt_date": lambda us: format_date(us, lang), "art": lambda n: article_label(n, lang),

@@ -10,15 +10,24 @@ from typing import Any
 from oblige.engine.render.i18n import PHRASES, UI
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.rules.schema import BASES, KINDS, LEVELS, STATUSES
+from oblige.facts.units import EXTERNAL
 
-__all__ = ["BASES", "KINDS", "LANGS", "LEVELS", "STATUSES", "add_labels", "basis_note", "escalation_label", "labels"]
+__all__ = ["BASES", "KINDS", "LANGS", "LEVELS", "STATUSES", "add_labels", "basis_note", "escalation_label", "labels",
+           "unit_name"]
 LANGS = ("zh", "en")
+EXTERNAL_NAME = {"zh": "区外单位或个人", "en": "External party"}  # `external`: anyone outside the district's units
+
+
+def unit_name(ruleset: Ruleset, code: str, lang: str) -> str:
+    """A unit as its readers name it; `external` too."""
+    return EXTERNAL_NAME[lang] if code == EXTERNAL else ruleset.units.label(code, lang)
 
 
 def labels(ruleset: Ruleset, lang: str) -> dict[str, dict[str, str]]:
     """Every label of the ruleset in one language."""
     ladder = ruleset.header.escalation
     units = {u.code: (u.name_zh if lang == "zh" else u.name_en) for u in (*ruleset.units.members, *ruleset.units.others)}
+    units.setdefault(EXTERNAL, EXTERNAL_NAME[lang])
     actions: dict[str, str] = {}
     rules: dict[str, str] = {}
     for located in ruleset.rules:

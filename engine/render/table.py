@@ -15,6 +15,11 @@ from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.timeutil import format_instant
 
 
+def when_text(us: int | None, lang: str) -> str:
+    """An instant as the tables write it: 2023年3月31日 23:59 in zh, 2023-03-31 23:59 in en."""
+    return _when(us, lang)
+
+
 def _when(us: int | None, lang: str) -> str:
     if us is None:
         return "—"
@@ -161,7 +166,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
         return _when(us, lang).replace(" ", "\n") if narrow else _when(us, lang)
 
     console.print(t["headline"].format(
-        name=getattr(ruleset.header.title, lang) if lang == "zh" else ruleset.name, as_of=format_instant(findings.as_of),
+        name=getattr(ruleset.header.title, lang), as_of=_when(findings.as_of, lang),
         events=s.events, duplicates=s.duplicates, rejected=s.rejected, before=s.before_effective, after=s.after_as_of,
         obligations=s.obligations, open=s.open, fulfilled=s.fulfilled, late=s.fulfilled_late, overdue=s.overdue,
         discharged=s.discharged, violations=s.violations, escalations=s.escalations, rule=s.rule, proposed=s.proposed,
