@@ -35,3 +35,12 @@ def ev(id: str, type: str, at: str, unit: str, subject: str | None = None, **dat
 def verdicts(engine: Engine, events: list[dict[str, Any]]) -> list[Accepted | Rejected]:
     return [check_event(json.loads(json.dumps(e)), engine.ruleset.units, "test", n, "")
             for n, e in enumerate(events, start=1)]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it when the shared acceptance scenarios were not beside this checkout (their test skips)."""
+    shared = ROOT.parent / "shared" / "examples"
+    if not (shared / "check.py").exists():
+        terminalreporter.write_line(f"NOTE: {shared} is not beside this checkout: the acceptance scenarios (the shared "
+                                    "ones and tests/scenarios, which run through its check.py) were SKIPPED",
+                                    yellow=True, bold=True)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import ExitStack
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from oblige.cli import main
@@ -63,3 +65,64 @@ def test_unit_level_example_says_what_the_engine_finds(tmp_path: Path) -> None:
     assert {(lv, b) for lv, b, _, _ in commerce_2023("2024-04-01")} == {
         ("supervision_notice", "rule"), ("public_criticism", "declined"), ("one_vote_veto", "declined")}
     assert "2024-01-30T23:59:59+08:00" in README and "`declined`" in README
+
+
+def _shell_blocks() -> list[tuple[int, str]]:
+    """Every ```sh block of the README with its line, as a new user would paste it."""
+    return [(README[:m.start()].count("\n") + 1, m.group(1)) for m in re.finditer(r"```sh\n(.*?)```", README, re.S)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("line,block", _shell_blocks(), ids=lambda v: str(v) if isinstance(v, int) else "")
+def test_every_shell_block_runs_as_written(line: int, block: str, tmp_path: Path) -> None:
+    """Run each block in a fresh folder holding the shipped examples. `pip install` lines are
+    left out (the project is installed), and so is the block that runs this very test suite."""
+    import shutil
+    import subprocess
+
+    if "python -m pytest" in block and not block.startswith("pip install -e . &&"):
+        pytest.skip("the block that runs the test suite itself")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    script = "\n".join(cmd for cmd in block.splitlines() if not cmd.startswith("pip install -e '.["))
+    script = script.replace("pip install -e . && ", "").replace("pip install -e '.[test]' && python -m pytest", "")
+    cleanup = ExitStack()
+    if "postgresql+psycopg://" in script:
+        url = os.environ.get("OBLIGE_TEST_DB_URL")
+        if not url:
+            if os.environ.get("OBLIGE_REQUIRE_PG"):
+                pytest.fail("OBLIGE_REQUIRE_PG is set but OBLIGE_TEST_DB_URL is not")
+            pytest.skip("no PostgreSQL server for the README's PostgreSQL block (set OBLIGE_TEST_DB_URL)")
+        from sqlalchemy import create_engine, text
+
+        name = f"oblige_readme_{os.getpid()}_{line}"  # a fresh database, dropped afterwards
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            admin.dispose()
+
+        cleanup.callback(drop)
+        script = re.sub(r"postgresql\+psycopg://\S+", url.rsplit("/", 1)[0] + f"/{name}", script)
+    script = script.replace("8080", str(_free_port()))
+    with cleanup:
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=180, env={**os.environ, "COLUMNS": "120"})
+    assert done.returncode == 0, f"README line {line}:\n{script}\n--- stderr:\n{done.stderr[-2000:]}"
+    if "--out report.html" in script:
+        assert "<html" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    if "findings.json" in script:
+        import json
+
+        assert json.loads((tmp_path / "findings.json").read_text(encoding="utf-8"))["summary"]["events"] > 40
