@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import io
 import ipaddress
 import json
+import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -108,7 +110,7 @@ def _guard() -> Iterator[None]:
     except (InputError, StoreError) as exc:
         _fail(str(exc))
     except RulesetError as exc:
-        _fail(f"cannot use the ruleset:\n{exc}")
+        _fail(f"cannot use the ruleset (or its --params or --units file):\n{exc}")
     except BrokenProcessPool:
         _fail("a worker process died or could not start (killed, out of memory?); no document was completed",
               EXIT_INTERNAL)
@@ -220,10 +222,68 @@ units_option = click.option("--units", "units_file", type=click.Path(), default=
                             help="YAML file replacing the member-unit registry.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a reader that closes the pipe early (`| head`) ends a command quietly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader has all it wanted: no traceback, and never exit 1 (violations exist)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_OK)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oblige")
 def main() -> None:
     """oblige: obligations, violations and escalations from event facts."""
+
+
+@contextlib.contextmanager
+def _output(out_file: str | None) -> Iterator[None]:
+    """Standard output to `out_file` instead, written whole or not at all: into a temporary file
+    beside it, renamed over it when the command ends with a document (exit 0, 1 or 3)."""
+    if out_file is None:
+        yield
+        return
+    import tempfile
+
+    target = os.path.abspath(out_file)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".oblige-", suffix=".tmp", dir=os.path.dirname(target))
+    except OSError as exc:
+        _fail(f"--out {out_file}: cannot write there: {exc.strerror}")
+    stream = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below, then renamed
+    saved, sys.stdout = sys.stdout, stream
+    written = False
+    try:
+        yield
+        written = True
+    except SystemExit as exc:
+        written = exc.code in (None, EXIT_OK, EXIT_VIOLATIONS, EXIT_REJECTED)
+        raise
+    finally:
+        sys.stdout = saved
+        stream.close()
+        if written:
+            os.replace(temporary, target)
+        else:
+            os.unlink(temporary)
+
+
+def _writes_document(command: Callable[..., None]) -> Callable[..., None]:
+    """`--out FILE` for a command that writes a document to standard output."""
+
+    @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+                  help="Write the output to this file (whole or not at all) instead of standard output.")
+    @functools.wraps(command)
+    def with_out(*args: Any, out_file: str | None = None, **kwargs: Any) -> None:
+        with _output(out_file):
+            command(*args, **kwargs)
+
+    return with_out
 
 
 @main.command("eval")
@@ -243,6 +303,7 @@ def main() -> None:
               help="Only obligations with this status (and what follows from them).")
 @click.option("--article", type=int, default=None, help="Only findings under this article.")
 @quiet_option
+@_writes_document
 def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | None, units_file: str | None,
                  ruleset_path: str | None, fmt: str, fail_on_violation: bool, lang: str | None, with_labels: bool,
                  workers: int | None, unit: str | None, status: str | None, article: int | None, quiet: bool) -> None:
@@ -340,6 +401,7 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
 @lang_option
 @labels_option
 @quiet_option
+@_writes_document
 def findings_command(db_url: str, as_of: str | None, unit: str | None, status: str | None, article: int | None,
                      params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str,
                      fail_on_violation: bool, lang: str | None, with_labels: bool, quiet: bool) -> None:
@@ -491,6 +553,7 @@ def _is_loopback(host: str) -> bool:
 
 @main.command("schema")
 @click.argument("which", type=click.Choice(["events", "findings"]))
+@_writes_document
 def schema_command(which: str) -> None:
     """Print the JSON Schema of the event vocabulary or of the findings document."""
     from pydantic import TypeAdapter
@@ -514,8 +577,10 @@ def schema_command(which: str) -> None:
 @params_option
 @units_option
 @ruleset_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "text", "json"]), default="table", show_default=True,
+              help="table (or text): for people; json: for programs.")
 @lang_option
+@_writes_document
 def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None, as_of: str | None,
                     params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str,
                     lang: str | None) -> None:
@@ -643,7 +708,9 @@ def rules_validate(path: str | None, ruleset_path: str | None) -> None:
 @rules_group.command("test")
 @click.argument("path", required=False)
 @ruleset_option
-def rules_test(path: str | None, ruleset_path: str | None) -> None:
+@click.option("-k", "pattern", default=None, help="Only the cases whose note, file or line contains PATTERN.")
+@click.option("-v", "--verbose", is_flag=True, help="A line for every case, passed or failed.")
+def rules_test(path: str | None, ruleset_path: str | None, pattern: str | None, verbose: bool) -> None:
     """Run the ruleset's own test cases (tests/*.yaml in the ruleset directory, PATH or --ruleset)."""
     path = path or ruleset_path
     from oblige.engine.rules.casetest import CaseRunner, load_cases
@@ -651,10 +718,16 @@ def rules_test(path: str | None, ruleset_path: str | None) -> None:
     engine = _engine(path, None, None)
     with _guard():
         cases = load_cases(engine.ruleset.path / "tests")
+    if pattern is not None:
+        wanted = pattern.casefold()
+        cases = [c for c in cases if wanted in f"{c.file}:{c.line} {c.note}".casefold()]
+        if not cases:
+            _fail(f"-k {pattern}: no case matches")
     runner = CaseRunner(engine)
     passed = failed = 0
     for case in cases:
-        problems = runner.run(case)
+        with _guard():
+            problems = runner.run(case)
         if problems:
             failed += 1
             click.echo(f"FAIL {case.file}:{case.line}: {case.note}")
@@ -662,6 +735,8 @@ def rules_test(path: str | None, ruleset_path: str | None) -> None:
                 click.echo(f"  {problem}")
         else:
             passed += 1
+            if verbose:
+                click.echo(f"ok   {case.file}:{case.line}: {case.note}")
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(EXIT_OK if failed == 0 else EXIT_VIOLATIONS)
 

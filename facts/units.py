@@ -93,21 +93,45 @@ class UnitRegistry(BaseModel):
         return code
 
 
+def _member_lines(text: str) -> list[int]:
+    """The line of each entry of the `members` list (for messages), or [] when it cannot be told."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key, value in node.value:
+        if key.value == "members" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
 def load_units(path: Path, always: tuple[Unit, ...]) -> UnitRegistry:
     """Read a units file: `members:` a list of {code, name_zh, name_en}; `always` are the ruleset's
-    `others` (a units file replaces only the members)."""
+    `others` (a units file replaces only the members). Every problem is reported, each with its line."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UnitsFileError(f"{path}: cannot read units file: {exc.strerror}") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnitsFileError(f"{path}: cannot read units file: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UnitsFileError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise UnitsFileError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("members"), list):
-        raise UnitsFileError(f"{path}: a units file is a mapping with a 'members' list")
+        raise UnitsFileError(f"{path}: a units file is a mapping with a 'members' list of "
+                             "{code, name_zh, name_en} entries")
     try:
         return UnitRegistry(members=tuple(raw["members"]), others=always)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        msg = first["msg"].removeprefix("Value error, ")
-        raise UnitsFileError(f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}") from None
+        lines = _member_lines(text)
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            line = lines[int(loc[1])] if len(loc) > 1 and loc[0] == "members" and loc[1].isdigit() \
+                and int(loc[1]) < len(lines) else None
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}:{line}: {'.'.join(loc)}: {msg}" if line else f"{path}: {'.'.join(loc)}: {msg}")
+        raise UnitsFileError("\n".join(problems)) from None

@@ -55,6 +55,32 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _shown(want: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v!r}" for k, v in want.items()) + "}"
+
+
+def nearest(items: list[dict[str, Any]], want: dict[str, Any], n: int = 2) -> list[str]:
+    """The findings closest to an expectation (most fields equal; the same unit, subject and period
+    first), each as its id and only the fields that differ — never whole findings of other units.
+
+    >>> nearest([{"id": "ob-1", "status": "open", "due": "x", "unit": "a"},
+    ...          {"id": "ob-2", "status": "overdue", "due": "y", "unit": "b"}], {"status": "overdue", "unit": "a"})
+    ["ob-1: status: want 'overdue', got 'open'", "ob-2: unit: want 'a', got 'b'"]
+    """
+    keys = ("duty_bearer", "unit", "subject", "period", "action", "rule", "level")
+
+    def closeness(item: dict[str, Any]) -> tuple[int, int]:
+        same = sum(1 for k, v in want.items() if item.get(k) == v)
+        return (sum(1 for k in keys if k in want and item.get(k) == want[k]), same)
+
+    ranked = sorted((i for i in items if any(i.get(k) == v for k, v in want.items())), key=closeness, reverse=True)
+    out = []
+    for item in ranked[:n]:
+        diffs = [f"{k}: want {v!r}, got {item.get(k)!r}" for k, v in want.items() if item.get(k) != v]
+        out.append(f"{item.get('id', '?')}: " + "; ".join(diffs))
+    return out
+
+
 def _matches(item: dict[str, Any], want: dict[str, Any]) -> bool:
     return all(item.get(k) == v for k, v in want.items())
 
@@ -94,10 +120,8 @@ class CaseRunner:
                 want = _plain(want)
                 found = [i for i in doc[section] if _matches(i, want)]
                 if len(found) != 1:
-                    near = [i for i in doc[section] if _matches(i, {k: v for k, v in want.items()
-                                                                     if k in ("action", "rule", "level", "unit", "subject", "period")})]
-                    problems.append(f"{section}: expected one match of {want}, found {len(found)}"
-                                    + (f"; nearest: {near[:2]}" if near else ""))
+                    problems.append(f"{section}: expected one match of {_shown(want)}, found {len(found)}"
+                                    + "".join(f"\n    nearest {diff}" for diff in nearest(doc[section], want)))
         for section, wants in (body.get("absent") or {}).items():
             for want in wants:
                 want = _plain(want)

@@ -48,8 +48,13 @@ def _load_units(path: Path, units_file: Path | None) -> tuple[UnitRegistry | Non
         if units_file is None:
             return UnitRegistry(members=own.members, others=others), []
         return load_units(units_file, others), []
-    except UnitsFileError as exc:
-        return None, [RuleError(str(units_file or base), 0, "units_error", str(exc))]
+    except UnitsFileError as exc:  # each line "file[:line]: message"
+        out = []
+        for problem in str(exc).splitlines():
+            where, _, message = problem.partition(": ")
+            file, _, line = where.partition(":")
+            out.append(RuleError(file, int(line) if line.isdigit() else 0, "units_error", message))
+        return None, out
 
 
 def load_ruleset(path: Path | str | None = None, params_file: Path | str | None = None,
