@@ -155,17 +155,9 @@ def _as_of(text: str | None) -> int:
 
 def _check_unit(engine: Engine, unit: str | None) -> None:
     """`--unit`: a code of the unit registry (or `external`); a typo is a usage error, never an empty report."""
-    units = engine.ruleset.units
-    if unit is None or units.is_actor(unit):
-        return
-    from oblige.facts.units import EXTERNAL
-
-    codes = sorted(units.codes | {EXTERNAL})
-    near = difflib.get_close_matches(unit, codes, n=3, cutoff=0.6)
-    by_name = [u.code for u in (*units.members, *units.others) if unit in (u.name_zh, u.name_en)]
-    hint = by_name or near
-    _fail(f"--unit: no unit {unit!r} in the unit registry" + (f"; did you mean {' or '.join(hint)}?" if hint else
-          f"; the units are: {', '.join(codes)}"))
+    problem = None if unit is None else engine.ruleset.units.unknown_unit(unit)
+    if problem:
+        _fail(f"--unit: {problem}")
 
 
 def _engine(ruleset: str | None, params: str | None, units: str | None) -> Engine:

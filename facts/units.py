@@ -82,6 +82,23 @@ class UnitRegistry(BaseModel):
         """May this unit report events of this type (SPEC §2.1)?"""
         return self.reporters is None or self.reporters.may_report(event_type, code, self.member_codes, self.codes)
 
+    def unknown_unit(self, code: str) -> str | None:
+        """Why `code` names no unit (with "did you mean …?"), or None when it names one.
+
+        >>> from oblige.engine.rules.ruleset import load_ruleset
+        >>> load_ruleset().units.unknown_unit("commerc")
+        "no unit 'commerc' in the unit registry; did you mean commerce?"
+        """
+        if self.is_actor(code):
+            return None
+        import difflib
+
+        codes = sorted(self.codes | {EXTERNAL})
+        by_name = [u.code for u in (*self.members, *self.others) if code in (u.name_zh, u.name_en)]
+        hint = by_name or difflib.get_close_matches(code, codes, n=3, cutoff=0.6)
+        return f"no unit {code!r} in the unit registry" + (f"; did you mean {' or '.join(hint)}?" if hint else
+                                                           f"; the units are: {', '.join(codes)}")
+
     def is_actor(self, code: str) -> bool:
         """May this code stand in an event's `unit` field?"""
         return code in self.codes or code == EXTERNAL

@@ -162,3 +162,10 @@ def test_refuses_public_bind_without_tokens(tmp_path: Path) -> None:
     bad.write_text("tokens:\n  - {token: short, units: '*'}\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["serve", "--tokens", str(bad), "--db", f"sqlite:///{tmp_path / 'y.db'}"])
     assert result.exit_code == 2 and "tokens.0.token" in result.stderr and "short" not in result.stderr.split("tokens.0.token")[1]
+
+
+def test_an_unknown_unit_is_a_422_with_a_suggestion(server: str) -> None:
+    r = httpx.get(f"{server}/v1/findings", params={"as_of": "2023-12-31", "unit": "commerc"}, headers=auth(ADMIN))
+    assert r.status_code == 422 and "did you mean commerce?" in r.json()["detail"]
+    ok = httpx.get(f"{server}/v1/findings", params={"as_of": "2023-12-31", "unit": "commerce"}, headers=auth(ADMIN))
+    assert ok.status_code == 200

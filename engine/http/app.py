@@ -238,6 +238,9 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                  article: int | None = None, who: Grant = Depends(grant)) -> Response:
         if status is not None and status not in STATUSES:
             raise HTTPException(status_code=422, detail=f"status: unknown status {status!r}")
+        unknown = None if unit is None else units.unknown_unit(unit)
+        if unknown:
+            raise HTTPException(status_code=422, detail=f"unit: {unknown}")
         instant = as_of_param(as_of)
         with expensive():
             if who.units == "*" and unit is None and status is None and article is None:
