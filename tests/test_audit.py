@@ -307,10 +307,44 @@ def test_audit_data_comes_from_the_ruleset(tmp_path: Path) -> None:
     assert code == 2 and re.search(r"audit.yaml:\d+: rule_ref_error: liaison: 'unit.liaison_named' is not a unit-level event type", err)
 
 
+# Run in the browser after load (on a copy of the report: the report itself has no script): the page's
+# width against the viewport's, and where every unit row of every table ends up.
+_LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const root = document.documentElement, out = {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
+    innerWidth: window.innerWidth, tables: [], wide: []};
+  for (const table of document.querySelectorAll("table")) {
+    const rows = [...table.querySelectorAll("tbody tr[data-unit]")].map(tr => {
+      const r = tr.getBoundingClientRect();
+      return {unit: tr.dataset.unit, height: r.height, right: r.right};
+    });
+    out.tables.push({id: table.id || table.dataset.year || table.className, right: table.getBoundingClientRect().right,
+                     scrollWidth: table.scrollWidth, clientWidth: table.clientWidth, rows: rows});
+  }
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > root.clientWidth + 0.5) out.wide.push(el.tagName + "." + el.className + ":" + r.right);
+  }
+  const pre = document.createElement("pre");
+  pre.id = "layout-probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
 def test_audit_html_in_a_real_headless_browser(tmp_path: Path) -> None:
-    """Where Debian's chromium is installed: the browser's own DOM has the matrix, and it renders."""
-    import shutil
+    """Where Debian's chromium is installed: in zh and en, at 1280 px the page is no wider than the
+    window, every unit has its row in the summary and in each year's matrix, the page renders to a PNG
+    with Chinese glyphs available, and it prints on A4 landscape."""
     import subprocess
+    from html import unescape
 
     import pytest
 
@@ -322,18 +356,48 @@ def test_audit_html_in_a_real_headless_browser(tmp_path: Path) -> None:
     if os.environ.get("OBLIGE_REQUIRE_BROWSER"):  # a person reads Chinese glyphs, not empty boxes
         fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
         assert fonts.strip(), "no CJK font installed (apt-get install fonts-noto-cjk)"
-    report = tmp_path / "report.html"
-    code, _, _ = audit(RECORDS, "--as-of", "2024-04-10", "--format", "html", "--out", str(report))
-    assert code == 0
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
              f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    parser = _Cells()
-    parser.feed(dom)
-    cells = {(c["unit"], c["data-action"], c["data-period"]): c["data-status"] for c in parser.cells}
-    assert cells[("commerce", "complete_self_inspection", "2023")] == "overdue" and parser.lang == "zh"
-    shot = tmp_path / "report.png"
-    subprocess.run([browser, *flags, "--window-size=1400,1000", f"--screenshot={shot}", report.as_uri()],
-                   capture_output=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    _, js, _ = audit(RECORDS, "--as-of", "2024-04-10", "--format", "json")
+    every_unit = list(json.loads(js)["units"])
+    assert len(every_unit) == 26
+    for lang in ("zh", "en"):
+        report = tmp_path / f"report-{lang}.html"
+        code, _, _ = audit(RECORDS, "--as-of", "2024-04-10", "--format", "html", "--lang", lang, "--out", str(report))
+        assert code == 0
+        html = report.read_text(encoding="utf-8")
+        probe = tmp_path / f"probe-{lang}.html"
+        probe.write_text(html.replace("</body>", _LAYOUT_PROBE + "</body>"), encoding="utf-8")
+        dom = subprocess.run([browser, *flags, "--window-size=1280,900", "--virtual-time-budget=5000", "--dump-dom",
+                              probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+        parser = _Cells()
+        parser.feed(dom)
+        cells = {(c["unit"], c["data-action"], c["data-period"]): c["data-status"] for c in parser.cells}
+        assert cells[("commerce", "complete_self_inspection", "2023")] == "overdue" and parser.lang == lang
+        found = re.search(r'<pre id="layout-probe">(.*?)</pre>', dom, re.S)
+        assert found, f"{lang}: the layout probe did not run"
+        layout = json.loads(unescape(found.group(1)))
+        assert layout["innerWidth"] == 1280
+        # no horizontal overflow: the page is exactly as wide as the window, and no element reaches past it
+        assert layout["scrollWidth"] <= layout["clientWidth"], (lang, layout["scrollWidth"], layout["clientWidth"])
+        assert layout["wide"] == [], (lang, layout["wide"][:5])
+        tables = {t["id"]: t for t in layout["tables"]}
+        matrices = [t for t in layout["tables"] if t["id"] in ("2022", "2023", "2024")]
+        assert len(matrices) == 3, list(tables)
+        for table in [tables["summary"], *matrices]:
+            assert [r["unit"] for r in table["rows"]] == every_unit, (lang, table["id"])  # every unit row, in order
+            assert all(r["height"] > 0 and r["right"] <= layout["clientWidth"] for r in table["rows"]), (lang, table["id"])
+            assert table["scrollWidth"] <= table["clientWidth"] + 1, (lang, table["id"])  # no cell pushes out of its table
+        shot = tmp_path / f"report-{lang}.png"
+        subprocess.run([browser, *flags, "--window-size=1280,900", f"--screenshot={shot}", report.as_uri()],
+                       capture_output=True, timeout=120)
+        assert shot.exists() and shot.stat().st_size > 20_000  # a rendered page, not a blank one
+        assert _png_size(shot) == (1280, 900)
+    # printed: A4 landscape pages (842 x 595 pt), more than one (each section starts a page)
+    pdf = tmp_path / "report.pdf"
+    subprocess.run([browser, *flags, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+                    (tmp_path / "report-zh.html").as_uri()], capture_output=True, timeout=120)
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf.read_bytes())
+    assert len(boxes) >= 5, len(boxes)
+    assert all(abs(float(w) - 841.9) < 2 and abs(float(h) - 595.3) < 2 for w, h in boxes), set(boxes)

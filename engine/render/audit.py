@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections import defaultdict
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -17,7 +19,7 @@ from rich.table import Table
 
 from oblige.engine.audit.records import AuditSpec, load_audit_spec
 from oblige.engine.audit.summary import Column, levels_reached, matrix, unit_summary
-from oblige.engine.core.findings import Findings
+from oblige.engine.core.findings import Escalation, Findings, Violation
 from oblige.engine.render.i18n import UI, article_label, format_date
 from oblige.engine.render.labels import (
     BASES,
@@ -32,7 +34,7 @@ from oblige.engine.render.labels import (
 from oblige.engine.render.table import by_basis, escalation_counts
 from oblige.engine.render.table import when_text as when
 from oblige.engine.rules.ruleset import Ruleset
-from oblige.facts.timeutil import format_instant
+from oblige.facts.timeutil import format_instant, from_us
 
 SHOWN_STATUSES = ("fulfilled", "fulfilled_late", "overdue", "open", "discharged")
 assert set(SHOWN_STATUSES) == set(STATUSES)
@@ -113,11 +115,85 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
     console.print(esc)
 
 
+# Words of the HTML report beyond the shared frame (i18n.UI): only audit_html uses them.
+_HTML_WORDS: dict[str, dict[str, str]] = {
+    "zh": {
+        "cells_note": "每格为该单位该事项的履行状态和期限；带下划线的格有违规记录，点击可跳至该单位的详情。",
+        "due": "期限", "done": "履行于", "details": "各单位违规事项与督办问责", "duties": "事项与条文",
+        "clean": "无违规事项、无督办问责的单位：", "none": "无", "id": "编号", "top": "↑ 回到顶部",
+        "vio_count": "违规事项 {n} 项", "esc_count": "督办问责 {n} 项",
+        "esc_for": "督办问责（发出时间）", "at_due": "违规时间（期限）",
+        "assessment": "{issuer}年度考核（{period}年度）", "by_rule": "{issuer}依规发出",
+        "proposed_to": "建议{issuer}决定", "determined_by": "{issuer}考核决定", "declined_by": "{issuer}考核未采纳",
+        "legend_rule": "依规督办：已依规发出", "legend_proposed": "虚线框“建议”：仅为建议，尚未决定",
+        "legend_determined": "实心“决定”：已由考核决定", "legend_declined": "删除线“未采纳”：考核未采纳该建议",
+        "receipt_title": "凭证：本报告从何而来",
+        "receipt_text": "本报告由 oblige {engine} 按规则集《{ruleset_title}》（{ruleset}）及其参数，对单位台账中的"
+                        " {events} 条有效记录计算所得，截至 {as_of}；工作日按 {calendar} 计算。"
+                        "下列哈希值是这些输入的“指纹”：用相同的规则、参数和台账重新运行 oblige audit，"
+                        "哈希值相同则报告内容必然相同；任何一项输入改动，其哈希值随之改变。",
+        "r_ruleset": "规则集内容哈希", "r_params": "参数哈希", "r_events": "记录事件哈希",
+        "no_receipt": "本报告未附凭证（并非由 oblige 计算所得的文档）。",
+        "explain": "查看某项违规或督办问责的依据和推理：",
+    },
+    "en": {
+        "cells_note": "Each cell: the unit's status on that duty and its due date; an underlined cell has a violation "
+                      "and links to the unit's details.",
+        "due": "due", "done": "done", "details": "Violations and escalations by unit", "duties": "Duties and their clauses",
+        "clean": "Units with no violation and no escalation: ", "none": "none", "id": "ID", "top": "↑ back to top",
+        "vio_count": "{n} violations", "esc_count": "{n} escalations",
+        "esc_for": "Escalations (date)", "at_due": "Violated (due)",
+        "assessment": "{issuer}'s assessment of {period}", "by_rule": "issued by {issuer} by rule",
+        "proposed_to": "proposed to {issuer} for decision", "determined_by": "decided by {issuer} in its assessment",
+        "declined_by": "not taken up by {issuer} in its assessment",
+        "legend_rule": "by rule: issued", "legend_proposed": "dashed outline, \u201cproposed\u201d: a recommendation only, not decided",
+        "legend_determined": "solid, \u201cdetermined\u201d: decided in the assessment",
+        "legend_declined": "struck through, \u201cdeclined\u201d: the assessment did not take it up",
+        "receipt_title": "Receipt: where this report comes from",
+        "receipt_text": "This report was computed by oblige {engine} with the ruleset \u201c{ruleset_title}\u201d ({ruleset}) "
+                        "and its parameters, from {events} valid events read from the unit records, as of {as_of}; "
+                        "working days follow {calendar}. The hashes below are fingerprints of those inputs: run "
+                        "oblige audit again with the same rules, parameters and records and equal hashes mean the "
+                        "same report; if any input changed, its hash differs.",
+        "r_ruleset": "ruleset content hash", "r_params": "parameters hash", "r_events": "events hash",
+        "no_receipt": "This document carries no receipt (it was not computed by oblige).",
+        "explain": "To see why a violation or escalation exists:",
+    },
+}
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _due_text(us: int | None, year: str, lang: str) -> str:
+    """A due date short enough for a matrix cell: the month and day when it falls in the column's year."""
+    if us is None:
+        return ""
+    d = from_us(us)
+    if str(d.year) != year:
+        return format_date(us, lang)
+    return f"{d.month}月{d.day}日" if lang == "zh" else f"{_MONTHS[d.month - 1]} {d.day}"  # not the C locale's %b
+
+
+def _calendar_words(calendar: str, lang: str) -> str:
+    """The receipt's working-day calendar in words (the receipt itself keeps its English name)."""
+    m = re.fullmatch(r"(\S+ \S+) \(official PRC calendar (\d+)-(\d+); Mon-Fri beyond\)", calendar)
+    if m is None:
+        return calendar or "—"
+    if lang == "zh":
+        return f"国务院公布的法定节假日安排（{m[1]}，{m[2]}–{m[3]}年；其后按周一至周五计）"
+    return f"the official PRC holiday calendar ({m[1]}, {m[2]}–{m[3]}; Monday to Friday beyond)"
+
+
 def audit_html(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditSpec | None = None) -> str:
+    """The report a district official acts on: summary, unit × duty matrices (status and due date in
+    every cell, a violated cell linked to its row), violations and their escalations grouped by unit
+    with the duty they concern, the clauses, and the receipt in words; printable on A4 landscape."""
     spec = spec or load_audit_spec(ruleset)
     env = Environment(loader=PackageLoader("oblige.engine.render", "templates"), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("audit.html.j2")
     lab = labels(ruleset, lang)
+    words = _HTML_WORDS[lang]
     titles = lab["actions"]
     rule_titles = lab["rules"]
     clauses = {w.rule.id: w.rule.clause for w in ruleset.rules}
@@ -127,17 +203,53 @@ def audit_html(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditSpec 
         return title + (f" {col.period[5:]}" if col.period and "-Q" in col.period else "")
 
     grid = matrix(findings, ruleset, spec)
+    shown = set(grid.units)
+    violation_of = {v.obligation: v for v in findings.violations if v.obligation}
+    by_violation: dict[str, list[Escalation]] = defaultdict(list)
+    violation_ids = {v.id for v in findings.violations}
+    unit_violations: dict[str, list[Violation]] = defaultdict(list)
+    unit_other: dict[str, list[Escalation]] = defaultdict(list)  # escalations not about a listed violation (decisions)
+    for v in findings.violations:
+        unit_violations[v.unit].append(v)
+    for e in findings.escalations:
+        refs = [ref for ref in e.because if ref in violation_ids]
+        for ref in refs:
+            by_violation[ref].append(e)
+        if not refs:
+            unit_other[e.unit].append(e)
+    for items in by_violation.values():
+        items.sort(key=lambda e: (e.at, LEVELS.index(e.level), e.id))
+    involved = [code for code in grid.units if unit_violations.get(code) or unit_other.get(code)]
+    extra = sorted((set(unit_violations) | set(unit_other)) - shown)  # a unit outside the registry's list, if any
+    article_of = {v.rule: v.article for v in findings.violations}
+    cited = sorted(article_of, key=lambda rid: (article_of[rid], rid))  # the duties violated, by article
+
+    def issuer_words(e: Escalation) -> str:
+        key = {"rule": "by_rule", "proposed": "proposed_to", "determined": "determined_by", "declined": "declined_by"}[e.basis]
+        return words[key].format(issuer=unit_name(ruleset, e.issued_by, lang))
+
+    receipt = findings.receipt
+    receipt_words = ""
+    if receipt is not None:
+        receipt_words = words["receipt_text"].format(
+            engine=receipt.engine_version, ruleset_title=getattr(ruleset.header.title, lang), ruleset=receipt.ruleset,
+            events=findings.summary.events, as_of=when(receipt.as_of, lang), calendar=_calendar_words(receipt.calendar, lang))
     context: dict[str, Any] = {
-        "lang": lang, "t": UI[lang], "basis_note": basis_note(ruleset, lang),
+        "lang": lang, "t": UI[lang], "w": words, "basis_note": basis_note(ruleset, lang),
         "title": getattr(spec.title, lang), "ruleset_title": getattr(ruleset.header.title, lang),
-        "as_of": format_date(findings.as_of, lang) if lang == "zh" else format_instant(findings.as_of),
-        "receipt": (findings.receipt.events_hash[:12] if findings.receipt else ""),
+        "as_of": when(findings.as_of, lang),
+        "receipt": receipt, "receipt_short": receipt.events_hash[:12] if receipt else "", "receipt_words": receipt_words,
         "statuses": SHOWN_STATUSES, "levels": LEVELS, "bases": BASES, "labels": lab,
         "units": grid.units, "summary": unit_summary(findings, ruleset), "matrix": grid, "violations": findings.violations,
         "escalations": findings.escalations, "rejected": findings.rejected, "counts": findings.summary,
+        "involved": [*involved, *extra], "clean": [code for code in grid.units if code not in involved],
+        "unit_violations": unit_violations, "unit_other": unit_other, "by_violation": by_violation,
+        "violation_of": violation_of, "cited": cited, "article_of": article_of, "issuer_words": issuer_words,
         "unit_label": lambda code: unit_name(ruleset, code, lang), "duty_label": duty_label,
         "escalation_label": lambda level, basis: escalation_label(lab, level, basis, lang),
         "rule_title": lambda rid: rule_titles.get(rid, rid), "clause": lambda rid: clauses.get(rid, ""),
         "fmt_date": lambda us: format_date(us, lang), "art": lambda n: article_label(n, lang),
+        "due_text": lambda us, year: _due_text(us, year, lang),
+        "rule_anchor": lambda rid: "rule-" + "".join(c if c.isalnum() else "-" for c in rid),
     }
     return template.render(**context)
