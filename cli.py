@@ -429,10 +429,13 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
 @main.command("audit")
 @click.argument("records", type=click.Path(dir_okay=False))
 @click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table", show_default=True)
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None, help="Write the report here instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html", "xlsx"]), default="table", show_default=True,
+              help="xlsx: an Excel workbook (matrix, violations, escalations), written to --out.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the report here instead of stdout (required for xlsx).")
 @click.option("--unit", default=None, help="Only this unit.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Language of table, csv and html (default: the ruleset's).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Language of table, csv, html and xlsx (default: the ruleset's).")
 @click.option("--excel", is_flag=True, help="CSV with a UTF-8 byte-order mark, for spreadsheet programs.")
 @labels_option
 @click.option("--fail-on-violation", is_flag=True, help="Exit 1 when any violation exists.")
@@ -443,26 +446,36 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
 def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | None, unit: str | None, lang: str | None,
                   excel: bool, with_labels: bool, fail_on_violation: bool, params_file: str | None,
                   units_file: str | None, ruleset_path: str | None, quiet: bool) -> None:
-    """Audit unit records (CSV or JSON Lines, one row per unit and year) against the unit duties."""
+    """Audit unit records (CSV, JSON Lines or an .xlsx workbook's first sheet, one row per unit and
+    year) against the unit duties."""
     from rich.console import Console
 
     from oblige.engine.audit.records import load_audit_spec, read_records
+    from oblige.engine.audit.xlsx_records import WorkbookError, is_workbook, read_xlsx_records
     from oblige.engine.core.filters import narrow
     from oblige.engine.render.audit import audit_csv, audit_html, audit_json, audit_table
 
+    if fmt == "xlsx" and out_file is None:
+        _fail("--format xlsx writes a workbook: name it with --out, e.g. --out report.xlsx")
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     _check_unit(engine, unit)
     rs = engine.ruleset
     lang = lang or rs.header.default_lang
-    try:
-        with open(records, encoding="utf-8", newline="") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"{records}: cannot read: {getattr(exc, 'strerror', None) or exc}")
     with _guard():
         spec = load_audit_spec(rs)
-    items = read_records(text, records, rs, spec)
+    if is_workbook(records):
+        try:
+            items = read_xlsx_records(records, records, rs, spec)
+        except WorkbookError as exc:
+            _fail(str(exc))
+    else:
+        try:
+            with open(records, encoding="utf-8", newline="") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"{records}: cannot read: {getattr(exc, 'strerror', None) or exc}")
+        items = read_records(text, records, rs, spec)
     words = _words(engine, lang)
     with _progress(words["p_records"], quiet) as progress:
         session = engine.session()
@@ -472,6 +485,26 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
         findings = narrow(session.findings(instant), unit=unit)
     if fmt == "table" and out_file is None:
         audit_table(findings, rs, Console(), lang, spec)
+    elif fmt == "xlsx":
+        import tempfile
+
+        from oblige.engine.render.xlsx_report import audit_xlsx
+
+        assert out_file is not None
+        data = audit_xlsx(findings, rs, lang, spec)
+        target = os.path.abspath(out_file)  # whole or not at all: a temporary file beside it, renamed over it
+        try:
+            fd, temporary = tempfile.mkstemp(prefix=".oblige-", suffix=".tmp", dir=os.path.dirname(target))
+        except OSError as exc:
+            _fail(f"--out {out_file}: cannot write there: {exc.strerror}")
+        try:
+            with open(fd, "wb") as out:
+                out.write(data)
+            os.replace(temporary, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            _fail(f"--out {out_file}: cannot write there: {exc.strerror or exc}")
     else:
         if fmt == "json":
             text = audit_json(findings, rs, lang if with_labels else None)

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -158,38 +158,58 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
 
 def read_records(text: str, file: str, ruleset: Ruleset, spec: AuditSpec | None = None) -> Iterator[Accepted | Rejected]:
     """Every cell of every record as an accepted event or a located rejection."""
+    jsonl = text.lstrip("\ufeff").lstrip().startswith("{")
+    return records_to_events(_rows(text), file, ruleset, spec, header_line=None if jsonl else 1)
+
+
+def _column_of(line: int, column: str) -> str:
+    """Where a cell is, in a CSV or JSON Lines file's messages (the line is said beside them)."""
+    return f"column {column}"
+
+
+def records_to_events(rows: Iterable[tuple[int, dict[str, Any] | None, str | None]], file: str, ruleset: Ruleset,
+                      spec: AuditSpec | None = None, *, header_line: int | None = 1,
+                      where: Callable[[int, str], str] = _column_of, line_word: str = "line") -> Iterator[Accepted | Rejected]:
+    """Records already split into (line, row, error) to events: what `read_records` does after reading
+    the text, for any reader of records (a spreadsheet's rows).
+
+    `header_line`: where one header names the columns of every row (an unknown column is reported
+    once, there); None when each row names its own (JSON Lines: reported on each row's line).
+    `where(line, column)` says where a cell is in messages ("column year"); `line_word` names a line
+    ("line", "row"). A row's values are strings, or values whose `str` is the cell's text."""
     spec = spec or load_audit_spec(ruleset)
     units, plan_years = ruleset.units, ruleset.header.plan_years
     known = spec.header
-    jsonl = text.lstrip("\ufeff").lstrip().startswith("{")
     seen: dict[tuple[str, int], int] = {}
     header_checked = False
-    for line, row, error in _rows(text):
+    for line, row, error in rows:
         if row is None:
             yield Rejected(file, line, None, error or "unreadable record", "")
             continue
         raw = json.dumps(row, ensure_ascii=False)
         unknown = [c for c in row if c not in known]
         if unknown and not header_checked:
+            at = line if header_line is None else header_line
             for column in unknown:
-                yield Rejected(file, line if jsonl else 1, None,
-                               f"column {column}: unknown column (known: {', '.join(known)})", raw)
-        header_checked = header_checked or not jsonl
+                yield Rejected(file, at, None, f"{where(at, column)}: unknown column (known: {', '.join(known)})", raw)
+        header_checked = header_checked or header_line is not None
         unit = str(row.get("unit") or "").strip()
         year_text = str(row.get("year") if row.get("year") is not None else "").strip()
         if unit not in units.codes:
-            yield Rejected(file, line, None, f"column unit: unknown unit {unit!r}", raw)
+            yield Rejected(file, line, None, f"{where(line, 'unit')}: unknown unit {unit!r}", raw)
             continue
         try:
             year = int(year_text)
         except ValueError:
-            yield Rejected(file, line, None, f"column year: not a year: {year_text!r}", raw)
+            yield Rejected(file, line, None, f"{where(line, 'year')}: not a year: {year_text!r}", raw)
             continue
         if not plan_years[0] <= year <= plan_years[1]:
-            yield Rejected(file, line, None, f"column year: {year} is outside the plan period {plan_years[0]}-{plan_years[1]}", raw)
+            yield Rejected(file, line, None,
+                           f"{where(line, 'year')}: {year} is outside the plan period {plan_years[0]}-{plan_years[1]}", raw)
             continue
         if (unit, year) in seen:
-            yield Rejected(file, line, None, f"column unit: a second row for {unit} {year} (first on line {seen[(unit, year)]})", raw)
+            yield Rejected(file, line, None,
+                           f"{where(line, 'unit')}: a second row for {unit} {year} (first on {line_word} {seen[(unit, year)]})", raw)
             continue
         seen[(unit, year)] = line
         for column, col in spec.columns.items():
@@ -201,12 +221,12 @@ def read_records(text: str, file: str, ruleset: Ruleset, spec: AuditSpec | None 
                 try:
                     parse_instant(cell)
                 except TimeFormatError:
-                    yield Rejected(file, line, event_id, f"column {column}: not a date: {cell!r}", raw)
+                    yield Rejected(file, line, event_id, f"{where(line, column)}: not a date: {cell!r}", raw)
                     continue
                 occurred_at = cell
             else:
                 if cell not in col.values:
-                    yield Rejected(file, line, event_id, f"column {column}: {cell!r} is not {' or '.join(col.values)}", raw)
+                    yield Rejected(file, line, event_id, f"{where(line, column)}: {cell!r} is not {' or '.join(col.values)}", raw)
                     continue
                 assert col.dated is not None
                 month, day = ruleset.params.month_day(col.dated.param)
@@ -215,6 +235,6 @@ def read_records(text: str, file: str, ruleset: Ruleset, spec: AuditSpec | None 
                    "data": {f: _fill(v, year, unit, cell) for f, v in col.data.items()}}
             verdict = check_event(obj, units, file, line, "")
             if isinstance(verdict, Rejected):
-                yield Rejected(file, line, event_id, f"column {column}: {verdict.error}", raw)
+                yield Rejected(file, line, event_id, f"{where(line, column)}: {verdict.error}", raw)
             else:
                 yield verdict
