@@ -146,10 +146,10 @@ def test_audit_csv_one_row_per_obligation_with_the_basis(tmp_path: Path) -> None
     assert inspection["escalations_label"] == "Supervision notice; Public criticism (proposed); One-vote veto (proposed)"
     old = next(r for r in rows if r["unit"] == "court" and r["action"] == "complete_self_inspection" and r["period"] == "2022")
     assert old["escalations"] == "supervision_notice:rule public_criticism:declined"  # 2022 assessed (the veto: liaison's)
-    code, zh, _ = audit(RECORDS, "--as-of", "2024-04-10", "--format", "csv")
-    row = next(r for r in csv.DictReader(io.StringIO(zh)) if r["unit"] == "court" and r["action"] == "complete_self_inspection"
-               and r["period"] == "2023")
-    assert row["escalations_label"] == "督办通知; 通报批评（建议）; 一票否决（建议）"
+    code, zh, _ = audit(RECORDS, "--as-of", "2024-04-10", "--format", "csv")  # zh: Chinese only, headers included
+    row = next(r for r in csv.DictReader(io.StringIO(zh)) if r["单位"] == "区法院" and r["事项"] == "成员单位开展自我检查和评估"
+               and r["期间"] == "2023年")
+    assert row["状态"] == "逾期未履行" and row["督办问责"] == "督办通知；通报批评（建议）；一票否决（建议）"
     code, excel, _ = audit(RECORDS, "--as-of", "2024-04-10", "--format", "csv", "--excel")
     assert excel.startswith("\ufeff") and "区商务局" in excel
 
@@ -272,9 +272,11 @@ def test_every_audit_format_shows_discharged_and_each_basis(engine: Engine) -> N
     assert sorted(t for _, t in _badges_text(html) if "×" not in t) == [
         "一票否决（决定）", "一票否决（建议）", "督办通知", "通报批评（建议）", "通报批评（未采纳）"]
     assert "Discharged" in audit_html(findings, rs, "en")
-    rows = {r["unit"] + r["status"]: r for r in csv.DictReader(io.StringIO(audit_csv(findings, rs, "zh")))}
-    assert rows["healthdischarged"]["status_label"] == "事由消除"
-    assert rows["courtoverdue"]["escalations_label"] == "督办通知; 通报批评（建议）; 通报批评（未采纳）; 一票否决（建议）"
+    rows = {r["单位"] + r["状态"]: r for r in csv.DictReader(io.StringIO(audit_csv(findings, rs, "zh")))}
+    assert "区卫生健康委事由消除" in rows
+    assert rows["区法院逾期未履行"]["督办问责"] == "督办通知；通报批评（建议）；通报批评（未采纳）；一票否决（建议）"
+    rows = {r["unit"] + r["status"]: r for r in csv.DictReader(io.StringIO(audit_csv(findings, rs, "en")))}
+    assert rows["healthdischarged"]["status_label"] == "Discharged"
     assert rows["courtoverdue"]["escalations"] == ("supervision_notice:rule public_criticism:proposed public_criticism:declined "
                                                    "one_vote_veto:proposed")
     buffer = io.StringIO()

@@ -392,14 +392,25 @@ def test_renamed_ruleset_same_audit(renamed: Path, tmp_path: Path) -> None:
     assert set(doc_b["units"]) == {PREFIX + c for c in CODES}
     assert doc_a["summary"]["violations"] > 0 and by(doc_a["escalations"], basis="determined")
     assert _canonical(_veto_candidates_only(back(doc_b))) == _canonical(_veto_candidates_only(doc_a))
-    # the human formats name the renamed units by their (unchanged) names
+    # the human formats name the renamed units by their (unchanged) names: the zh CSV speaks Chinese
+    # only (headers, units, duties, statuses, escalations), so both rulesets give the same text
     _, zh_a, _ = cli("audit", str(tmp_path / "a" / "records.csv"), "--as-of", "2024-04-10", "--format", "csv")
     _, zh_b, _ = cli("audit", str(tmp_path / "b" / "records.csv"), "--ruleset", str(renamed), "--as-of", "2024-04-10",
                      "--format", "csv")
-    rows_a, rows_b = (list(csv.reader(io.StringIO(text))) for text in (zh_a, back(zh_b)))
-    assert rows_a[0] == rows_b[0] and rows_a[0][-2:] == ["escalations", "escalations_label"]
+    rows_a, rows_b = (list(csv.reader(io.StringIO(text))) for text in (zh_a, zh_b))
+    assert rows_a[0] == rows_b[0] == ["单位", "事项", "条款", "期间", "对象", "期限", "状态", "履行时间", "督办问责"]
+    assert PREFIX not in zh_b and "overdue" not in zh_b
     # every row alike but for which of a unit's equal veto candidates carries its veto (see above) ...
-    assert sorted(r[:-2] for r in rows_a[1:]) == sorted(r[:-2] for r in rows_b[1:])
+    assert sorted(r[:-1] for r in rows_a[1:]) == sorted(r[:-1] for r in rows_b[1:])
     # ... and each unit's escalations, counted by level and basis, alike
+    steps = lambda rows: Counter((r[0], step) for r in rows[1:] for step in r[-1].split("；") if step)  # noqa: E731
+    assert steps(rows_a) == steps(rows_b) and steps(rows_a)
+    # the en CSV keeps the codes beside its labels: the renamed codes, mapped back, give the same CSV
+    _, en_a, _ = cli("audit", str(tmp_path / "a" / "records.csv"), "--as-of", "2024-04-10", "--format", "csv", "--lang", "en")
+    _, en_b, _ = cli("audit", str(tmp_path / "b" / "records.csv"), "--ruleset", str(renamed), "--as-of", "2024-04-10",
+                     "--format", "csv", "--lang", "en")
+    rows_a, rows_b = (list(csv.reader(io.StringIO(text))) for text in (en_a, back(en_b)))
+    assert rows_a[0] == rows_b[0] and rows_a[0][-2:] == ["escalations", "escalations_label"]
+    assert sorted(r[:-2] for r in rows_a[1:]) == sorted(r[:-2] for r in rows_b[1:])
     steps = lambda rows: Counter((r[0], step) for r in rows[1:] for step in r[-2].split())  # noqa: E731
     assert steps(rows_a) == steps(rows_b)

@@ -28,12 +28,14 @@ def test_explain_a_precondition_violation() -> None:
     assert result.exit_code == 0
     text = result.stdout
     assert "Art. 20" in text and "对来历不明儿童落户的,要采血检验入库比对,严把儿童落户关。" in text
-    assert "ev-0010 household_registration.requested at 2023-03-01T09:30:00+08:00" in text
-    assert "ev-0011 household_registration.approved at 2023-03-03T10:00:00+08:00" in text
-    assert "+ precondition_deadline (P30D) = 2023-03-31T09:30:00+08:00" in text
-    assert "must precede household_registration.approved" in text
-    assert "parameter precondition_deadline = P30D — policy: " in text  # every parameter says its basis and reason
-    assert "parameter child_age_limit = 14 — statute: 法释〔2016〕28号 第九条" in text
+    # events, parameters and values by their labels (ruleset data), instants as the tables write them
+    assert "ev-0010 “Household registration requested” at 2023-03-01 09:30" in text
+    assert "ev-0011 “Household registration approved” at 2023-03-03 10:00" in text
+    assert "+ precondition check period (30 days) = 2023-03-31 09:30" in text
+    assert "must precede “Household registration approved”" in text
+    assert "parameter precondition check period = 30 days — policy: " in text  # every parameter says its basis and reason
+    assert "parameter child age limit (years) = 14 — statute: 「法释〔2016〕28号」 Art. 9" in text
+    assert "precondition_deadline" not in text and "P30D" not in text and "2023-03-01T" not in text
     doc = json.loads(run("explain", v["id"], EXAMPLE, "--as-of", "2023-12-31", "--format", "json").stdout)
     assert doc["finding"] == "violation" and doc["because_obligation"]["trigger_events"][0]["id"] == "ev-0010"
 
@@ -45,16 +47,19 @@ def test_explain_an_escalation_chain() -> None:
     out = json.loads(run("explain", e["id"], EXAMPLE, "--as-of", "2023-12-31", "--format", "json", "--lang", "en").stdout)
     assert out["finding"] == "escalation" and out["because_chain"][0]["finding"] == "violation"
     assert out["level_title"] == "Public criticism (proposed)" and out["basis_title"] == "Proposed"
-    assert "criticism_after (P30D)" in out["reasoning"] and "PROPOSED only" in out["reasoning"] and "not a decision" in out["reasoning"]
+    assert "30 days after it (criticism waiting period)" in out["reasoning"] and "PROPOSED only" in out["reasoning"]
+    assert "not a decision" in out["reasoning"] and "criticism_after" not in out["reasoning"]
     text = run("explain", e["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
     assert "Public criticism (proposed) against Public Security (Sub-)Bureau, proposed to Political and Legal Affairs Commission" in text
     determined = next(e for e in doc["escalations"] if e["because"] == ["ev-0090"] and e["level"] == "one_vote_veto")
     assert determined["basis"] == "determined"
     text = run("explain", determined["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
     assert "One-vote veto (determined) against Civil Affairs Bureau, issued by" in text and "DETERMINED by" in text
-    assert "assessment ev-0090" in text and "target Civil Affairs Bureau, year 2023, finding duties_unperformed" in text
+    assert "assessment ev-0090 “Assessment found enforcement failure”" in text
+    assert "target Civil Affairs Bureau, year 2023, finding: Duties not effectively performed" in text
     zh = run("explain", determined["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
     assert "一票否决（决定）" in zh and "对象 区民政局" in zh and "第三十六条" in zh and "已决定" in zh
+    assert "认定「未切实履行相关职责」，措施：通报批评、一票否决" in zh and "duties_unperformed" not in zh
     declined = next(e for e in doc["escalations"] if e["basis"] == "declined" and e["level"] == "one_vote_veto")
     zh = run("explain", declined["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
     assert "一票否决（未采纳）" in zh and "提请 区委政法委 决定" in zh and "未采纳：2022年度考核已完成（ev-0089" in zh
@@ -64,15 +69,17 @@ def test_explain_in_chinese_by_default() -> None:
     v = next(v for v in findings()["violations"] if v["kind"] == "precondition")
     zh = run("explain", v["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
     assert "违规" in zh and "前置程序违反" in zh and "区公安(分)局" in zh and "第二十条" in zh and "第20条" not in zh
-    assert "须先于 household_registration.approved" in zh and "must precede household_registration" not in zh
+    assert "须先于「批准户口登记」" in zh and "household_registration" not in zh and "must precede" not in zh
+    assert "+ 前置核查期限（30日）= 2023年3月31日 09:30" in zh and "参数 前置核查期限 = 30日 — 本规则取值：" in zh
+    assert "参数 儿童年龄上限（周岁） = 14 — 法律法规规定：法释〔2016〕28号第九条" in zh
 
 
 def test_explain_a_discharged_duty() -> None:
     ob = next(o for o in findings()["obligations"] if o["status"] == "discharged" and o["action"] == "collect_parent_dna")
     text = run("explain", ob["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
-    assert "discharged: its reason ceased (ev-0024 child.found at 2023-07-01T19:00:00+08:00) before the due instant" in text
+    assert "discharged: its reason ceased (ev-0024 “Missing child found” at 2023-07-01 19:00) before the due instant" in text
     assert "no violation" in text
-    assert "事由消除：期限 2023-07-08T08:00:00+08:00 之前其事由已消除（ev-0024 child.found" in run(
+    assert "事由消除：期限 2023年7月8日 08:00 之前其事由已消除（ev-0024「失踪儿童找回」，2023年7月1日 19:00）" in run(
         "explain", ob["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
 
 
@@ -82,13 +89,15 @@ def test_explain_working_days_on_the_official_calendar() -> None:
     ob = next(o for o in findings()["obligations"] if o["action"] == "open_labor_case")
     assert ob["due"] == "2023-10-10T23:59:59+08:00"
     text = run("explain", ob["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
-    assert "+ labor_case_filing_deadline (5 working days) = 2023-10-10T23:59:59+08:00" in text
-    assert "parameter labor_case_filing_deadline = 5 working days — statute: 关于实施《劳动保障监察条例》若干规定 第十八条" in text
+    assert "+ labour-case filing period (5 working days) = 2023-10-10 23:59" in text
+    assert "parameter labour-case filing period = 5 working days — statute: 「关于实施《劳动保障监察条例》若干规定」 Art. 18" in text
+    zh = run("explain", ob["id"], EXAMPLE, "--as-of", "2023-12-31").stdout
+    assert "+ 劳动保障监察立案期限（5个工作日）= 2023年10月10日 23:59" in zh and "working" not in zh
     assert "estimated" not in text  # 2023 is on the calendar
     extended = next(o for o in findings()["obligations"] if o["action"] == "investigate_illegal_employment")
     text = run("explain", extended["id"], EXAMPLE, "--as-of", "2023-12-31", "--lang", "en").stdout
-    assert "extended by ev-0077 labor_case.extended at 2023-12-15T09:00:00+08:00" in text
-    assert f"+ labor_investigation_extension (30 working days) = {extended['due']}" in text
+    assert "extended by ev-0077 “Labour-inspection case extended” at 2023-12-15 09:00" in text
+    assert f"+ extension for a complex case (30 working days) = {extended['due'][:16].replace('T', ' ')}" in text
 
 
 def test_explain_says_when_working_days_were_estimated(tmp_path: Path) -> None:
@@ -122,7 +131,7 @@ def test_rules_commands() -> None:
     shown = run("rules", "show", "art27.placed_with_buyer_family").stdout
     assert "不得由收买家庭继续抚养。" in shown and "child.placed [placement = buyer_family]" in shown and "第二十七条" in shown
     shown = run("rules", "show", "art10.open_labor_case").stdout
-    assert "labor_case_filing_deadline = 5 working days — statute: 关于实施《劳动保障监察条例》若干规定 第十八条" in shown
+    assert "labor_case_filing_deadline = 5 working days — statute: 「关于实施《劳动保障监察条例》若干规定」 Art. 18" in shown
     shown = run("rules", "show", "art20.collect_parent_dna", "--lang", "en").stdout
     assert "discharged_by: child.found" in shown and "dna_deadline = P7D — policy: " in shown and "Art. 20" in shown
     assert run("rules", "show", "art99.nothing").exit_code == 2

@@ -57,14 +57,28 @@ def audit_json(findings: Findings, ruleset: Ruleset, lang: str | None = None) ->
 
 
 def audit_csv(findings: Findings, ruleset: Ruleset, lang: str, excel: bool = False) -> str:
-    """One row per obligation: codes for machines, labels in `lang` beside them for people."""
+    """One row per obligation. `en`: codes for machines with English labels beside them; `zh`: one
+    language end to end (headers, units, duties, articles, periods, dates, statuses, escalations in
+    Chinese; programs read the JSON or the `en` CSV for codes)."""
+    from oblige.engine.render.i18n import CSV_HEADER_ZH, format_period, format_when
+
     reached = levels_reached(findings)
     lab = labels(ruleset, lang)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    titles = lab["actions"]
+    if lang == "zh":
+        writer.writerow(CSV_HEADER_ZH)
+        for o in findings.obligations:
+            steps = reached.get(o.id, [])
+            writer.writerow([unit_name(ruleset, o.duty_bearer, lang), titles.get(o.action, o.action),
+                             article_label(o.article, lang), format_period(o.period, lang), o.subject or "",
+                             format_when(o.due, lang) if o.due is not None else "", lab["status"].get(o.status, o.status),
+                             format_when(o.fulfilled_at, lang) if o.fulfilled_at is not None else "",
+                             "；".join(escalation_label(lab, level, basis, lang) for level, basis in steps)])
+        return ("\ufeff" if excel else "") + out.getvalue()
     writer.writerow(["unit", "unit_name", "action", "duty", "article", "period", "subject", "due", "status",
                      "status_label", "fulfilled_at", "escalations", "escalations_label"])
-    titles = lab["actions"]
     for o in findings.obligations:
         steps = reached.get(o.id, [])
         writer.writerow([o.duty_bearer, unit_name(ruleset, o.duty_bearer, lang), o.action, titles.get(o.action, o.action),

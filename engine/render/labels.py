@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from oblige.engine.render.i18n import PHRASES, UI
+from oblige.engine.render.i18n import PHRASES, UI, format_value
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.rules.schema import BASES, KINDS, LEVELS, STATUSES
 from oblige.facts.units import EXTERNAL
 
 __all__ = ["BASES", "KINDS", "LANGS", "LEVELS", "STATUSES", "add_labels", "basis_note", "escalation_label", "labels",
-           "unit_name"]
+           "parameter_words", "unit_name"]
 LANGS = ("zh", "en")
 EXTERNAL_NAME = {"zh": "区外单位或个人", "en": "External party"}  # `external`: anyone outside the district's units
 
@@ -36,11 +36,26 @@ def labels(ruleset: Ruleset, lang: str) -> dict[str, dict[str, str]]:
         action = getattr(located.rule, "action", None)
         if action and action not in actions:
             actions[action] = title
-    return {"units": units, "actions": actions, "rules": rules,
-            "status": {k: getattr(v, lang) for k, v in ruleset.header.labels["status"].items()},
-            "kind": {k: getattr(v, lang) for k, v in ruleset.header.labels["kind"].items()},
-            "level": {lv: getattr(getattr(ladder, lv).title, lang) for lv in LEVELS},
-            "basis": {k: getattr(v, lang) for k, v in ruleset.header.labels.get("basis", {}).items()}}
+    group = lambda name: {k: getattr(v, lang) for k, v in ruleset.header.labels.get(name, {}).items()}  # noqa: E731
+    return {"units": units, "actions": actions, "rules": rules, "status": group("status"), "kind": group("kind"),
+            "level": {lv: getattr(getattr(ladder, lv).title, lang) for lv in LEVELS}, "basis": group("basis"),
+            "events": group("events"), "finding": group("finding"),
+            "parameters": {name: getattr(spec.title, lang) for name, spec in ruleset.specs.items() if spec.title}}
+
+
+def parameter_words(ruleset: Ruleset, name: str, lang: str) -> dict[str, str]:
+    """A parameter as people read it in `lang`: its title, its value (30日 / 30 days, 5个工作日),
+    its basis (本规则的解读 / policy) and its reason (overrides applied: an override's own reason is
+    shown as given)."""
+    spec = ruleset.specs.get(name)
+    if spec is None:
+        return {"title": name, "value": "", "basis": "", "reason": ""}
+    basis, reason = ruleset.params.basis.get(name, (spec.basis, spec.reason))
+    if lang == "zh" and reason == spec.reason and spec.reason_zh:
+        reason = spec.reason_zh
+    return {"title": getattr(spec.title, lang) if spec.title else name,
+            "value": format_value(spec.kind, ruleset.params.raw.get(name, spec.value), lang),
+            "basis": PHRASES[lang].get(f"pb_{basis}", basis), "reason": reason}
 
 
 def escalation_label(lab: dict[str, dict[str, str]], level: str, basis: str, lang: str) -> str:

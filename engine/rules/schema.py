@@ -312,3 +312,7 @@ class ParameterSpec(_Strict):
     reason: str = Field(min_length=4, max_length=300)
     description: str
     reference: str
+    # for people (explanations): the parameter's name and its reason in Chinese; optional in the
+    # shape, required of every parameter by `rules validate` (engine.rules.validate)
+    title: Title | None = None
+    reason_zh: str | None = Field(default=None, min_length=2, max_length=300)

@@ -60,9 +60,24 @@ def missing_labels(ruleset: Ruleset) -> list[str]:
     """What a ruleset fails to label (checked by `rules validate`)."""
     problems = []
     want = {"status": set(STATUSES), "kind": set(KINDS), "basis": set(BASES)}
+    want["events"] = set(ALL_TYPES)  # explanations name every event by its label
+    findings = ALL_TYPES.get(ruleset.header.escalation.determined_by, {}).get("finding")
+    if findings is not None:  # the committee's finding, as explanations of a decision name it
+        want["finding"] = {str(v) for v in (_allowed(findings[0])[1] or ())}
     for group, keys in want.items():
         have = set(ruleset.header.labels.get(group, {}))
         problems += [f"labels.{group}.{k}: missing label" for k in sorted(keys - have)]
+    return problems
+
+
+def missing_parameter_labels(ruleset: Ruleset) -> list[str]:
+    """Parameters without a title (zh and en) or a Chinese reason (checked by `rules validate`)."""
+    problems = []
+    for name, spec in sorted(ruleset.specs.items()):
+        if spec.title is None:
+            problems.append(f"{name}.title: missing title {{zh: ..., en: ...}}")
+        if spec.reason_zh is None:
+            problems.append(f"{name}.reason_zh: missing Chinese reason")
     return problems
 
 
@@ -239,6 +254,8 @@ class _Checker:
                          str(rs.path / "articles-without-duty.yaml"))
         for problem in missing_labels(rs):
             self.err(None, "rule_schema_error", problem, header_file)
+        for problem in missing_parameter_labels(rs):
+            self.err(None, "rule_schema_error", problem, str(rs.path / "parameters.yaml"))
         if rs.header.grace not in rs.specs:
             self.err(None, "rule_ref_error", f"grace: unknown parameter {rs.header.grace!r}", header_file)
         covered = {w.article for w in rs.rules} | {getattr(ladder, lv).article for lv in LEVELS}
