@@ -673,7 +673,7 @@ def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) 
 def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None:
     """A rule as a reader of the article sees it, with its quoted clause."""
     from oblige.engine.render.i18n import article_label
-    from oblige.engine.rules.catalogue import describe, parameter_line
+    from oblige.engine.rules.catalogue import describe
 
     rs = _engine(ruleset_path, None, None).ruleset
     located = rs.rule(rule_id)
@@ -690,9 +690,12 @@ def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None
         if key in d:
             click.echo(f"  {key + ':':<15}{d[key]}")
     if d["parameters"]:
-        click.echo("  parameters:")
+        from oblige.engine.render.labels import parameter_words
+
+        click.echo("  parameters:" if lang == "en" else "  参数：")
         for p in d["parameters"]:
-            click.echo(f"    {parameter_line(p)}")
+            words = parameter_words(rs, p["name"], lang)  # the code, then what a person reads in --lang
+            click.echo(f"    {p['name']}: {words['title']} = {words['value']} — {words['basis']}: {words['reason']}")
 
 
 @rules_group.command("coverage")
