@@ -209,6 +209,17 @@ lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default=No
                            help="Language of human-readable output (default: the ruleset's default_lang).")
 labels_option = click.option("--labels", "with_labels", is_flag=True,
                              help="JSON: add a `labels` object (unit names, duty titles, statuses, levels) in --lang.")
+def filter_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--unit`, `--status` and `--article`: the lists narrowed, the same on every command that has them."""
+    for option in reversed((
+            click.option("--unit", default=None, help="Only findings that concern this unit."),
+            click.option("--status", type=click.Choice(list(STATUSES)), default=None,
+                         help="Only obligations with this status (and what follows from them)."),
+            click.option("--article", type=int, default=None, help="Only findings under this article."))):
+        command = option(command)
+    return command
+
+
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr (shown on a terminal after a second).")
 units_option = click.option("--units", "units_file", type=click.Path(), default=None,
                             help="YAML file replacing the member-unit registry.")
@@ -289,11 +300,8 @@ def _writes_document(command: Callable[..., None]) -> Callable[..., None]:
 @lang_option
 @labels_option
 @click.option("--workers", type=int, default=None,
-              help="JSON output in bounded memory with N worker processes (default: 2 for inputs over 20 MB).")
-@click.option("--unit", default=None, help="Only findings that concern this unit.")
-@click.option("--status", type=click.Choice(list(STATUSES)), default=None,
-              help="Only obligations with this status (and what follows from them).")
-@click.option("--article", type=int, default=None, help="Only findings under this article.")
+              help="JSON output in bounded memory with N worker processes (default: 2 for inputs over 2 MB; 0: in memory).")
+@filter_options
 @quiet_option
 @_writes_document
 def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | None, units_file: str | None,
@@ -381,10 +389,7 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
 @main.command("findings")
 @db_option
 @click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
-@click.option("--unit", default=None, help="Only findings that concern this unit.")
-@click.option("--status", type=click.Choice(list(STATUSES)), default=None,
-              help="Only obligations with this status (and what follows from them).")
-@click.option("--article", type=int, default=None, help="Only findings under this article.")
+@filter_options
 @params_option
 @units_option
 @ruleset_option

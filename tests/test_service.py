@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,23 +32,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """A real uvicorn server on a free loopback port, in a thread, once it answers /healthz."""
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return base, srv, thread
+
+
 @pytest.fixture(scope="module")
 def server(engine: Engine, tmp_path_factory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("svc") / "s.db"
     tokens = Tokens(tokens=(Grant(token=ADMIN, units="*", write=True), Grant(token=HEALTH, units=("health",)),
                             Grant(token=WRITER, units=("education",), write=True)))
     app = create_app(engine, f"sqlite:///{db}", tokens, Limits(max_body=200_000, max_events=100))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    base, srv, thread = start_server(app)
     yield base
     srv.should_exit = True
     thread.join(timeout=10)

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine, inspect
 
 from oblige import Engine
@@ -26,7 +25,7 @@ from oblige.engine.store.sql import Store, StoreError, mask_url
 from oblige.facts.reader import Accepted, Rejected, read_array, read_lines
 from oblige.facts.timeutil import parse_instant
 from tests.conftest import ROOT
-from tests.test_service import free_port
+from tests.test_service import free_port, start_server
 from tests.test_store import PG_BASE, _pg_available, db_url  # noqa: F401  (db_url is a fixture)
 
 
@@ -172,21 +171,6 @@ ADMIN, HEALTH_W, HEALTH_R = "admin-trust-0123456789", "healthw-trust-0123456789"
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def start_server(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return base, srv, thread
 
 
 @pytest.fixture(scope="module")
