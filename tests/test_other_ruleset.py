@@ -339,14 +339,20 @@ def test_renamed_ruleset_validates_and_passes_its_cases(renamed: Path) -> None:
     assert " 0 failed" in out
 
 
-@pytest.mark.parametrize("as_of", ["2023-06-10", "2023-12-31", "2024-04-10", "2025-01-05"])
-def test_renamed_ruleset_same_findings(renamed: Path, tmp_path: Path, as_of: str) -> None:
+def _event_files(tmp_path: Path) -> tuple[Path, Path]:
+    """The rich event set as the original ruleset reads it, and with every unit code renamed."""
     lines = _events()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     original, other = tmp_path / "a" / "events.jsonl", tmp_path / "b" / "events.jsonl"
     original.write_text("\n".join(lines) + "\n", encoding="utf-8")
     other.write_text("\n".join(_rename_line(line) for line in lines) + "\n", encoding="utf-8")
+    return original, other
+
+
+@pytest.mark.parametrize("as_of", ["2023-06-10", "2023-12-31", "2024-04-10", "2025-01-05"])
+def test_renamed_ruleset_same_findings(renamed: Path, tmp_path: Path, as_of: str) -> None:
+    original, other = _event_files(tmp_path)
     code_a, out_a, _ = cli("eval", str(original), "--as-of", as_of, "--format", "json")
     code_b, out_b, _ = cli("eval", str(other), "--ruleset", str(renamed), "--as-of", as_of, "--format", "json")
     assert code_a == code_b == 3
@@ -364,12 +370,7 @@ def test_renamed_ruleset_same_findings(renamed: Path, tmp_path: Path, as_of: str
 
 
 def test_renamed_ruleset_same_veto_reason(renamed: Path, tmp_path: Path) -> None:
-    lines = _events()
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    original, other = tmp_path / "a" / "events.jsonl", tmp_path / "b" / "events.jsonl"
-    original.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    other.write_text("\n".join(_rename_line(line) for line in lines) + "\n", encoding="utf-8")
+    original, other = _event_files(tmp_path)
     _, out_a, _ = cli("eval", str(original), "--as-of", "2024-04-10", "--format", "json")
     _, out_b, _ = cli("eval", str(other), "--ruleset", str(renamed), "--as-of", "2024-04-10", "--format", "json")
     # among equal candidates the veto rests on the same violation, whatever the units are called

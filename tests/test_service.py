@@ -1,8 +1,8 @@
 """The HTTP service against a real server on loopback: auth matrix, unit scoping, limits, parity with eval."""
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -135,26 +135,43 @@ def test_bad_requests_and_limits_then_still_serving(server: str) -> None:
     assert len(httpx.get(f"{server}/v1/rules", headers=auth(HEALTH)).json()) >= 40
 
 
-def test_tokens_never_logged(tmp_path: Path) -> None:
+class Served:
+    """A running `oblige serve`: its address, and (once stopped) everything it wrote."""
+
+    base = ""
+    output = ""
+
+
+@contextlib.contextmanager
+def serve(tmp_path: Path, token: str) -> Iterator[Served]:
+    """`oblige serve` as a user starts it (a subprocess, a tokens file with one admin token, a fresh
+    SQLite file), once it answers; stopped on leaving, its log kept in `output`."""
     tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(f'tokens:\n  - {{token: "{ADMIN}", units: "*", write: true}}\n', encoding="utf-8")
+    tokens.write_text(f'tokens:\n  - {{token: "{token}", units: "*", write: true}}\n', encoding="utf-8")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "serve", "--db", f"sqlite:///{tmp_path / 'x.db'}",
-                             "--port", str(port), "--tokens", str(tokens)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "serve", "--db",
+                             f"sqlite:///{tmp_path / 'x.db'}", "--port", str(port), "--tokens", str(tokens)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = Served()
+    served.base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
             try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
+                httpx.get(f"{served.base}/healthz")
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        assert httpx.post(f"http://127.0.0.1:{port}/v1/events", json=EVENTS[:3], headers=auth(ADMIN)).json()["stored"] == 3
-        httpx.get(f"http://127.0.0.1:{port}/v1/findings", headers={"Authorization": "Bearer wrong-token-value-123"})
+        yield served
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+        served.output, _ = proc.communicate(timeout=20)
+
+
+def test_tokens_never_logged(tmp_path: Path) -> None:
+    with serve(tmp_path, ADMIN) as server:
+        assert httpx.post(f"{server.base}/v1/events", json=EVENTS[:3], headers=auth(ADMIN)).json()["stored"] == 3
+        httpx.get(f"{server.base}/v1/findings", headers={"Authorization": "Bearer wrong-token-value-123"})
+    out = server.output
     assert "POST /v1/events" in out
     assert ADMIN not in out and "wrong-token-value-123" not in out and "p-8841" not in out and "ev-0001" not in out
 

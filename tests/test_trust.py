@@ -25,7 +25,7 @@ from oblige.engine.store.sql import Store, StoreError, mask_url
 from oblige.facts.reader import Accepted, Rejected, read_array, read_lines
 from oblige.facts.timeutil import parse_instant
 from tests.conftest import ROOT
-from tests.test_service import free_port, start_server
+from tests.test_service import free_port, serve, start_server
 from tests.test_store import PG_BASE, _pg_available, db_url  # noqa: F401  (db_url is a fixture)
 
 
@@ -445,25 +445,10 @@ def test_concurrent_first_use_creates_the_schema_once(db_url: str) -> None:  # n
 # --- 6. service hygiene ------------------------------------------------------------------------------
 
 def test_token_in_the_query_string_is_refused_and_not_logged(tmp_path: Path) -> None:
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(f'tokens:\n  - {{token: "{ADMIN}", units: "*", write: true}}\n', encoding="utf-8")
-    port = free_port()
-    proc = subprocess.Popen([*OBLIGE, "serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--port", str(port),
-                             "--tokens", str(tokens)], env={**os.environ, "PYTHONPATH": str(ROOT.parent)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with serve(tmp_path, ADMIN) as server:
         for params in ({"token": ADMIN}, {"access_token": ADMIN}, {"as_of": AS_OF, "x": ADMIN}):
-            assert httpx.get(f"{base}/v1/findings", params=params).status_code == 400
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+            assert httpx.get(f"{server.base}/v1/findings", params=params).status_code == 400
+    out = server.output
     assert ADMIN not in out and "GET /v1/findings" in out
 
 
