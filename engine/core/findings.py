@@ -5,6 +5,7 @@ Times are kept as epoch microseconds inside the engine and rendered as ISO 8601 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ Level = Literal["supervision_notice", "public_criticism", "one_vote_veto"]
 Basis = Literal["rule", "proposed", "determined", "declined"]
 
 
+@functools.lru_cache(maxsize=4096)  # a kept timeline asks for the same ids at every threshold
 def make_id(prefix: str, *parts: object) -> str:
     """A deterministic id from the identity of a finding (never from input order)."""
     text = "\x1f".join(["" if p is None else p if p.__class__ is str else str(p) for p in parts])

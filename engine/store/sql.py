@@ -25,11 +25,17 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
+from oblige.engine.store.kept_tables import KEPT_TABLES
 from oblige.facts.reader import Accepted, Rejected, canonical, read_line, split_repeats
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: events know their partition; findings are kept (engine/store/kept.py)
 DEFAULT_URL = "sqlite:///oblige.db"
 BATCH = 500
+
+
+def part_of(partition: tuple[str, str]) -> str:
+    """A partition as stored: "subject:<id>" or "unit:<code>"."""
+    return f"{partition[0]}:{partition[1]}"
 
 
 class StoreError(Exception):
@@ -51,6 +57,18 @@ class StoredEvent(SQLModel, table=True):
     received_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     source: str = Field(sa_column=Column(Text, nullable=False))
     line: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # the partition it is matched in ("subject:<id>" or "unit:<code>"); NULL in a store made by schema 1
+    part: str | None = Field(default=None, sa_column=Column(String(200), nullable=True, index=True))
+
+
+class Dirty(SQLModel, table=True):
+    """Partitions whose kept findings are behind their events: written in the transaction that
+    stores the events, removed in the one that stores the findings (a crash between loses nothing)."""
+
+    __tablename__ = "oblige_dirty"
+
+    part: str = Field(sa_column=Column(String(200), primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # the newest event that made it dirty
 
 
 class IngestLog(SQLModel, table=True):
@@ -78,7 +96,7 @@ def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
-EVENTS, INGEST_LOG, META = _table(StoredEvent), _table(IngestLog), _table(Meta)
+EVENTS, INGEST_LOG, META, DIRTY = _table(StoredEvent), _table(IngestLog), _table(Meta), _table(Dirty)
 
 
 @dataclass
@@ -214,15 +232,32 @@ class Store:
                         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                     found = self._version(conn)  # another process may have created it meanwhile
                     if found is None:
-                        SQLModel.metadata.create_all(conn, tables=[EVENTS, INGEST_LOG, META])
+                        SQLModel.metadata.create_all(conn, tables=[EVENTS, INGEST_LOG, META, DIRTY, *KEPT_TABLES])
                         conn.execute(META.insert().values(key="schema_version", value=SCHEMA_VERSION))
                         found = SCHEMA_VERSION
+            if found == "1":
+                found = self._upgrade_from_1()
             if found != SCHEMA_VERSION:
                 raise StoreError(f"{self.shown_url}: database schema version {found}, this oblige uses {SCHEMA_VERSION}")
         except SQLAlchemyError as exc:
             raise self._fail(exc) from None
         except OSError as exc:
             raise StoreError(f"cannot use database {self.shown_url!r}: {exc.strerror or exc}") from None
+
+    def _upgrade_from_1(self) -> str:
+        """Schema 1 -> 2: events gain their partition (filled in by the keeper, which can read them)
+        and the kept-findings tables appear. Under the write lock; another process may have done it."""
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+            found = self._version(conn)
+            if found != "1":
+                return found or SCHEMA_VERSION
+            conn.exec_driver_sql("ALTER TABLE oblige_events ADD COLUMN part VARCHAR(200)")
+            conn.exec_driver_sql("CREATE INDEX ix_oblige_events_part ON oblige_events (part)")
+            SQLModel.metadata.create_all(conn, tables=[DIRTY, *KEPT_TABLES])
+            conn.execute(META.update().where(META.c.key == "schema_version").values(value=SCHEMA_VERSION))
+        return SCHEMA_VERSION
 
     def close(self) -> None:
         self.engine.dispose()
@@ -298,15 +333,21 @@ class Store:
                     seq0 = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar() or 0
                     now = _now_us()
                     rows: list[dict[str, Any]] = []
+                    dirty: dict[str, int] = {}
                     for item in first.values():
                         f = item.fact
                         if f.id in known:
                             continue
-                        rows.append({"id": f.id, "seq": seq0 + len(rows) + 1, "digest": item.digest.hex(),
+                        seq = seq0 + len(rows) + 1
+                        part = part_of(f.partition)
+                        dirty[part] = seq
+                        rows.append({"id": f.id, "seq": seq, "digest": item.digest.hex(),
                                      "type": f.type, "occurred_at": f.at, "unit": f.unit, "subject": f.subject,
-                                     "body": canonical(f), "received_at": now, "source": item.file, "line": item.line})
+                                     "body": canonical(f), "received_at": now, "source": item.file, "line": item.line,
+                                     "part": part})
                     if rows:
                         conn.execute(self._insert(), rows)
+                        self.mark_dirty(conn, dirty)
                 inserted = {row["id"] for row in rows}
                 existing_ids = [i for i in first if i in known]
                 break
@@ -319,6 +360,18 @@ class Store:
             self._settle(first[event_id], known.get(event_id), report)
         for item in later:
             self._settle(item, first[item.fact.id].digest.hex(), report)
+
+    def mark_dirty(self, conn: Connection, parts: dict[str, int]) -> None:
+        """Note (in the caller's transaction) that these partitions' kept findings are behind."""
+        if not parts:
+            return
+        rows = [{"part": p, "seq": s} for p, s in parts.items()]
+        if self.dialect == "postgresql":
+            stmt = postgresql.insert(DIRTY)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["part"], set_={"seq": stmt.excluded.seq}), rows)
+        else:
+            stmt2 = sqlite.insert(DIRTY)
+            conn.execute(stmt2.on_conflict_do_update(index_elements=["part"], set_={"seq": stmt2.excluded.seq}), rows)
 
     @staticmethod
     def _settle(item: Accepted, stored_digest: str | None, report: IngestReport) -> None:

@@ -1,0 +1,244 @@
+"""Findings kept in the store, derived incrementally from its events (issue #16).
+
+Ingest writes events and marks their partitions dirty in one transaction. `Keeper.refresh`
+re-derives the dirty partitions — matched once, their timelines (`core.timeline`) written as row
+versions with the `as_of` intervals in which they hold — and clears each mark in the transaction
+that writes its rows. A crash between the two leaves the mark, and the next refresh (every
+reader refreshes first) redoes the partition: nothing stale is ever served as current.
+
+The kept rows are derived with one ruleset, parameter set and unit registry — the store's
+*stamp*. An engine with another stamp never writes or reads them: it evaluates the events
+itself until `rebuild` re-derives everything under its stamp.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from oblige.engine.core.engine import Engine, Partition
+from oblige.engine.core.findings import Rejection
+from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
+from oblige.engine.core.timeline import ESCALATION, OBLIGATION, VETO, VIOLATION, VetoNote, Version, timeline
+from oblige.engine.store.kept_tables import ESCALATIONS, KEPT_TABLES, OBLIGATIONS, REJECTIONS, VETOES, VIOLATIONS
+from oblige.engine.store.sql import DIRTY, EVENTS, META, Store, part_of, stored_verdict
+from oblige.facts.events import UNIT_PARTITION, Fact
+from oblige.facts.reader import Accepted
+
+CHUNK = 2000  # partitions derived per transaction
+STAMP = "kept_stamp"
+WRITER_LOCK = 7206151  # the ingest writers' PostgreSQL advisory lock
+
+
+def stamp_of(engine: Engine) -> str:
+    """What kept findings depend on besides the events: ruleset, parameters, unit registry."""
+    units = engine.ruleset.units
+    listed = "\n".join(u.model_dump_json() for u in (*units.members, *units.others))
+    registry = hashlib.sha256(listed.encode("utf-8")).hexdigest()
+    return f"{engine.ruleset.content_hash[:16]}:{engine.params_hash[:16]}:{registry[:16]}"
+
+
+def split_part(part: str) -> Partition:
+    kind, _, key = part.partition(":")
+    return (kind, key)
+
+
+@dataclass
+class Refreshed:
+    partitions: int = 0
+    events: int = 0
+
+
+class Keeper:
+    """Keeps the findings of one store current for one engine."""
+
+    def __init__(self, store: Store, engine: Engine):
+        self.store, self.engine = store, engine
+        self.stamp = stamp_of(engine)
+
+    # -- the stamp -----------------------------------------------------------------------------
+    def _stamp_in(self, conn: Connection) -> str | None:
+        return conn.execute(select(META.c.value).where(META.c.key == STAMP)).scalar()
+
+    def kept_stamp(self) -> str | None:
+        with self.store._reading() as conn:
+            return self._stamp_in(conn)
+
+    def current(self) -> bool:
+        """Whether the kept findings are (or, unclaimed, will be) derived with this engine."""
+        found = self.kept_stamp()
+        return found is None or found == self.stamp
+
+    def mismatch(self) -> str:
+        """Says what differs, for a reader that cannot use the kept findings."""
+        theirs = (self.kept_stamp() or "::").split(":")
+        ours = self.stamp.split(":")
+        names = [name for name, a, b in zip(("ruleset", "parameters", "unit registry"), theirs, ours, strict=False)
+                 if a != b]
+        return ("the findings kept in this store were derived with another " + " and ".join(names or ["ruleset"])
+                + "; run `oblige findings --rebuild` with these to keep theirs")
+
+    # -- writing -------------------------------------------------------------------------------
+    def _writing(self) -> Connection:
+        return self.store.engine.begin()  # type: ignore[return-value]
+
+    def _lock(self, conn: Connection) -> None:
+        if self.store.dialect == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+
+    def _claim(self) -> bool:
+        """Take an unclaimed store for this stamp (every partition with duties marked dirty); False
+        when another stamp holds it."""
+        with self._writing() as conn:
+            self._lock(conn)
+            found = self._stamp_in(conn)
+            if found == self.stamp:
+                return True
+            if found is not None:
+                return False
+            conn.execute(insert(META).values(key=STAMP, value=self.stamp))
+            self._mark_all(conn)
+        return True
+
+    def _mark_all(self, conn: Connection) -> None:
+        """Every partition dirty: those with events, and every unit with calendar duties."""
+        self._fill_parts(conn)
+        parts = dict(conn.execute(select(EVENTS.c.part, func.max(EVENTS.c.seq)).group_by(EVENTS.c.part)).all())
+        for unit in self.engine.duties:
+            parts.setdefault(part_of((UNIT_PARTITION, unit)), 0)
+        conn.execute(delete(DIRTY))
+        self.store.mark_dirty(conn, {p: s for p, s in parts.items() if p is not None})
+
+    def _fill_parts(self, conn: Connection) -> None:
+        """Events stored by schema 1 get their partition (read with this engine's registry)."""
+        units = self.engine.ruleset.units
+        while True:
+            rows = conn.execute(select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body)
+                                .where(EVENTS.c.part.is_(None)).order_by(EVENTS.c.seq).limit(5000)).all()
+            if not rows:
+                return
+            for seq, source, line, body in rows:
+                item = stored_verdict(source, line, body, units)
+                part = part_of(item.fact.partition) if isinstance(item, Accepted) else f"rejected:{seq}"
+                conn.execute(EVENTS.update().where(EVENTS.c.seq == seq).values(part=part))
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> Refreshed:
+        """Forget every kept finding and derive them all again with this engine (after a ruleset,
+        parameter or registry change); the stamp becomes this engine's."""
+        with self._writing() as conn:
+            self._lock(conn)
+            for table in KEPT_TABLES:
+                conn.execute(delete(table))
+            conn.execute(delete(META).where(META.c.key == STAMP))
+            conn.execute(insert(META).values(key=STAMP, value=self.stamp))
+            self._mark_all(conn)
+        return self.refresh(progress)
+
+    def refresh(self, progress: Callable[[int], None] | None = None) -> Refreshed:
+        """Derive every dirty partition (none when another stamp holds the store)."""
+        try:
+            return self._refresh(progress)
+        except SQLAlchemyError as exc:
+            raise self.store._fail(exc) from None
+
+    def _refresh(self, progress: Callable[[int], None] | None) -> Refreshed:
+        done = Refreshed()
+        if not self._claim():
+            return done
+        with self.store._reading() as conn:
+            if conn.execute(select(EVENTS.c.seq).where(EVENTS.c.part.is_(None)).limit(1)).first() is not None:
+                conn.close()
+                with self._writing() as w:
+                    self._lock(w)
+                    self._fill_parts(w)
+                    self._mark_all(w)
+        after = ""
+        while True:
+            with self.store._reading() as conn:
+                marks = conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part > after)
+                                     .order_by(DIRTY.c.part).limit(CHUNK)).all()
+            if not marks:
+                if after == "":
+                    return done
+                after = ""  # marks added behind us meanwhile: one more pass from the start
+                with self.store._reading() as conn:
+                    if conn.execute(select(DIRTY.c.part).limit(1)).first() is None:
+                        return done
+                continue
+            after = marks[-1][0]
+            events = self._derive_and_write(dict(marks))
+            done.partitions += len(marks)
+            done.events += events
+            if progress is not None:
+                progress(done.partitions)
+
+    def _derive_and_write(self, marks: dict[str, int]) -> int:
+        """Derive these partitions from their events and write them, each only if its mark is unchanged."""
+        engine, units = self.engine, self.engine.ruleset.units
+        facts: dict[str, list[Fact]] = {p: [] for p in marks if not p.startswith("rejected:")}
+        rejected: dict[str, list[tuple[int, str]]] = {}
+        parts = list(marks)
+        n = 0
+        with self.store._reading() as conn:
+            for i in range(0, len(parts), 500):
+                for seq, source, line, body, part in conn.execute(
+                        select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body, EVENTS.c.part)
+                        .where(EVENTS.c.part.in_(parts[i:i + 500]))):
+                    n += 1
+                    item = stored_verdict(source, line, body, units)
+                    if not isinstance(item, Accepted):
+                        rejection = Rejection(file=item.file, line=item.line, id=item.id, error=item.error)
+                        rejected.setdefault(part, []).append((seq, rejection.model_dump_json()))
+                    elif item.fact.at >= engine.ruleset.effective and part in facts:
+                        facts[part].append(item.fact)
+        keyed = [(split_part(p), sorted(fs, key=lambda f: (f.at, f.id))) for p, fs in facts.items()]
+        matched = engine.match(keyed)
+        versions = {part_of(key): timeline(engine, key, fs, matched[key]) for key, fs in keyed}
+        with self._writing() as conn:
+            self._lock(conn)
+            if self._stamp_in(conn) != self.stamp:
+                return n  # another engine rebuilt meanwhile: its rows, not ours
+            now = dict(conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part.in_(parts))).all())
+            ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
+            for i in range(0, len(ready), 500):
+                chunk = ready[i:i + 500]
+                for table in KEPT_TABLES:
+                    conn.execute(delete(table).where(table.c.part.in_(chunk)))
+                conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(chunk)))
+            _insert_versions(conn, [(p, v) for p in ready for v in versions.get(p, [])])
+            rows = [{"seq": seq, "part": p, "body": body} for p in ready for seq, body in rejected.get(p, [])]
+            if rows:
+                conn.execute(insert(REJECTIONS), rows)
+        return n
+
+
+def _insert_versions(conn: Connection, versions: Iterable[tuple[str, Version]]) -> None:
+    by_kind: dict[str, list[dict[str, object]]] = {OBLIGATION: [], VIOLATION: [], ESCALATION: [], VETO: []}
+    for part, v in versions:
+        row = v.row
+        common = {"part": part, "valid_from": v.valid_from, "valid_to": v.valid_to}
+        if isinstance(row, ObligationRow):
+            by_kind[OBLIGATION].append({**common, "id": v.id, "unit": v.unit, "status": v.status, "article": v.article,
+                                        "subject": row.subject, "period": row.period, "ord": v.order, "due": row.due,
+                                        "body": v.text})
+        elif isinstance(row, ViolationRow):
+            by_kind[VIOLATION].append({**common, "id": v.id, "unit": v.unit, "status": v.status, "article": v.article,
+                                       "kind": row.kind, "subject": row.subject, "period": row.period, "ord": v.order,
+                                       "body": v.text})
+        elif isinstance(row, EscalationRow):
+            by_kind[ESCALATION].append({**common, "id": v.id, "unit": v.unit, "status": v.status, "article": v.article,
+                                        "subject": v.subject, "level": row.level, "year": int(row.period),
+                                        "ord": v.order, "body": v.text})
+        elif isinstance(row, VetoNote):
+            by_kind[VETO].append({**common, "unit": row.unit, "year": row.year, "at": row.at, "v_at": row.v_at,
+                                  "rule": row.rule, "subject": row.subject, "period": row.period,
+                                  "because": row.because, "status": v.status, "article": v.article})
+    for kind, table in ((OBLIGATION, OBLIGATIONS), (VIOLATION, VIOLATIONS), (ESCALATION, ESCALATIONS), (VETO, VETOES)):
+        rows = by_kind[kind]
+        for i in range(0, len(rows), 5000):
+            conn.execute(insert(table), rows[i:i + 5000])
+

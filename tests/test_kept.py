@@ -1,0 +1,108 @@
+"""Findings kept in the store equal the evaluation of its events: any batches, any as_of, any filters."""
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oblige import Engine
+from oblige.engine.core.filters import Filters, narrow
+from oblige.engine.store.kept import Keeper
+from oblige.engine.store.reads import Cursor, Reader
+from oblige.engine.store.sql import Store
+from oblige.facts.timeutil import parse_instant
+from tests.conftest import verdicts
+from tests.strategies import SUBJECTS, UNITS, as_of_hours, event_streams, instant
+
+SETTINGS = settings(max_examples=int(os.environ.get("OBLIGE_HYPOTHESIS_EXAMPLES", "25")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def evaluated(engine: Engine, events: list[dict], as_of: int) -> str:
+    session = engine.session()
+    session.add_all(verdicts(engine, events))
+    out = io.StringIO()
+    session.write_document(out, as_of)
+    return out.getvalue()
+
+
+def kept(reader: Reader, as_of: int, f: Filters | None = None) -> str:
+    out = io.StringIO()
+    reader.write(out, as_of, f)
+    return out.getvalue()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(f"sqlite:///{tmp_path / 'kept.db'}")
+    yield s
+    s.close()
+
+
+filters = st.builds(Filters, unit=st.none() | st.sampled_from(UNITS[:6]),
+                    status=st.none() | st.sampled_from(["open", "fulfilled", "fulfilled_late", "overdue", "discharged"]),
+                    article=st.none() | st.sampled_from([19, 20, 28, 35, 36, 37]),
+                    subject=st.none() | st.sampled_from(SUBJECTS), period=st.none() | st.sampled_from(["2022", "2023"]),
+                    level=st.none() | st.sampled_from(["supervision_notice", "public_criticism", "one_vote_veto"]),
+                    basis=st.none() | st.sampled_from(["rule", "proposed", "determined", "declined"]),
+                    units=st.none() | st.frozensets(st.sampled_from(UNITS[:6]), min_size=1, max_size=2))
+
+
+@SETTINGS
+@given(events=event_streams(), hours=st.lists(as_of_hours, min_size=1, max_size=3), data=st.data())
+def test_kept_findings_equal_evaluation(engine: Engine, tmp_path_factory, events, hours, data) -> None:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('k') / 'kept.db'}")
+    try:
+        keeper, rest = Keeper(store, engine), list(events)
+        while rest:  # random ingest batches, refreshed or not in between
+            cut = data.draw(st.integers(1, len(rest)))
+            store.ingest(verdicts(engine, rest[:cut]), "test")
+            rest = rest[cut:]
+            if data.draw(st.booleans()):
+                keeper.refresh()
+        keeper.refresh()
+        reader = Reader(keeper)
+        for h in hours:
+            as_of = parse_instant(instant(h))
+            assert kept(reader, as_of) == evaluated(engine, events, as_of)
+            f = data.draw(filters)
+            whole = engine.evaluate(verdicts(engine, events), as_of)
+            expected = narrow(whole, filters=f).to_json_dict()
+            assert json.loads(kept(reader, as_of, f)) == expected
+    finally:
+        store.close()
+
+
+@SETTINGS
+@given(events=event_streams(), hours=as_of_hours, limit=st.integers(1, 4))
+def test_pages_add_up_to_the_document(engine: Engine, tmp_path_factory, events, hours, limit) -> None:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('p') / 'kept.db'}")
+    try:
+        store.ingest(verdicts(engine, events), "test")
+        keeper = Keeper(store, engine)
+        keeper.refresh()
+        reader = Reader(keeper)
+        as_of = parse_instant(instant(hours))
+        whole = json.loads(kept(reader, as_of))
+        got: dict[str, list] = {"obligations": [], "violations": [], "escalations": []}
+        cursor: Cursor | None = None
+        for _ in range(1000):
+            out = io.StringIO()
+            head, cursor = reader.write(out, as_of, None, limit, cursor)
+            page = json.loads(out.getvalue())
+            assert all(len(page[k]) <= limit for k in got)
+            assert page["summary"] == whole["summary"]
+            for k in got:
+                got[k] += page[k]
+            if cursor is None:
+                assert page["next"] is None
+                break
+            cursor = Cursor.decode(page["next"])
+        assert got == {k: whole[k] for k in got}
+    finally:
+        store.close()

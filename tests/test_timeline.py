@@ -1,0 +1,89 @@
+"""The kept timeline of a partition answers every `as_of` as the evaluation at that `as_of` does."""
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oblige import Engine
+from oblige.engine.core.escalation import Escalator
+from oblige.engine.core.lifecycle import case_findings, duty_findings
+from oblige.engine.core.rows import row_json
+from oblige.engine.core.timeline import DAWN, ESCALATION, NEVER, OBLIGATION, VETO, VIOLATION, holding, timeline
+from oblige.facts.events import UNIT_PARTITION
+from oblige.facts.reader import Accepted
+from oblige.facts.timeutil import parse_instant
+from tests.conftest import ev, verdicts
+from tests.strategies import as_of_hours, event_streams, instant
+
+SETTINGS = settings(max_examples=int(os.environ.get("OBLIGE_HYPOTHESIS_EXAMPLES", "40")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def partitions(engine: Engine, events: list[dict]) -> dict:
+    parts: dict = {}
+    for item in verdicts(engine, events):
+        if isinstance(item, Accepted) and item.fact.at >= engine.ruleset.effective:
+            parts.setdefault(item.fact.partition, []).append(item.fact)
+    for unit in engine.duties:
+        parts.setdefault((UNIT_PARTITION, unit), [])
+    return {k: sorted(v, key=lambda f: (f.at, f.id)) for k, v in parts.items()}
+
+
+def direct(engine: Engine, key, facts, grouped, as_of: int) -> dict[str, set[str]]:
+    """The partition evaluated at `as_of` the way the session does (no decisions: readers apply them)."""
+    rs = engine.ruleset
+    obs, vis = case_findings(rs, engine.params, facts, grouped, as_of)
+    if key[0] == UNIT_PARTITION:
+        more = duty_findings(rs, facts, engine.duties.get(key[1], []), grouped, as_of)
+        obs, vis = obs + more[0], vis + more[1]
+    escalator = Escalator(rs.header.escalation, engine.params, rs.units, as_of, ())
+    escs = [e for v in vis for e in escalator.add(v)]
+    vetoes = {f"{u}\x1f{y}\x1f{at}\x1f{v_at}\x1f{r}\x1f{s}\x1f{p}\x1f{b}"
+              for (u, y), (at, (v_at, r, s, p), b) in escalator.vetoes.items()}
+    return {OBLIGATION: {row_json(o) for o in obs}, VIOLATION: {row_json(v) for v in vis},
+            ESCALATION: {row_json(e) for e in escs}, VETO: vetoes}
+
+
+def kept(versions, as_of: int) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {OBLIGATION: set(), VIOLATION: set(), ESCALATION: set(), VETO: set()}
+    for v in holding(versions, as_of):
+        out[v.kind].add(v.text)
+    return out
+
+
+def check(engine: Engine, events: list[dict], extra_as_of: list[int]) -> int:
+    parts = partitions(engine, events)
+    matched = engine.match(list(parts.items()))
+    checked = 0
+    for key, facts in parts.items():
+        versions = timeline(engine, key, facts, matched[key])
+        edges = {b for v in versions for b in (v.valid_from, v.valid_to)} - {DAWN, NEVER}
+        probes = {DAWN, NEVER - 1, *extra_as_of, *(e + d for e in edges for d in (-1, 0, 1)),
+                  *(f.at + d for f in facts for d in (-1, 0, 1))}
+        for as_of in probes:
+            assert kept(versions, as_of) == direct(engine, key, facts, matched[key], as_of), (key, as_of)
+            checked += 1
+        for a, b in zip(versions, versions[1:]):  # one version of a row at a time
+            if a.kind == b.kind and a.id == b.id:
+                assert a.valid_to <= b.valid_from or b.valid_to <= a.valid_from
+    return checked
+
+
+@SETTINGS
+@given(events=event_streams(), hours=st.lists(as_of_hours, max_size=3))
+def test_timeline_equals_evaluation_at_every_instant(engine: Engine, events, hours) -> None:
+    check(engine, events, [parse_instant(instant(h)) for h in hours])
+
+
+def test_a_late_fulfilment_has_three_versions(engine: Engine) -> None:
+    """Open, then overdue (a violation, its notice, its criticism), then fulfilled late (remedied)."""
+    events = [ev("t1", "child.missing_reported", "2023-03-01T10:00:00+08:00", "public_security", "c1", age=5),
+              ev("f1", "tuanyuan.alert_published", "2023-06-01T10:00:00+08:00", "public_security", "c1")]
+    parts = partitions(engine, events)
+    key = ("subject", "c1")
+    versions = timeline(engine, key, parts[key], engine.match([(key, parts[key])])[key])
+    alert = [v for v in versions if v.kind == OBLIGATION and v.row.rule.endswith("tuanyuan_alert")]
+    assert [v.status for v in sorted(alert, key=lambda v: v.valid_from)] == ["open", "overdue", "fulfilled_late"]
+    assert check(engine, events, []) > 10
