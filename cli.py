@@ -351,24 +351,31 @@ def _store(url: str, create: bool = False) -> Store:
 @main.command("ingest")
 @click.argument("files", nargs=-1, required=True)
 @db_option
+@params_option
 @units_option
 @ruleset_option
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 @click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False), default=None,
               help="Write each rejected line and its reason to this JSON Lines file.")
 @quiet_option
-def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, ruleset_path: str | None,
-                   fmt: str, rejects_file: str | None, quiet: bool) -> None:
-    """Store events from FILES durably and idempotently (default: SQLite file oblige.db here)."""
+def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None, units_file: str | None,
+                   ruleset_path: str | None, fmt: str, rejects_file: str | None, quiet: bool) -> None:
+    """Store events from FILES durably and idempotently (default: SQLite file oblige.db here), and
+    bring the findings kept in the store up to date with them."""
+    from oblige.engine.store.live import keep
     from oblige.facts.files import read_files
 
-    engine = _engine(ruleset_path, None, units_file)
+    engine = _engine(ruleset_path, params_file, units_file)
     store = _store(db_url, create=True)
     words = _words(engine, None)
     with _guard(), _progress(words["p_storing"], quiet) as progress:
         try:
             report = store.ingest(progress.count(read_files(files, engine.ruleset.units), words["p_read"]),
                                   sources=" ".join(files))
+            progress.update(words["p_keeping"])
+            keeper, refreshed = keep(engine, store, progress=lambda n: progress.update(words["p_kept"].format(n=n)))
+            if refreshed is None:
+                click.echo(f"oblige: {keeper.mismatch()}; the events are stored, their findings not kept", err=True)
         finally:
             store.close()
     _reject_lines(report.rejections)
@@ -386,10 +393,29 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
 
 
+def store_filter_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The filters and pages only the kept findings of a store answer."""
+    from oblige.engine.rules.schema import BASES, LEVELS
+
+    for option in reversed((
+            click.option("--subject", default=None, help="Only findings about this subject."),
+            click.option("--period", default=None, help="Only findings of this period (e.g. 2023 or 2023-Q2)."),
+            click.option("--level", type=click.Choice(list(LEVELS)), default=None, help="Only escalations of this level."),
+            click.option("--basis", type=click.Choice(list(BASES)), default=None, help="Only escalations of this basis."),
+            click.option("--limit", type=click.IntRange(min=1), default=None,
+                         help="At most this many items of each list; the document ends with the `next` cursor."),
+            click.option("--cursor", default=None, help="The next page: the `next` of the previous page."),
+            click.option("--rebuild", is_flag=True,
+                         help="Derive every kept finding again with these rules, parameters and units first."))):
+        command = option(command)
+    return command
+
+
 @main.command("findings")
 @db_option
 @click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
 @filter_options
+@store_filter_options
 @params_option
 @units_option
 @ruleset_option
@@ -400,35 +426,87 @@ def ingest_command(files: tuple[str, ...], db_url: str, units_file: str | None, 
 @quiet_option
 @_writes_document
 def findings_command(db_url: str, as_of: str | None, unit: str | None, status: str | None, article: int | None,
+                     subject: str | None, period: str | None, level: str | None, basis: str | None,
+                     limit: int | None, cursor: str | None, rebuild: bool,
                      params_file: str | None, units_file: str | None, ruleset_path: str | None, fmt: str,
                      fail_on_violation: bool, lang: str | None, with_labels: bool, quiet: bool) -> None:
-    """Evaluate the stored events, exactly as `eval` would evaluate the same events."""
+    """The findings of the stored events as of any instant, exactly as `eval` would give them for
+    the same events: read from the findings the store keeps (derived when events are ingested)."""
+    from oblige.engine.core.filters import Filters
+    from oblige.engine.store.live import stored_document, stored_findings
+
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     _check_unit(engine, unit)
     store = _store(db_url)
     words = _words(engine, lang)
+    filters = Filters(unit=unit, status=status, article=article, subject=subject, period=period, level=level,
+                      basis=basis)
+    source = f"the event store at {store.shown_url}"
+
+    def said(n: int) -> None:
+        progress.update(words["p_kept"].format(n=n))
+
     with _guard():
         try:
-            if fmt == "json" and not with_labels and unit is None and status is None and article is None:
-                with _progress(words["p_writing"], quiet, streaming=True):
-                    written = engine.write_document(sys.stdout, instant, store=store)
-                _done(written.summary, fail_on_violation, written.rejected, f"the event store at {store.shown_url}")
-            from oblige.engine.store.sql import stored_items
-
+            if fmt == "json" and not with_labels:
+                with _progress(words["p_writing"], quiet, streaming=True) as progress:
+                    written = stored_document(engine, store, sys.stdout, instant, filters, limit, cursor,
+                                              rebuild=rebuild, progress=said)
+                if written.warning:
+                    click.echo(f"oblige: {written.warning}", err=True)
+                _done(written.summary, fail_on_violation, None, source)
             with _progress(words["p_stored"], quiet) as progress:
-                findings = engine.evaluate(progress.count(stored_items(store, engine.ruleset.units), words["p_read"],
-                                                                  words["p_evaluating"]), instant)
+                findings, written = stored_findings(engine, store, instant, filters, limit, cursor, rebuild=rebuild,
+                                                    progress=said)
         finally:
             store.close()
-    from oblige.engine.core.filters import narrow
-
-    stored = findings.summary
-    findings = narrow(findings, unit, status, article)
+    if written.warning:
+        click.echo(f"oblige: {written.warning}", err=True)
     options = {"--params": params_file, "--units": units_file, "--ruleset": ruleset_path, "--lang": lang}
     _emit(findings, engine, fmt, lang, with_labels, _explain_hint(["--db", db_url], as_of, instant, options))
-    _done(findings.summary.model_copy(update={"events": stored.events}), fail_on_violation, findings.rejected,
-          f"the event store at {store.shown_url}")
+    if written.next is not None:
+        click.echo(f"oblige: more on the next page: --cursor {written.next.encode()}", err=True)
+    _done(findings.summary, fail_on_violation, findings.rejected, source)
+
+
+@main.command("agenda")
+@db_option
+@click.option("--unit", required=True, help="The unit whose duties fall due.")
+@click.option("--from", "start", default=None, help="Window start (default: now).")
+@click.option("--to", "end", default=None, help="Window end (default: 30 days after the start).")
+@click.option("--as-of", "as_of", default=None, help="What is known as of this instant (default: the window start).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items.")
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
+@lang_option
+@params_option
+@units_option
+@ruleset_option
+@_writes_document
+def agenda_command(db_url: str, unit: str, start: str | None, end: str | None, as_of: str | None, limit: int | None,
+                   fmt: str, lang: str | None, params_file: str | None, units_file: str | None,
+                   ruleset_path: str | None) -> None:
+    """What falls due for a unit: its open obligations due in the window, soonest first, and the
+    escalations that follow if they stay undone."""
+    from oblige.engine.render.agenda import render_agenda
+    from oblige.engine.store.live import agenda
+    from oblige.facts.timeutil import DAY_US
+
+    engine = _engine(ruleset_path, params_file, units_file)
+    _check_unit(engine, unit)
+    first = _as_of(start)
+    last = _as_of(end) if end else first + 30 * DAY_US
+    known = _as_of(as_of) if as_of else first
+    if last < first:
+        _fail("--to: before --from")
+    store = _store(db_url)
+    with _guard():
+        try:
+            items = agenda(engine, store, unit, first, last, known, limit, lang)
+        finally:
+            store.close()
+    render_agenda(sys.stdout, engine.ruleset, unit, first, last, items, fmt, lang or engine.ruleset.header.default_lang)
+    sys.exit(EXIT_OK)
 
 
 @main.command("audit")

@@ -65,9 +65,12 @@ def check(engine: Engine, events: list[dict], extra_as_of: list[int]) -> int:
         for as_of in probes:
             assert kept(versions, as_of) == direct(engine, key, facts, matched[key], as_of), (key, as_of)
             checked += 1
-        for a, b in zip(versions, versions[1:]):  # one version of a row at a time
-            if a.kind == b.kind and a.id == b.id:
-                assert a.valid_to <= b.valid_from or b.valid_to <= a.valid_from
+        spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for v in versions:
+            spans.setdefault((v.kind, v.id), []).append((v.valid_from, v.valid_to))
+        for intervals in spans.values():  # one version of a row at a time
+            intervals.sort()
+            assert all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
     return checked
 
 

@@ -15,9 +15,9 @@ its earliest veto proposal per (unit, year) for the reader to take the earliest 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 import copy
 import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from oblige.engine.core.engine import Engine, Partition
@@ -193,10 +193,10 @@ def timeline(engine: Engine, key: Partition, facts: Sequence[Fact], grouped: Gro
     texts = _Texts()
     opened: dict[Identity, tuple[int, What]] = {}
     for c in instants:
-        state = states.get(c)
-        if state is None:  # DAWN: before everything
-            state = states[c] = evaluator.at(c)
-        now = _versions_of(state, texts)
+        found_state = states.get(c)
+        if found_state is None:  # DAWN: before everything
+            found_state = states[c] = evaluator.at(c)
+        now = _versions_of(found_state, texts)
         for identity in [i for i in opened if i not in now]:
             start, what = opened.pop(identity)
             out.append(_version(identity, what, start, c))

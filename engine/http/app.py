@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -21,11 +21,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from oblige.engine.core.engine import Engine
-from oblige.engine.core.filters import narrow, restrict
-from oblige.engine.core.findings import STATUSES, Findings
+from oblige.engine.core.filters import Filters, restrict
+from oblige.engine.core.findings import BASES, LEVELS, STATUSES, Findings
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.engine.render.explain import UnknownFinding, explain
 from oblige.engine.rules.catalogue import describe
+from oblige.engine.store.live import PagingError, agenda, keep, stored_document, stored_list
 from oblige.engine.store.sql import IngestReport, Store, StoreError, stored_items
 from oblige.facts.reader import (
     Accepted,
@@ -36,7 +37,7 @@ from oblige.facts.reader import (
     strict_loads,
     value_problem,
 )
-from oblige.facts.timeutil import TimeFormatError, parse_as_of, shown
+from oblige.facts.timeutil import DAY_US, TimeFormatError, format_instant, parse_as_of, shown
 
 log = logging.getLogger("oblige.service")
 
@@ -52,6 +53,7 @@ class Limits:
 TOKEN_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "auth", "authorization", "bearer"})
 # what a reader scoped to some units may not see: counts over every unit's events
 GLOBAL_COUNTS = ("events", "duplicates", "before_effective", "after_as_of")
+MAX_PAGE = 10_000  # items per list in one page
 
 
 def _is_json_lines(content_type: str) -> bool:
@@ -209,7 +211,9 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             with expensive():
                 store = open_store()
                 try:
-                    return store.ingest(allowed, sources="http")
+                    report = store.ingest(allowed, sources="http")
+                    keep(engine, store)  # the kept findings follow (a crash here: the next reader redoes it)
+                    return report
                 finally:
                     store.close()
 
@@ -233,41 +237,31 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         findings = await run_in_threadpool(run)  # off the event loop: other requests are still answered
         return JSONResponse(scope(findings, who).to_json_dict())  # the caller's own events: all its rejections
 
-    @app.get("/v1/findings")
-    def findings(as_of: str | None = None, unit: str | None = None, status: str | None = None,
-                 article: int | None = None, who: Grant = Depends(grant)) -> Response:
+    def filters_of(who: Grant, unit: str | None, status: str | None, article: int | None, subject: str | None,
+                   period: str | None, level: str | None, basis: str | None) -> Filters:
         if status is not None and status not in STATUSES:
             raise HTTPException(status_code=422, detail=f"status: unknown status {status!r}")
+        if level is not None and level not in LEVELS:
+            raise HTTPException(status_code=422, detail=f"level: unknown level {shown(level)}")
+        if basis is not None and basis not in BASES:
+            raise HTTPException(status_code=422, detail=f"basis: unknown basis {shown(basis)}")
         unknown = None if unit is None else units.unknown_unit(unit)
         if unknown:
             raise HTTPException(status_code=422, detail=f"unit: {unknown}")
-        instant = as_of_param(as_of)
-        with expensive():
-            if who.units == "*" and unit is None and status is None and article is None:
-                return whole_document(instant)
-            store = open_store()
-            try:
-                found = narrow(engine.evaluate(stored_items(store, units), instant), unit, status, article)
-                return JSONResponse(scoped(found, who, store))
-            finally:
-                store.close()
+        return Filters(unit=unit, status=status, article=article, subject=subject, period=period, level=level,
+                       basis=basis, units=None if who.units == "*" else frozenset(who.units))
 
-    def whole_document(instant: int) -> StreamingResponse:
-        """The whole document, made as `oblige findings` makes it (the engine chooses in memory or
-        on workers by the store's size) and streamed from a temporary file: the same bytes."""
+    def spooled(write: Callable[[IO[str]], object]) -> StreamingResponse:
+        """A document written to a temporary file, then streamed (any size, bounded memory)."""
         spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by the response
         try:
-            store = open_store()
+            write(spool)
+        except PagingError as exc:
+            spool.close()
+            raise HTTPException(status_code=422, detail=str(exc)) from None
         except BaseException:
             spool.close()
             raise
-        try:
-            engine.write_document(spool, instant, store=store)
-        except BaseException:
-            spool.close()
-            raise
-        finally:
-            store.close()
         spool.seek(0)
 
         def chunks() -> Iterator[str]:
@@ -275,6 +269,93 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                 yield from iter(lambda: spool.read(1 << 16), "")
 
         return StreamingResponse(chunks(), media_type="application/json")
+
+    @app.get("/v1/findings")
+    def findings(as_of: str | None = None, unit: str | None = None, status: str | None = None,
+                 article: int | None = None, subject: str | None = None, period: str | None = None,
+                 level: str | None = None, basis: str | None = None,
+                 limit: int | None = Query(None, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
+                 who: Grant = Depends(grant)) -> Response:
+        """The findings document of the stored events (narrowed, or one page of each list), read from
+        the findings the store keeps: the same bytes as `oblige findings` with the same options."""
+        f = filters_of(who, unit, status, article, subject, period, level, basis)
+        instant = as_of_param(as_of)
+        with expensive():
+            store = open_store()
+            try:
+                return spooled(lambda out: stored_document(engine, store, out, instant, f, limit, cursor,
+                                                           scoped=who.units != "*"))
+            finally:
+                store.close()
+
+    def one_list(name: str, as_of: str | None, f: Filters, limit: int, cursor: str | None) -> Response:
+        instant = as_of_param(as_of)
+        with expensive():
+            store = open_store()
+            try:
+                items, following, total = stored_list(engine, store, name, instant, f, limit, cursor)
+            except PagingError as exc:
+                raise HTTPException(status_code=422, detail=str(exc)) from None
+            finally:
+                store.close()
+        text = ('{"as_of":' + json.dumps(format_instant(instant)) + ',"total":' + str(total) + ',"next":'
+                + json.dumps(following.encode() if following else None) + ',"items":[' + ",".join(items) + "]}")
+        return Response(text, media_type="application/json")
+
+    @app.get("/v1/obligations")
+    def obligations(as_of: str | None = None, unit: str | None = None, status: str | None = None,
+                    article: int | None = None, subject: str | None = None, period: str | None = None,
+                    limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
+                    who: Grant = Depends(grant)) -> Response:
+        """A page of obligations, soonest triggered first: `{as_of, total, next, items}`."""
+        return one_list("obligations", as_of, filters_of(who, unit, status, article, subject, period, None, None),
+                        limit, cursor)
+
+    @app.get("/v1/violations")
+    def violations(as_of: str | None = None, unit: str | None = None, status: str | None = None,
+                   article: int | None = None, subject: str | None = None, period: str | None = None,
+                   limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
+                   who: Grant = Depends(grant)) -> Response:
+        """A page of violations, earliest first: `{as_of, total, next, items}`."""
+        return one_list("violations", as_of, filters_of(who, unit, status, article, subject, period, None, None),
+                        limit, cursor)
+
+    @app.get("/v1/escalations")
+    def escalations(as_of: str | None = None, unit: str | None = None, status: str | None = None,
+                    article: int | None = None, subject: str | None = None, period: str | None = None,
+                    level: str | None = None, basis: str | None = None,
+                    limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
+                    who: Grant = Depends(grant)) -> Response:
+        """A page of escalations, earliest first: `{as_of, total, next, items}`."""
+        return one_list("escalations", as_of, filters_of(who, unit, status, article, subject, period, level, basis),
+                        limit, cursor)
+
+    @app.get("/v1/agenda")
+    def agenda_of(unit: str, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
+                  as_of: str | None = None, limit: int = Query(100, ge=1, le=MAX_PAGE), lang: str | None = None,
+                  who: Grant = Depends(grant)) -> JSONResponse:
+        """What falls due for a unit in [from, to] (default: the next 30 days), soonest first, with
+        the escalations that follow if it stays undone."""
+        unknown = units.unknown_unit(unit)
+        if unknown:
+            raise HTTPException(status_code=422, detail=f"unit: {unknown}")
+        if not who.sees(unit):
+            raise HTTPException(status_code=403, detail="unit: outside this token's units")
+        if lang is not None and lang not in ("zh", "en"):
+            raise HTTPException(status_code=422, detail="lang: zh or en")
+        first = as_of_param(start)
+        last = as_of_param(end) if end else first + 30 * DAY_US
+        known = as_of_param(as_of) if as_of else first
+        with expensive():
+            store = open_store()
+            try:
+                items = agenda(engine, store, unit, first, last, known, limit, lang)
+            except PagingError as exc:
+                raise HTTPException(status_code=422, detail=str(exc)) from None
+            finally:
+                store.close()
+        return JSONResponse({"ruleset": engine.ruleset.name, "unit": unit, "from": format_instant(first),
+                             "to": format_instant(last), "items": [i.to_json() for i in items]})
 
     @app.get("/v1/explain/{finding_id}")
     def explain_finding(finding_id: str, as_of: str | None = None, lang: str = "en",

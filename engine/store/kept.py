@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
-from oblige.engine.core.timeline import ESCALATION, OBLIGATION, VETO, VIOLATION, VetoNote, Version, timeline
+from oblige.engine.core.timeline import ESCALATION, OBLIGATION, VETO, VIOLATION, Version, VetoNote, timeline
 from oblige.engine.store.kept_tables import ESCALATIONS, KEPT_TABLES, OBLIGATIONS, REJECTIONS, VETOES, VIOLATIONS
 from oblige.engine.store.sql import DIRTY, EVENTS, META, Store, part_of, stored_verdict
 from oblige.facts.events import UNIT_PARTITION, Fact

@@ -107,7 +107,7 @@ class KeptRejection(SQLModel, table=True):
 
 
 def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined,no-any-return]
+    return model.__table__  # type: ignore[attr-defined]
 
 
 OBLIGATIONS, VIOLATIONS, ESCALATIONS = _table(KeptObligation), _table(KeptViolation), _table(KeptEscalation)

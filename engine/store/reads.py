@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from oblige.engine.core import document
 from oblige.engine.core.escalation import Escalator
@@ -31,6 +32,8 @@ from oblige.facts.events import Fact
 from oblige.facts.reader import Accepted
 
 LISTS = ("obligations", "violations", "escalations")
+Behind = tuple[str | None, int, str | None]  # (status, article, subject) of the violation behind an escalation
+Final = tuple[EscalationRow, Behind | None]  # an escalation that needs every partition
 
 
 class CursorError(ValueError):
@@ -97,7 +100,7 @@ class Reader:
                 facts.append(item.fact)
         return facts
 
-    def _finals(self, conn: Connection, as_of: int, decisions: list[Fact]) -> tuple[Escalator, list[tuple[EscalationRow, tuple[str | None, int, str | None] | None]]]:
+    def _finals(self, conn: Connection, as_of: int, decisions: list[Fact]) -> tuple[Escalator, list[Final]]:
         """The escalator in force at as_of, and the escalations that need every partition: each with
         (status, article, subject) of the violation behind it, or None (an assessment's measure)."""
         rs = self.engine.ruleset
@@ -313,7 +316,7 @@ class Reader:
             with self.store.engine.begin() as w:
                 w.execute(META.delete().where(META.c.key == "events_hash"))
                 w.execute(META.insert().values(key="events_hash", value=f"{key}={value}"))
-        except Exception:  # noqa: BLE001 - a cache: a busy database only means it is computed again next time
+        except SQLAlchemyError:  # a cache: a busy database only means it is computed again next time
             pass
         return value
 

@@ -339,12 +339,12 @@ class Store:
                         if f.id in known:
                             continue
                         seq = seq0 + len(rows) + 1
-                        part = part_of(f.partition)
-                        dirty[part] = seq
+                        partition = part_of(f.partition)
+                        dirty[partition] = seq
                         rows.append({"id": f.id, "seq": seq, "digest": item.digest.hex(),
                                      "type": f.type, "occurred_at": f.at, "unit": f.unit, "subject": f.subject,
                                      "body": canonical(f), "received_at": now, "source": item.file, "line": item.line,
-                                     "part": part})
+                                     "part": partition})
                     if rows:
                         conn.execute(self._insert(), rows)
                         self.mark_dirty(conn, dirty)

@@ -1,0 +1,42 @@
+"""The forward agenda as a person reads it (a table in one language) or as JSON (codes)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import IO
+
+from oblige.engine.render.i18n import UI
+from oblige.engine.render.labels import labels, unit_name
+from oblige.engine.render.table import when_text
+from oblige.engine.rules.ruleset import Ruleset
+from oblige.engine.store.live import AgendaItem
+from oblige.facts.timeutil import format_instant
+
+
+def render_agenda(out: IO[str], ruleset: Ruleset, unit: str, start: int, end: int, items: Sequence[AgendaItem],
+                  fmt: str, lang: str) -> None:
+    if fmt == "json":
+        doc = {"ruleset": ruleset.name, "unit": unit, "from": format_instant(start), "to": format_instant(end),
+               "items": [item.to_json() for item in items]}
+        out.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    words = UI[lang]
+    levels = labels(ruleset, lang).get("level", {})
+    console = Console(file=out)
+    title = words["agenda"].format(unit=unit_name(ruleset, unit, lang), start=when_text(start, lang),
+                                   end=when_text(end, lang))
+    if not items:
+        console.print(title)
+        console.print(words["agenda_none"])
+        return
+    table = Table(title=title, title_justify="left")
+    for header in (words["due"], words["article"], words["duty"], words["subject"], words["agenda_then"]):
+        table.add_column(header, overflow="fold", no_wrap=header in (words["due"], words["article"]))
+    for item in items:
+        then = "\n".join(f"{levels.get(level, level)} {when_text(at, lang)}" for level, at in item.then)
+        table.add_row(when_text(item.due, lang), str(item.article), item.title, item.subject or item.period or "",
+                      then)
+    console.print(table)

@@ -1,0 +1,189 @@
+"""What a reader of a store asks, answered from the kept findings where they are this engine's.
+
+One entry for the command line, the service and an embedding program: `stored_document` keeps
+the findings current (derives what ingest marked) and writes the document, a page of it, or a
+narrowed one; where the kept findings were derived with another ruleset, parameter set or unit
+registry, it says so and evaluates the events instead (never mixing the two). `agenda` lists what
+falls due in a window, and the escalations that follow if it stays undone.
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sqlalchemy import and_, select
+
+from oblige.engine.core.engine import Engine
+from oblige.engine.core.escalation import _year_end, chargeable
+from oblige.engine.core.filters import Filters, narrow
+from oblige.engine.core.findings import Findings, Summary
+from oblige.engine.store.kept import Keeper, Refreshed
+from oblige.engine.store.kept_tables import OBLIGATIONS
+from oblige.engine.store.reads import LISTS, Cursor, CursorError, Reader
+from oblige.engine.store.sql import Store, StoreError, stored_items
+from oblige.facts.timeutil import format_instant, parse_instant, year_of
+
+
+class PagingError(StoreError):
+    """Pages and cursors need kept findings of this engine."""
+
+
+@dataclass(frozen=True)
+class StoredWritten:
+    summary: Summary
+    next: Cursor | None = None
+    warning: str | None = None  # said when the kept findings could not be used
+
+
+def keep(engine: Engine, store: Store, *, rebuild: bool = False,
+         progress: Callable[[int], None] | None = None) -> tuple[Keeper, Refreshed | None]:
+    """The store's keeper for this engine, its findings brought up to date (None: another stamp's)."""
+    keeper = Keeper(store, engine)
+    if rebuild:
+        return keeper, keeper.rebuild(progress)
+    if not keeper.current():
+        return keeper, None
+    return keeper, keeper.refresh(progress)
+
+
+def stored_document(engine: Engine, store: Store, out: IO[str], as_of: int, filters: Filters | None = None,
+                    limit: int | None = None, cursor: str | None = None, *, scoped: bool = False,
+                    rebuild: bool = False, progress: Callable[[int], None] | None = None) -> StoredWritten:
+    """The findings document of the stored events as of `as_of` (narrowed, or one page) to `out`."""
+    f = filters or Filters()
+    keeper, refreshed = keep(engine, store, rebuild=rebuild, progress=progress)
+    if refreshed is not None:
+        try:
+            position = Cursor.decode(cursor) if cursor else None
+            summary, following = Reader(keeper).write(out, as_of, f, limit, position, scoped)
+        except CursorError as exc:
+            raise PagingError(str(exc)) from None
+        return StoredWritten(summary, following)
+    warning = keeper.mismatch() + "; evaluating the stored events instead (slower)"
+    if limit is not None or cursor is not None:
+        raise PagingError(f"{keeper.mismatch()} (pages are read from the kept findings)")
+    if not f and not scoped:
+        written = engine.write_document(out, as_of, store=store)
+        return StoredWritten(written.summary, None, warning)
+    from oblige.engine.core import document
+
+    findings = narrow(engine.evaluate(stored_items(store, engine.ruleset.units), as_of), filters=f)
+    document.write_findings(out, findings)
+    return StoredWritten(findings.summary, None, warning)
+
+
+def stored_findings(engine: Engine, store: Store, as_of: int, filters: Filters | None = None,
+                    limit: int | None = None, cursor: str | None = None, *, rebuild: bool = False,
+                    progress: Callable[[int], None] | None = None) -> tuple[Findings, StoredWritten]:
+    """The same, as a `Findings` model (for the table and the reports) and what was written."""
+    buffer = io.StringIO()
+    written = stored_document(engine, store, buffer, as_of, filters, limit, cursor, rebuild=rebuild, progress=progress)
+    doc = json.loads(buffer.getvalue())
+    doc.pop("next", None)
+    return _as_model(doc), written
+
+
+_TIMES = {"obligations": ("triggered_at", "due", "fulfilled_at"), "violations": ("at", "remedied_at"),
+          "escalations": ("at",)}
+
+
+def _as_model(doc: dict[str, Any]) -> Findings:
+    """A written document as the model (its instants back to epoch microseconds)."""
+    for name, keys in _TIMES.items():
+        for item in doc[name]:
+            for key in keys:
+                if item[key] is not None:
+                    item[key] = parse_instant(item[key])
+    doc["as_of"] = parse_instant(doc["as_of"])
+    if doc.get("receipt"):
+        doc["receipt"]["as_of"] = parse_instant(doc["receipt"]["as_of"])
+    return Findings.model_validate(doc)
+
+
+def stored_list(engine: Engine, store: Store, name: str, as_of: int, filters: Filters | None = None,
+                limit: int = 100, cursor: str | None = None) -> tuple[list[str], Cursor | None, int]:
+    """One list of the document (obligations, violations or escalations), a page of it: the items'
+    JSON texts, the cursor of the next page, and how many the whole narrowed list holds."""
+    keeper, refreshed = keep(engine, store)
+    if refreshed is None:
+        raise PagingError(f"{keeper.mismatch()} (lists are read from the kept findings)")
+    try:
+        position = Cursor.decode(cursor) if cursor else None
+    except CursorError as exc:
+        raise PagingError(str(exc)) from None
+    if position is not None and position.as_of != as_of:
+        raise PagingError("cursor: made for another as_of; ask the next page with the same as_of (or none)")
+    if position is not None:  # the other lists are done: only this one is read
+        position.after = {k: (v if k == name else None) for k, v in {**dict.fromkeys(LISTS), **position.after}.items()}
+    else:
+        position = Cursor(as_of, {k: None for k in LISTS if k != name})
+    page, counts = Reader(keeper).page(as_of, filters or Filters(), limit, position)
+    items: list[str] = getattr(page, name)
+    following = page.next
+    return items, following, counts[name]
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    obligation: str
+    rule: str
+    article: int
+    action: str
+    title: str
+    unit: str
+    subject: str | None
+    period: str | None
+    due: int
+    then: list[tuple[str, int]]  # (level, instant) of the escalations that follow if it stays undone
+
+    def to_json(self) -> dict[str, object]:
+        return {"obligation": self.obligation, "rule": self.rule, "article": self.article, "action": self.action,
+                "title": self.title, "unit": self.unit, "subject": self.subject, "period": self.period,
+                "due": format_instant(self.due),
+                "then": [{"level": level, "basis": "rule" if level == "supervision_notice" else "proposed",
+                          "at": format_instant(at)} for level, at in self.then]}
+
+
+def agenda(engine: Engine, store: Store, unit: str, start: int, end: int, as_of: int | None = None,
+           limit: int | None = None, lang: str | None = None) -> list[AgendaItem]:
+    """Open obligations of `unit` falling due in [start, end] (as known at `as_of`, default `start`),
+    soonest first, each with the escalations the ladder attaches to it if it stays undone."""
+    keeper, refreshed = keep(engine, store)
+    if refreshed is None:
+        raise PagingError(f"{keeper.mismatch()} (the agenda is read from the kept findings)")
+    known = start if as_of is None else as_of
+    t = OBLIGATIONS
+    query = (select(t.c.id, t.c.due, t.c.body).where(
+        and_(t.c.unit == unit, t.c.status == "open", t.c.due.is_not(None), t.c.due >= start, t.c.due <= end,
+             t.c.valid_from <= known, t.c.valid_to > known)).order_by(t.c.due, t.c.id))
+    if limit is not None:
+        query = query.limit(limit)
+    with store._reading() as conn:
+        rows = conn.execute(query).all()
+    rs, params = engine.ruleset, engine.params
+    ladder = rs.header.escalation
+    notice_to, criticism_to = chargeable(ladder.supervision_notice, rs.units), chargeable(ladder.public_criticism, rs.units)
+    veto_to = chargeable(ladder.one_vote_veto, rs.units)
+    wait = params.duration(ladder.public_criticism.after) if ladder.public_criticism.after else 0
+    year_end = params.month_day(ladder.one_vote_veto.at) if ladder.one_vote_veto.at else None
+    rules = {located.rule.id: located for located in rs.rules}
+    lang = lang or rs.header.default_lang
+    out = []
+    for id_, due, body in rows:
+        o = json.loads(body)
+        then: list[tuple[str, int]] = []
+        if unit in notice_to and "overdue" in ladder.supervision_notice.applies_to:
+            then.append(("supervision_notice", due))
+        if unit in criticism_to and "overdue" in ladder.public_criticism.applies_to:
+            then.append(("public_criticism", due + wait))
+            if year_end is not None and unit in veto_to:
+                year = int(o["period"][:4]) if o.get("period") else year_of(due)
+                then.append(("one_vote_veto", max(_year_end(year, year_end), due + wait)))
+        located = rules.get(o["rule"])
+        title = getattr(located.rule.title, lang, o["action"]) if located is not None else o["action"]
+        out.append(AgendaItem(id_, o["rule"], o["article"], o["action"], title, unit, o.get("subject"),
+                              o.get("period"), due, then))
+    return out
