@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
@@ -30,6 +31,7 @@ from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted
 
 CHUNK = 2000  # partitions derived per transaction
+PARALLEL = 8000  # dirty partitions from which the derivation runs on worker processes
 STAMP = "kept_stamp"
 WRITER_LOCK = 7206151  # the ingest writers' PostgreSQL advisory lock
 
@@ -93,6 +95,9 @@ class Keeper:
     def _claim(self) -> bool:
         """Take an unclaimed store for this stamp (every partition with duties marked dirty); False
         when another stamp holds it."""
+        found = self.kept_stamp()  # the common case, without the write lock
+        if found is not None:
+            return found == self.stamp
         with self._writing() as conn:
             self._lock(conn)
             found = self._stamp_in(conn)
@@ -138,24 +143,49 @@ class Keeper:
             self._mark_all(conn)
         return self.refresh(progress)
 
-    def refresh(self, progress: Callable[[int], None] | None = None) -> Refreshed:
-        """Derive every dirty partition (none when another stamp holds the store)."""
+    def refresh(self, progress: Callable[[int], None] | None = None, workers: int | None = None) -> Refreshed:
+        """Derive every dirty partition (none when another stamp holds the store); many of them on
+        `workers` processes (default: the batch runtime's, from PARALLEL dirty partitions)."""
         try:
-            return self._refresh(progress)
+            return self._refresh(progress, workers)
         except SQLAlchemyError as exc:
             raise self.store._fail(exc) from None
 
-    def _refresh(self, progress: Callable[[int], None] | None) -> Refreshed:
+    def _parallel(self, workers: int | None, progress: Callable[[int], None] | None, done: Refreshed) -> None:
+        """The dirty partitions shared out among worker processes, each deriving and writing its chunks
+        (writers queue on the store's write lock; derivation, most of the work, runs side by side)."""
+        from oblige.engine.batch.run import default_workers
+        from oblige.engine.batch.workers import Workers
+
+        with self.store._reading() as conn:
+            count = conn.execute(select(func.count()).select_from(DIRTY)).scalar() or 0
+            n = default_workers() if workers is None else workers
+            if count < PARALLEL or n < 2:
+                return
+            marks = [(p, s) for p, s in conn.execute(select(DIRTY.c.part, DIRTY.c.seq).order_by(DIRTY.c.part))]
+        shares = [marks[i::n] for i in range(n)]
+        with Workers(n) as pool:
+            for parts, events in pool.map(_derive_share, [(self.engine.ruleset, self.store.url, share)
+                                                          for share in shares]):
+                done.partitions += parts
+                done.events += events
+        if progress is not None:
+            progress(done.partitions)
+
+    def _refresh(self, progress: Callable[[int], None] | None, workers: int | None) -> Refreshed:
         done = Refreshed()
         if not self._claim():
             return done
         with self.store._reading() as conn:
-            if conn.execute(select(EVENTS.c.seq).where(EVENTS.c.part.is_(None)).limit(1)).first() is not None:
-                conn.close()
-                with self._writing() as w:
-                    self._lock(w)
-                    self._fill_parts(w)
-                    self._mark_all(w)
+            unparted = conn.execute(select(EVENTS.c.seq).where(EVENTS.c.part.is_(None)).limit(1)).first()
+            if unparted is None and conn.execute(select(DIRTY.c.part).limit(1)).first() is None:
+                return done  # the common case: nothing to do
+        if unparted is not None:
+            with self._writing() as w:
+                self._lock(w)
+                self._fill_parts(w)
+                self._mark_all(w)
+        self._parallel(workers, progress, done)
         after = ""
         while True:
             with self.store._reading() as conn:
@@ -214,6 +244,19 @@ class Keeper:
             if rows:
                 conn.execute(insert(REJECTIONS), rows)
         return n
+
+
+def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple[int, int]:
+    """A worker's share of a refresh: (partitions, events) derived and written."""
+    store = Store(url, create=False)
+    try:
+        keeper = Keeper(store, Engine(ruleset))
+        events = 0
+        for i in range(0, len(marks), CHUNK):
+            events += keeper._derive_and_write(dict(marks[i:i + CHUNK]))
+        return len(marks), events
+    finally:
+        store.close()
 
 
 def _insert_versions(conn: Connection, versions: Iterable[tuple[str, Version]]) -> None:

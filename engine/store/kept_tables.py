@@ -16,7 +16,9 @@ NAME, CODE, PART = 128, 64, 200
 class KeptObligation(SQLModel, table=True):
     __tablename__ = "oblige_kept_obligations"
     __table_args__ = (Index("ix_oblige_ko_ord", "ord", "id"), Index("ix_oblige_ko_unit", "unit", "ord", "id"),
-                      Index("ix_oblige_ko_part", "part"), Index("ix_oblige_ko_due", "unit", "status", "due"))
+                      Index("ix_oblige_ko_part", "part"), Index("ix_oblige_ko_due", "unit", "status", "due"),
+                      # counts by status of one unit at an as_of, from the index alone
+                      Index("ix_oblige_ko_count", "unit", "status", "valid_to", "valid_from"))
 
     id: str = Field(sa_column=Column(String(CODE), primary_key=True))
     valid_from: int = Field(sa_column=Column(BigInteger, primary_key=True))
@@ -35,7 +37,8 @@ class KeptObligation(SQLModel, table=True):
 class KeptViolation(SQLModel, table=True):
     __tablename__ = "oblige_kept_violations"
     __table_args__ = (Index("ix_oblige_kv_ord", "ord", "id"), Index("ix_oblige_kv_unit", "unit", "ord", "id"),
-                      Index("ix_oblige_kv_part", "part"))
+                      Index("ix_oblige_kv_part", "part"),
+                      Index("ix_oblige_kv_count", "unit", "valid_to", "valid_from", "status", "article"))
 
     id: str = Field(sa_column=Column(String(CODE), primary_key=True))
     valid_from: int = Field(sa_column=Column(BigInteger, primary_key=True))
@@ -57,7 +60,8 @@ class KeptEscalation(SQLModel, table=True):
 
     __tablename__ = "oblige_kept_escalations"
     __table_args__ = (Index("ix_oblige_ke_ord", "ord", "id"), Index("ix_oblige_ke_unit", "unit", "ord", "id"),
-                      Index("ix_oblige_ke_part", "part"))
+                      Index("ix_oblige_ke_part", "part"),
+                      Index("ix_oblige_ke_count", "unit", "valid_to", "valid_from", "level", "year"))
 
     id: str = Field(sa_column=Column(String(CODE), primary_key=True))
     valid_from: int = Field(sa_column=Column(BigInteger, primary_key=True))

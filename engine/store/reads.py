@@ -100,15 +100,24 @@ class Reader:
                 facts.append(item.fact)
         return facts
 
-    def _finals(self, conn: Connection, as_of: int, decisions: list[Fact]) -> tuple[Escalator, list[Final]]:
+    def _finals(self, conn: Connection, as_of: int, decisions: list[Fact], f: Filters) -> tuple[Escalator, list[Final]]:
         """The escalator in force at as_of, and the escalations that need every partition: each with
-        (status, article, subject) of the violation behind it, or None (an assessment's measure)."""
+        (status, article, subject) of the violation behind it, or None (an assessment's measure).
+
+        The veto of a (unit, year) is the earliest of that unit's kept proposals, chosen in SQL (one
+        row per unit and year comes back, not one per partition)."""
         rs = self.engine.ruleset
         escalator = Escalator(self.ladder, self.engine.params, rs.units, as_of, decisions)
-        ranked = select(VETOES.c.unit, VETOES.c.year, VETOES.c.at, VETOES.c.v_at, VETOES.c.rule, VETOES.c.subject,
-                        VETOES.c.period, VETOES.c.because, VETOES.c.status, VETOES.c.article).where(_holds(VETOES, as_of))
-        behind: dict[str, tuple[str | None, int, str | None]] = {}
-        for unit, year, at, v_at, rule, subject, period, because, status, article in conn.execute(ranked):
+        t = VETOES
+        text = (lambda c: c.collate("C")) if self.store.dialect == "postgresql" else (lambda c: c)
+        rank = func.row_number().over(partition_by=(t.c.unit, t.c.year),
+                                      order_by=(t.c.at, t.c.v_at, text(t.c.rule), text(t.c.subject), text(t.c.period),
+                                                text(t.c.because))).label("rank")
+        ranked = select(t.c.unit, t.c.year, t.c.at, t.c.v_at, t.c.rule, t.c.subject, t.c.period, t.c.because,
+                        t.c.status, t.c.article, rank).where(_holds(t, as_of), *self._unit(t, f)).subquery()
+        behind: dict[str, Behind] = {}
+        for unit, year, at, v_at, rule, subject, period, because, status, article, _ in conn.execute(
+                select(ranked).where(ranked.c.rank == 1)):
             escalator.note_veto((unit, year), (at, (v_at, rule, subject, period), because))
             behind[because] = (status, article, subject or None)
         finals = escalator.finish()
@@ -228,7 +237,7 @@ class Reader:
         conn = conn or self.store._reading()
         try:
             decisions = self._decisions(conn)
-            escalator, finals = self._finals(conn, as_of, decisions)
+            escalator, finals = self._finals(conn, as_of, decisions, f)
             start = cursor.after if cursor is not None else {}
             lists: dict[str, list[str]] = {}
             nxt: dict[str, tuple[int, str] | None] = {}
@@ -287,8 +296,8 @@ class Reader:
     # -- the document ---------------------------------------------------------------------------
     def _inputs(self, conn: Connection, as_of: int) -> tuple[document.InputCounts, list[str]]:
         """Counts over the stored events (the rejected ones apart) and the rejections' JSON, in stored order."""
-        rejected_seqs = select(REJECTIONS.c.seq)
-        valid = EVENTS.c.seq.not_in(rejected_seqs)
+        any_rejected = conn.execute(select(REJECTIONS.c.seq).limit(1)).first() is not None
+        valid = EVENTS.c.seq.not_in(select(REJECTIONS.c.seq)) if any_rejected else true()
         events = conn.execute(select(func.count()).select_from(EVENTS).where(valid)).scalar() or 0
         before = conn.execute(select(func.count()).select_from(EVENTS)
                               .where(valid, EVENTS.c.occurred_at < self.engine.ruleset.effective)).scalar() or 0

@@ -44,7 +44,8 @@ class StoreError(Exception):
 
 class StoredEvent(SQLModel, table=True):
     __tablename__ = "oblige_events"
-    __table_args__ = (Index("ix_oblige_events_seq", "seq"),)
+    __table_args__ = (Index("ix_oblige_events_seq", "seq"), Index("ix_oblige_events_at", "occurred_at"),
+                      Index("ix_oblige_events_type", "type"))
 
     id: str = Field(sa_column=Column(String(128), primary_key=True))
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # receive order: the first stored wins
@@ -255,6 +256,8 @@ class Store:
                 return found or SCHEMA_VERSION
             conn.exec_driver_sql("ALTER TABLE oblige_events ADD COLUMN part VARCHAR(200)")
             conn.exec_driver_sql("CREATE INDEX ix_oblige_events_part ON oblige_events (part)")
+            conn.exec_driver_sql("CREATE INDEX ix_oblige_events_at ON oblige_events (occurred_at)")
+            conn.exec_driver_sql("CREATE INDEX ix_oblige_events_type ON oblige_events (type)")
             SQLModel.metadata.create_all(conn, tables=[DIRTY, *KEPT_TABLES])
             conn.execute(META.update().where(META.c.key == "schema_version").values(value=SCHEMA_VERSION))
         return SCHEMA_VERSION

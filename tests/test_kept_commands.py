@@ -1,0 +1,201 @@
+"""Kept findings through the doors people use: `oblige ingest/findings/agenda`, and the service.
+
+On SQLite and the machine's PostgreSQL (see tests/test_store.py for OBLIGE_TEST_DB_URL)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from oblige import Engine
+from oblige.engine.http.app import Limits, create_app
+from oblige.engine.http.tokens import Grant, Tokens
+from oblige.engine.store import kept as kept_module
+from oblige.engine.store.kept import Keeper
+from oblige.engine.store.sql import DIRTY, Store
+from tests.conftest import ROOT
+from tests.test_service import start_server
+from tests.test_store import OBLIGE, db_url  # noqa: F401 - the fixture
+
+EXAMPLE = ROOT / "examples" / "events.jsonl"
+MORE = ROOT / "examples" / "more.jsonl"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*OBLIGE, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT.parent) + os.pathsep + str(ROOT)})
+
+
+def test_findings_from_the_store_equal_eval_at_any_as_of(tmp_path: Path, db_url: str) -> None:  # noqa: F811
+    assert run("ingest", str(EXAMPLE), "--db", db_url, cwd=tmp_path).returncode == 0
+    assert run("ingest", str(MORE), "--db", db_url, cwd=tmp_path).returncode in (0, 3)
+    for as_of in ("2022-06-01", "2023-03-01", "2023-12-31", "2025-01-01"):
+        stored = run("findings", "--db", db_url, "--as-of", as_of, "--format", "json", cwd=tmp_path)
+        direct = run("eval", str(EXAMPLE), str(MORE), "--as-of", as_of, "--format", "json", cwd=tmp_path)
+        assert stored.returncode == direct.returncode
+        a, b = json.loads(stored.stdout), json.loads(direct.stdout)
+        for key in ("summary", "obligations", "violations", "escalations"):
+            assert a[key] == b[key], (as_of, key)
+        assert a["receipt"]["events_hash"] == b["receipt"]["events_hash"]
+
+
+def test_pages_filters_and_the_table(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path)
+    args = ["findings", "--db", url, "--as-of", "2023-12-31", "--format", "json"]
+    whole = json.loads(run(*args, "--unit", "public_security", cwd=tmp_path).stdout)
+    got: list[dict] = []
+    cursor: list[str] = []
+    for _ in range(100):
+        page = json.loads(run(*args, "--unit", "public_security", "--limit", "3", *cursor, cwd=tmp_path).stdout)
+        assert len(page["obligations"]) <= 3 and page["summary"] == whole["summary"]
+        got += page["obligations"]
+        if page["next"] is None:
+            break
+        cursor = ["--cursor", page["next"]]
+    assert got == whole["obligations"] and len(got) > 3
+    veto = json.loads(run(*args, "--level", "one_vote_veto", cwd=tmp_path).stdout)
+    assert veto["escalations"] and {e["level"] for e in veto["escalations"]} == {"one_vote_veto"}
+    assert veto["summary"]["filtered"] == {"level": "one_vote_veto"}
+    bad = run(*args, "--cursor", "not-a-cursor", cwd=tmp_path)
+    assert bad.returncode == 2 and "cursor" in bad.stderr and "Traceback" not in bad.stderr
+    table = run("findings", "--db", url, "--as-of", "2023-12-31", "--lang", "en", "--limit", "2", cwd=tmp_path)
+    assert "--cursor" in table.stderr and "oblige explain" in table.stdout
+
+
+def test_a_kill_between_events_and_findings_loses_nothing(tmp_path: Path, monkeypatch) -> None:
+    """Events committed with their dirty marks; the derivation killed; the next reader redoes it."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines() * 1
+    big = tmp_path / "big.jsonl"
+    with big.open("w", encoding="utf-8") as out:
+        for k in range(300):
+            for line in lines:
+                e = json.loads(line)
+                e["id"] = f"{e['id']}-{k}"
+                if "subject" in e:
+                    e["subject"] = f"{e['subject']}-{k}"
+                out.write(json.dumps(e) + "\n")
+    proc = subprocess.Popen([*OBLIGE, "ingest", str(big), "--db", url, "-q"], cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT.parent) + os.pathsep + str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Store(url)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:  # wait for the events, then kill mid-derivation
+        if store.count() == 300 * len(lines):
+            break
+        time.sleep(0.02)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with store._reading() as conn:
+        dirty = conn.execute(select(func.count()).select_from(DIRTY)).scalar()
+    store.close()
+    stored = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", cwd=tmp_path)
+    direct = run("eval", str(big), "--as-of", "2023-12-31", "--format", "json", cwd=tmp_path)
+    assert stored.returncode == direct.returncode == 0, stored.stderr
+    assert stored.stdout == direct.stdout, f"{dirty} partitions were dirty after the kill"
+
+
+def test_another_parameter_set_is_said_and_never_mixed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    params = tmp_path / "p.yaml"
+    params.write_text("tuanyuan_deadline: P2D\n", encoding="utf-8")
+    run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path)
+    other = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", "--params", str(params), cwd=tmp_path)
+    direct = run("eval", str(EXAMPLE), "--as-of", "2023-12-31", "--format", "json", "--params", str(params), cwd=tmp_path)
+    assert "derived with another parameters" in other.stderr and other.stdout == direct.stdout
+    rebuilt = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", "--params", str(params),
+                  "--rebuild", cwd=tmp_path)
+    assert rebuilt.stdout == direct.stdout and "another" not in rebuilt.stderr
+    back = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", cwd=tmp_path)
+    assert "derived with another parameters" in back.stderr  # now the default parameters are the other ones
+    paged = run("findings", "--db", url, "--as-of", "2023-12-31", "--limit", "5", cwd=tmp_path)
+    assert paged.returncode == 2 and "--rebuild" in paged.stderr
+
+
+def test_parallel_derivation_equals_serial(engine: Engine, tmp_path: Path, monkeypatch) -> None:
+    from oblige.facts.files import read_files
+
+    one, two = Store(f"sqlite:///{tmp_path / 'a.db'}"), Store(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        for store in (one, two):
+            store.ingest(read_files([str(EXAMPLE), str(MORE)], engine.ruleset.units), "x")
+        Keeper(one, engine).refresh(workers=1)
+        monkeypatch.setattr(kept_module, "PARALLEL", 1)
+        Keeper(two, engine).refresh(workers=2)
+        from oblige.engine.store.kept_tables import KEPT_TABLES
+
+        for table in KEPT_TABLES:
+            rows = []
+            for store in (one, two):
+                with store._reading() as conn:
+                    rows.append(sorted(map(tuple, conn.execute(select(table)).all())))
+            assert rows[0] == rows[1] and (rows[0] or table.name.endswith("rejections"))
+    finally:
+        one.close()
+        two.close()
+
+
+def test_agenda_lists_what_falls_due_and_what_follows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path)
+    r = run("agenda", "--db", url, "--unit", "public_security", "--from", "2022-06-01", "--to", "2022-12-31",
+            "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    items = json.loads(r.stdout)["items"]
+    assert items and [i["due"] for i in items] == sorted(i["due"] for i in items)
+    assert all("2022-06-01" <= i["due"][:10] <= "2022-12-31" for i in items)
+    first = items[0]
+    assert [t["level"] for t in first["then"]][:2] == ["supervision_notice", "public_criticism"]
+    assert first["then"][0]["at"] == first["due"]
+    # each listed duty is open as of the window start and overdue once its due instant has passed
+    found = json.loads(run("findings", "--db", url, "--as-of", "2023-01-01", "--format", "json", cwd=tmp_path).stdout)
+    status = {o["id"]: o["status"] for o in found["obligations"]}
+    assert all(status[i["obligation"]] in ("overdue", "fulfilled_late", "fulfilled", "discharged") for i in items)
+    zh = run("agenda", "--db", url, "--unit", "public_security", "--from", "2022-06-01", "--to", "2022-12-31",
+             "--lang", "zh", cwd=tmp_path)
+    assert "督办通知" in zh.stdout and "Supervision" not in zh.stdout
+    typo = run("agenda", "--db", url, "--unit", "public_securty", cwd=tmp_path)
+    assert typo.returncode == 2 and "did you mean" in typo.stderr
+
+
+def test_service_lists_pages_agenda_and_scope(engine: Engine, tmp_path: Path) -> None:
+    admin, health = "admin-0123456789abcdef", "health-0123456789abcdef"
+    tokens = Tokens(tokens=(Grant(token=admin, units="*", write=True), Grant(token=health, units=("health",))))
+    base, srv, thread = start_server(create_app(engine, f"sqlite:///{tmp_path / 's.db'}", tokens, Limits()))
+    try:
+        head = {"Authorization": f"Bearer {admin}"}
+        events = [json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines()]
+        assert httpx.post(f"{base}/v1/events", json=events, headers=head).status_code == 200
+        whole = httpx.get(f"{base}/v1/findings", params={"as_of": "2023-12-31"}, headers=head).json()
+        items: list[dict] = []
+        params: dict[str, str | int] = {"as_of": "2023-12-31", "limit": 4}
+        for _ in range(200):
+            page = httpx.get(f"{base}/v1/violations", params=params, headers=head).json()
+            assert page["total"] == len(whole["violations"])
+            items += page["items"]
+            if page["next"] is None:
+                break
+            params["cursor"] = page["next"]
+        assert items == whole["violations"]
+        scoped = httpx.get(f"{base}/v1/escalations", params={"as_of": "2023-12-31"},
+                           headers={"Authorization": f"Bearer {health}"}).json()
+        assert scoped["items"] and {e["unit"] for e in scoped["items"]} == {"health"}
+        agenda = httpx.get(f"{base}/v1/agenda", params={"unit": "health", "from": "2022-06-01", "to": "2022-12-31"},
+                           headers={"Authorization": f"Bearer {health}"})
+        assert agenda.status_code == 200 and agenda.json()["items"]
+        other = httpx.get(f"{base}/v1/agenda", params={"unit": "commerce"}, headers={"Authorization": f"Bearer {health}"})
+        assert other.status_code == 403
+        bad = httpx.get(f"{base}/v1/violations", params={"cursor": "zzz"}, headers=head)
+        assert bad.status_code == 422
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
