@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from oblige import Engine
