@@ -615,12 +615,13 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
               help="YAML or JSON tokens file; without it the server binds to loopback only.")
 @click.option("--max-body", default=10 * 1024 * 1024, show_default=True, type=int, help="Largest request body, bytes.")
 @click.option("--max-events", default=10_000, show_default=True, type=int, help="Most events in one request.")
+@click.option("--create", is_flag=True, help="Create the event store if there is none (to be filled by POST /v1/events).")
 @params_option
 @units_option
 @ruleset_option
 def serve_command(db_url: str, host: str, port: int, tokens_file: str | None, max_body: int, max_events: int,
-                  params_file: str | None, units_file: str | None, ruleset_path: str | None) -> None:
-    """Serve the JSON HTTP API (events, evaluate, findings, explain, rules) with uvicorn."""
+                  create: bool, params_file: str | None, units_file: str | None, ruleset_path: str | None) -> None:
+    """Serve the JSON HTTP API (events, evaluate, findings, agenda, explain, rules) with uvicorn."""
     import uvicorn
 
     from oblige.engine.http.app import Limits, create_app
@@ -635,17 +636,27 @@ def serve_command(db_url: str, host: str, port: int, tokens_file: str | None, ma
             _fail(str(exc))
     elif not _is_loopback(host):
         _fail(f"refusing to serve on {host} without --tokens: without tokens the server binds to loopback only")
-    # fail now, not on the first request, if the database cannot be used; the service stores events (POST
-    # /v1/events, like ingest), so it may start on a new store, but says so: a mistyped URL is seen at once
-    from oblige.engine.store.sql import Store, StoreError
+    # fail now, not on the first request, if the database cannot be used; a new store only with --create
+    # (a mistyped URL must not serve an empty store that reports every duty overdue)
+    from oblige.engine.store.live import keep
+    from oblige.engine.store.sql import NoStore, Store
 
-    try:
-        Store(db_url, create=False).close()
-    except StoreError:
-        created = _store(db_url, create=True)
-        created.close()
-        click.echo(f"oblige: no event store at {created.shown_url}: created an empty one (POST /v1/events to fill it)",
-                   err=True)
+    with _guard():
+        try:
+            store = Store(db_url, create=False)
+        except NoStore as exc:
+            if not create:
+                _fail(f"{exc}, or start the service with --create")
+            store = Store(db_url, create=True)
+            click.echo(f"oblige: created an empty event store at {store.shown_url} (POST /v1/events to fill it)",
+                       err=True)
+        try:
+            keeper, refreshed = keep(engine, store)  # the kept findings brought up to date before the first reader
+            if refreshed is None:
+                click.echo(f"oblige: {keeper.mismatch()}; until then each request evaluates the events (slow)",
+                           err=True)
+        finally:
+            store.close()
     app = create_app(engine, db_url, tokens, Limits(max_body, max_events))
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 

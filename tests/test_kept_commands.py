@@ -198,3 +198,9 @@ def test_service_lists_pages_agenda_and_scope(engine: Engine, tmp_path: Path) ->
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_serve_never_creates_a_store_unasked(tmp_path: Path) -> None:
+    r = run("serve", "--db", f"sqlite:///{tmp_path / 'typo.db'}", "--port", "1", cwd=tmp_path)
+    assert r.returncode == 2 and "no event store at" in r.stderr and "--create" in r.stderr
+    assert not (tmp_path / "typo.db").exists()

@@ -150,7 +150,7 @@ def serve(tmp_path: Path, token: str) -> Iterator[Served]:
     tokens.write_text(f'tokens:\n  - {{token: "{token}", units: "*", write: true}}\n', encoding="utf-8")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "serve", "--db",
-                             f"sqlite:///{tmp_path / 'x.db'}", "--port", str(port), "--tokens", str(tokens)],
+                             f"sqlite:///{tmp_path / 'x.db'}", "--create", "--port", str(port), "--tokens", str(tokens)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     served = Served()
     served.base = f"http://127.0.0.1:{port}"

@@ -183,8 +183,10 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         summary["rejected"] = len(doc["rejected"])
         return doc
 
+    Store(store_url, create=True).close()  # the store requests use (`oblige serve` creates one only with --create)
+
     def open_store() -> Store:
-        return Store(store_url)
+        return Store(store_url, create=False)  # removed while serving: a 503 that says so, never an empty new one
 
     @app.exception_handler(StoreError)
     async def store_failed(_request: Request, exc: StoreError) -> JSONResponse:

@@ -42,6 +42,10 @@ class StoreError(Exception):
     """The database cannot be used (wrong schema version, unreachable, not a database)."""
 
 
+class NoStore(StoreError):
+    """There is no event store at the URL (and the caller did not ask to create one)."""
+
+
 class StoredEvent(SQLModel, table=True):
     __tablename__ = "oblige_events"
     __table_args__ = (Index("ix_oblige_events_seq", "seq"), Index("ix_oblige_events_at", "occurred_at"),
@@ -200,7 +204,7 @@ class Store:
             raise
 
     def _missing(self) -> StoreError:
-        return StoreError(f"no event store at {self.shown_url}; create one with oblige ingest")
+        return NoStore(f"no event store at {self.shown_url}; create one with oblige ingest")
 
     def _scrub(self, message: str) -> str:
         """A message with the URL's password, wherever it appears, replaced by ***."""
