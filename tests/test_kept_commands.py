@@ -204,3 +204,39 @@ def test_serve_never_creates_a_store_unasked(tmp_path: Path) -> None:
     r = run("serve", "--db", f"sqlite:///{tmp_path / 'typo.db'}", "--port", "1", cwd=tmp_path)
     assert r.returncode == 2 and "no event store at" in r.stderr and "--create" in r.stderr
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_schema_1_store_is_upgraded_and_its_old_bodies_judged_again(tmp_path: Path) -> None:
+    """A store written by schema 1 (no partitions, no kept findings; bodies stored as received):
+    upgraded on first use, every finding derived, a body today's rules reject reported."""
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    url = f"sqlite:///{db}"
+    assert run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(db)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
+                                "(name LIKE 'oblige_kept_%' OR name = 'oblige_dirty')").fetchall():
+        conn.execute(f"DROP TABLE {name}")
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='oblige_events' "
+                                "AND name LIKE 'ix_%' AND name != 'ix_oblige_events_seq'").fetchall():
+        conn.execute(f"DROP INDEX {name}")
+    conn.execute("ALTER TABLE oblige_events DROP COLUMN part")
+    conn.execute("DELETE FROM oblige_meta WHERE key != 'schema_version'")
+    conn.execute("UPDATE oblige_meta SET value = '1' WHERE key = 'schema_version'")
+    bad = {"id": "old-1", "type": "unit.liaison_designated", "occurred_at": "2022-06-01", "unit": "health",
+           "subject": "someone", "data": {}}  # a subject on a unit-level event: stored as received by schema 1
+    conn.execute("INSERT INTO oblige_events (id, seq, digest, type, occurred_at, unit, subject, body, received_at,"
+                 " source, line) VALUES ('old-1', 9999, '00', 'unit.liaison_designated', 1654012800000000, 'health',"
+                 " 'someone', ?, 0, 'old.jsonl', 1)", (json.dumps(bad),))
+    conn.commit()
+    conn.close()
+    stored = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", cwd=tmp_path)
+    direct = run("eval", str(EXAMPLE), "--as-of", "2023-12-31", "--format", "json", cwd=tmp_path)
+    assert stored.returncode == 3, stored.stderr  # done, but a stored event is rejected
+    a, b = json.loads(stored.stdout), json.loads(direct.stdout)
+    for key in ("obligations", "violations", "escalations"):
+        assert a[key] == b[key]
+    assert [(r["file"], r["line"], r["id"]) for r in a["rejected"]] == [("old.jsonl", 1, "old-1")]
+    assert "subject" in a["rejected"][0]["error"]
+    assert sqlite3.connect(db).execute("SELECT value FROM oblige_meta WHERE key='schema_version'").fetchone() == ("2",)
