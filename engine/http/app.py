@@ -54,6 +54,7 @@ TOKEN_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "
 # what a reader scoped to some units may not see: counts over every unit's events
 GLOBAL_COUNTS = ("events", "duplicates", "before_effective", "after_as_of")
 MAX_PAGE = 10_000  # items per list in one page
+READERS = 64  # reads of the kept findings at once (then 503)
 
 
 def _is_json_lines(content_type: str) -> bool:
@@ -184,9 +185,29 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         return doc
 
     Store(store_url, create=True).close()  # the store requests use (`oblige serve` creates one only with --create)
+    shared: list[Store] = []
+    shared_lock = threading.Lock()
 
     def open_store() -> Store:
-        return Store(store_url, create=False)  # removed while serving: a 503 that says so, never an empty new one
+        """The app's one store (its connection pool serves every request thread)."""
+        with shared_lock:
+            if not shared:
+                shared.append(Store(store_url, create=False))
+            return shared[0]
+
+    readers = threading.BoundedSemaphore(READERS)
+
+    @contextmanager
+    def reading() -> Iterator[None]:
+        """Reads of the kept findings are cheap and bounded in memory (pages; whole documents are
+        spooled to a file): many at once, up to READERS, then 503 and Retry-After."""
+        if not readers.acquire(timeout=5):
+            raise HTTPException(status_code=503, detail="busy: too many readers at once; retry shortly",
+                                headers={"Retry-After": "1"})
+        try:
+            yield
+        finally:
+            readers.release()
 
     @app.exception_handler(StoreError)
     async def store_failed(_request: Request, exc: StoreError) -> JSONResponse:
@@ -212,12 +233,9 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         def run() -> IngestReport:
             with expensive():
                 store = open_store()
-                try:
-                    report = store.ingest(allowed, sources="http")
-                    keep(engine, store)  # the kept findings follow (a crash here: the next reader redoes it)
-                    return report
-                finally:
-                    store.close()
+                report = store.ingest(allowed, sources="http")
+                keep(engine, store)  # the kept findings follow (a crash here: the next reader redoes it)
+                return report
 
         report = await run_in_threadpool(run)
         log.info("ingest: read %d stored %d duplicates %d rejected %d", report.read, report.stored,
@@ -282,24 +300,18 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         the findings the store keeps: the same bytes as `oblige findings` with the same options."""
         f = filters_of(who, unit, status, article, subject, period, level, basis)
         instant = as_of_param(as_of)
-        with expensive():
+        with reading():
             store = open_store()
-            try:
-                return spooled(lambda out: stored_document(engine, store, out, instant, f, limit, cursor,
-                                                           scoped=who.units != "*"))
-            finally:
-                store.close()
+            return spooled(lambda out: stored_document(engine, store, out, instant, f, limit, cursor,
+                                                       scoped=who.units != "*"))
 
     def one_list(name: str, as_of: str | None, f: Filters, limit: int, cursor: str | None) -> Response:
         instant = as_of_param(as_of)
-        with expensive():
-            store = open_store()
+        with reading():
             try:
-                items, following, total = stored_list(engine, store, name, instant, f, limit, cursor)
+                items, following, total = stored_list(engine, open_store(), name, instant, f, limit, cursor)
             except PagingError as exc:
                 raise HTTPException(status_code=422, detail=str(exc)) from None
-            finally:
-                store.close()
         text = ('{"as_of":' + json.dumps(format_instant(instant)) + ',"total":' + str(total) + ',"next":'
                 + json.dumps(following.encode() if following else None) + ',"items":[' + ",".join(items) + "]}")
         return Response(text, media_type="application/json")
@@ -348,14 +360,11 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         first = as_of_param(start)
         last = as_of_param(end) if end else first + 30 * DAY_US
         known = as_of_param(as_of) if as_of else first
-        with expensive():
-            store = open_store()
+        with reading():
             try:
-                items = agenda(engine, store, unit, first, last, known, limit, lang)
+                items = agenda(engine, open_store(), unit, first, last, known, limit, lang)
             except PagingError as exc:
                 raise HTTPException(status_code=422, detail=str(exc)) from None
-            finally:
-                store.close()
         return JSONResponse({"ruleset": engine.ruleset.name, "unit": unit, "from": format_instant(first),
                              "to": format_instant(last), "items": [i.to_json() for i in items]})
 
@@ -366,12 +375,8 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             raise HTTPException(status_code=422, detail="lang: zh or en")
         instant = as_of_param(as_of)
         with expensive():
-            store = open_store()
-            try:
-                session = engine.session()
-                session.add_all(stored_items(store, units))
-            finally:
-                store.close()
+            session = engine.session()
+            session.add_all(stored_items(open_store(), units))
             visible = scope(session.findings(instant), who)
             try:
                 return JSONResponse(_no_paths(explain(finding_id, visible, engine.ruleset, session.facts(), lang)))

@@ -8,13 +8,15 @@ falls due in a window, and the escalations that follow if it stays undone.
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, ParamSpec, TypeVar
 
 from sqlalchemy import and_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from oblige.engine.core.engine import Engine
 from oblige.engine.core.escalation import _year_end, chargeable
@@ -25,6 +27,9 @@ from oblige.engine.store.kept_tables import OBLIGATIONS
 from oblige.engine.store.reads import LISTS, Cursor, CursorError, Reader
 from oblige.engine.store.sql import Store, StoreError, stored_items
 from oblige.facts.timeutil import format_instant, parse_instant, year_of
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class PagingError(StoreError):
@@ -38,6 +43,21 @@ class StoredWritten:
     warning: str | None = None  # said when the kept findings could not be used
 
 
+def _database(function: Callable[P, R]) -> Callable[P, R]:
+    """A database failure in a read is a StoreError (one line, password masked), never a traceback."""
+
+    @functools.wraps(function)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            store = next(a for a in (*args, *kwargs.values()) if isinstance(a, Store))
+            raise store._fail(exc) from None
+
+    return wrapped
+
+
+@_database
 def keep(engine: Engine, store: Store, *, rebuild: bool = False,
          progress: Callable[[int], None] | None = None) -> tuple[Keeper, Refreshed | None]:
     """The store's keeper for this engine, its findings brought up to date (None: another stamp's)."""
@@ -49,6 +69,7 @@ def keep(engine: Engine, store: Store, *, rebuild: bool = False,
     return keeper, keeper.refresh(progress)
 
 
+@_database
 def stored_document(engine: Engine, store: Store, out: IO[str], as_of: int, filters: Filters | None = None,
                     limit: int | None = None, cursor: str | None = None, *, scoped: bool = False,
                     rebuild: bool = False, progress: Callable[[int], None] | None = None) -> StoredWritten:
@@ -103,6 +124,7 @@ def _as_model(doc: dict[str, Any]) -> Findings:
     return Findings.model_validate(doc)
 
 
+@_database
 def stored_list(engine: Engine, store: Store, name: str, as_of: int, filters: Filters | None = None,
                 limit: int = 100, cursor: str | None = None) -> tuple[list[str], Cursor | None, int]:
     """One list of the document (obligations, violations or escalations), a page of it: the items'
@@ -147,6 +169,7 @@ class AgendaItem:
                           "at": format_instant(at)} for level, at in self.then]}
 
 
+@_database
 def agenda(engine: Engine, store: Store, unit: str, start: int, end: int, as_of: int | None = None,
            limit: int | None = None, lang: str | None = None) -> list[AgendaItem]:
     """Open obligations of `unit` falling due in [start, end] (as known at `as_of`, default `start`),
