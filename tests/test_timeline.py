@@ -10,7 +10,7 @@ from oblige import Engine
 from oblige.engine.core.escalation import Escalator
 from oblige.engine.core.lifecycle import case_findings, duty_findings
 from oblige.engine.core.rows import row_json
-from oblige.engine.core.timeline import DAWN, ESCALATION, NEVER, OBLIGATION, VETO, VIOLATION, holding, timeline
+from oblige.engine.core.timeline import ESCALATION, NEVER, OBLIGATION, VETO, VIOLATION, holding, timeline
 from oblige.facts.events import UNIT_PARTITION
 from oblige.facts.reader import Accepted
 from oblige.facts.timeutil import parse_instant
@@ -47,9 +47,17 @@ def direct(engine: Engine, key, facts, grouped, as_of: int) -> dict[str, set[str
 
 
 def kept(versions, as_of: int) -> dict[str, set[str]]:
+    """The kept rows in force at as_of; of the veto proposals, the earliest of each (unit, year)."""
     out: dict[str, set[str]] = {OBLIGATION: set(), VIOLATION: set(), ESCALATION: set(), VETO: set()}
+    earliest: dict[tuple[str, str], tuple] = {}
     for v in holding(versions, as_of):
-        out[v.kind].add(v.text)
+        if v.kind == VETO:
+            u, y, at, v_at, r, s, p, b = v.text.split("\x1f")
+            candidate = ((int(at), (int(v_at), r, s, p), b), v.text)
+            earliest[(u, y)] = min(earliest.get((u, y), candidate), candidate)
+        else:
+            out[v.kind].add(v.text)
+    out[VETO] = {text for _, text in earliest.values()}
     return out
 
 
@@ -59,8 +67,8 @@ def check(engine: Engine, events: list[dict], extra_as_of: list[int]) -> int:
     checked = 0
     for key, facts in parts.items():
         versions = timeline(engine, key, facts, matched[key])
-        edges = {b for v in versions for b in (v.valid_from, v.valid_to)} - {DAWN, NEVER}
-        probes = {DAWN, NEVER - 1, *extra_as_of, *(e + d for e in edges for d in (-1, 0, 1)),
+        edges = {b for v in versions for b in (v.valid_from, v.valid_to)} - {NEVER}
+        probes = {-(2**62), NEVER - 1, *extra_as_of, *(e + d for e in edges for d in (-1, 0, 1)),
                   *(f.at + d for f in facts for d in (-1, 0, 1))}
         for as_of in probes:
             assert kept(versions, as_of) == direct(engine, key, facts, matched[key], as_of), (key, as_of)

@@ -4,14 +4,15 @@ A partition's findings are a step function of `as_of`. The lifecycle and the esc
 `as_of` only with instants they know: an event's instant, a trigger's start, a duty's start,
 one past a due instant, a violation's instant, a criticism's instant, a veto's instant. So the
 findings are constant between consecutive such thresholds, and evaluating the partition (matched
-once) at each threshold gives all of them. `timeline` returns every distinct row with the
+once) at each threshold gives all of them. A partition's parts (a trigger, an act, a calendar
+duty) are independent, so each is evaluated at its own thresholds only. `timeline` returns every distinct row with the
 half-open `as_of` intervals [valid_from, valid_to) in which it holds; a store answers any
 `as_of` with a range condition.
 
 What needs every partition — the deciding body's events and the one veto per (unit, year) —
 is left to the reader: criticisms are kept as proposals (a determination or a completed
-assessment in force at the query's `as_of` replaces or declines them), and each partition keeps
-its earliest veto proposal per (unit, year) for the reader to take the earliest of.
+assessment in force at the query's `as_of` replaces or declines them), and every veto proposal
+is kept for the reader to take the earliest of each (unit, year).
 """
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from dataclasses import dataclass
 from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.escalation import Escalator, _year_end, violation_year
 from oblige.engine.core.lifecycle import Grouped, case_findings, duty_findings
+from oblige.engine.core.periodic import Duty
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow, row_json
 from oblige.facts.events import UNIT_PARTITION, Fact
 
-DAWN = -(2**62)  # valid_from of what holds before any event
 NEVER = 2**62  # valid_to of what holds for every later as_of
 
 OBLIGATION, VIOLATION, ESCALATION, VETO = "obligation", "violation", "escalation", "veto"
@@ -34,7 +35,7 @@ OBLIGATION, VIOLATION, ESCALATION, VETO = "obligation", "violation", "escalation
 
 @dataclass(frozen=True, slots=True)
 class VetoNote:
-    """A partition's earliest veto proposal of a (unit, year): what `Escalator.note_veto` keeps."""
+    """A veto proposal of a (unit, year) resting on one violation (the reader takes the earliest)."""
 
     unit: str
     year: int
@@ -68,14 +69,6 @@ class Version:
     valid_to: int
 
 
-@dataclass
-class _State:
-    obligations: list[ObligationRow]
-    violations: list[ViolationRow]
-    escalations: list[EscalationRow]
-    vetoes: list[VetoNote]
-
-
 _ESCALATORS: weakref.WeakKeyDictionary[Engine, Escalator] = weakref.WeakKeyDictionary()
 
 
@@ -88,46 +81,9 @@ def _escalator(engine: Engine) -> Escalator:
     return found
 
 
-class _Evaluator:
-    """Evaluates one partition at any `as_of`; the escalator knows no decisions (readers apply them)."""
-
-    def __init__(self, engine: Engine, key: Partition, facts: Sequence[Fact], grouped: Grouped):
-        self.engine, self.facts, self.grouped = engine, facts, grouped
-        self.duties = engine.duties.get(key[1], []) if key[0] == UNIT_PARTITION else []
-        self.escalator = copy.copy(_escalator(engine))  # its own as_of and notes: threads may share an engine
-
-    def at(self, as_of: int) -> _State:
-        rs, params = self.engine.ruleset, self.engine.params
-        obs, vis = case_findings(rs, params, self.facts, self.grouped, as_of)
-        if self.duties:
-            more_obs, more_vis = duty_findings(rs, self.facts, self.duties, self.grouped, as_of)
-            obs += more_obs
-            vis += more_vis
-        escalator = self.escalator
-        escalator.as_of, escalator.vetoes = as_of, {}
-        escs = [e for v in vis for e in escalator.add(v)]
-        vetoes = [VetoNote(unit, year, at, v_at, rule, subject, period, because)
-                  for (unit, year), (at, (v_at, rule, subject, period), because) in escalator.vetoes.items()]
-        return _State(obs, vis, escs, vetoes)
-
-    def thresholds(self, state: _State) -> Iterator[int]:
-        """The instants at which findings like these may change (see the module docstring)."""
-        escalator = self.escalator
-        for o in state.obligations:
-            yield o.triggered_at
-            if o.due is not None:
-                yield o.due + 1
-        for v in state.violations:
-            yield v.at
-            if v.kind in ("overdue", "precondition"):
-                yield v.at + escalator.wait
-            if escalator.year_end is not None:
-                yield max(_year_end(violation_year(v), escalator.year_end),
-                          v.at + escalator.wait if v.kind in ("overdue", "precondition") else v.at)
-        for e in state.escalations:
-            yield e.at
-        for n in state.vetoes:
-            yield n.at
+Identity = tuple[str, str, str, str | None]  # (kind, id, text, status): a row version
+What = tuple[int, str, "str | None", int, object]  # (article, unit, subject, order, row)
+Segment = tuple[Identity, What, int, int]  # a row version and the as_of interval [from, to) it holds in
 
 
 class _Texts:
@@ -145,67 +101,151 @@ class _Texts:
         return text
 
 
-Identity = tuple[str, str, str, str | None]  # (kind, id, text, status): a row version
-What = tuple[int, str, "str | None", int, object]  # (article, unit, subject, order, row)
+class _Component:
+    """One part of a partition evaluated at any `as_of`: first its obligations and violations (the
+    lifecycle, at the instants it compares), then the escalations of each violation version (the
+    ladder, at the instants it compares) — the escalator knows no decisions: readers apply them."""
+
+    def __init__(self, engine: Engine, facts: Sequence[Fact], grouped: Grouped, duties: Sequence[Duty],
+                 texts: _Texts):
+        self.engine, self.facts, self.grouped, self.duties, self.texts = engine, facts, grouped, duties, texts
+        self.escalator = copy.copy(_escalator(engine))  # its own as_of and notes: threads may share an engine
+
+    def lifecycle(self, as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
+        rs = self.engine.ruleset
+        obs, vis = case_findings(rs, self.engine.params, self.facts, self.grouped, as_of)
+        if self.duties:
+            more_obs, more_vis = duty_findings(rs, self.facts, self.duties, self.grouped, as_of)
+            obs += more_obs
+            vis += more_vis
+        return obs, vis
+
+    def rows(self, points: set[int]) -> list[Segment]:
+        """Obligation and violation versions; `points` are the instants of the facts involved."""
+        states: dict[int, tuple[list[ObligationRow], list[ViolationRow]]] = {}
+        pending = [NEVER, *points]
+        while pending:  # to a fixpoint: a state may name thresholds no earlier state showed
+            found: set[int] = set()
+            for c in pending:
+                if c not in states:
+                    states[c] = obs, _ = self.lifecycle(c)
+                    for o in obs:  # the lifecycle compares as_of with these (and with facts' instants)
+                        found.add(o.triggered_at)
+                        if o.due is not None:
+                            found.add(o.due + 1)
+            found -= points
+            points |= found
+            pending = list(found)
+        texts = self.texts
+        segments: list[Segment] = []
+        opened: dict[Identity, tuple[int, What]] = {}
+        for c in sorted(points):  # before the first of them, a component has no findings
+            obs, vis = states[c]
+            status_of = {o.id: o.status for o in obs}
+            now: dict[Identity, What] = {}
+            for o in obs:
+                now[(OBLIGATION, o.id, texts(o), o.status)] = (o.article, o.duty_bearer, o.subject, o.triggered_at, o)
+            for v in vis:
+                now[(VIOLATION, v.id, texts(v), status_of.get(v.obligation or ""))] = (v.article, v.unit, v.subject,
+                                                                                      v.at, v)
+            _advance(opened, now, c, segments)
+        _advance(opened, {}, NEVER, segments)
+        return segments
+
+    def escalations(self, violation: Segment) -> list[Segment]:
+        """The escalations and veto proposals of one violation version, over its interval."""
+        (_, _, _, status), (article, _, subject, _, row), start, end = violation
+        v = row
+        assert isinstance(v, ViolationRow)
+        escalator, texts = self.escalator, self.texts
+        waits = v.kind in ("overdue", "precondition")
+        criticised = v.at + escalator.wait if waits else v.at
+        cuts = {start, v.at, criticised}  # the instants the ladder compares as_of with
+        if escalator.year_end is not None:
+            cuts.add(max(_year_end(violation_year(v), escalator.year_end), criticised))
+        segments: list[Segment] = []
+        opened: dict[Identity, tuple[int, What]] = {}
+        for c in sorted(x for x in cuts if start <= x < end):
+            escalator.as_of, escalator.vetoes = c, {}
+            now: dict[Identity, What] = {}
+            for e in escalator.add(v):
+                now[(ESCALATION, e.id, texts(e), status)] = (article, e.unit, subject, e.at, e)
+            for (unit, year), (at, (v_at, rule, subj, period), because) in escalator.vetoes.items():
+                n = VetoNote(unit, year, at, v_at, rule, subj, period, because)
+                text = f"{unit}\x1f{year}\x1f{at}\x1f{v_at}\x1f{rule}\x1f{subj}\x1f{period}\x1f{because}"
+                now[(VETO, f"{unit}\x1f{year}\x1f{because}", text, status)] = (article, unit, subject, at, n)
+            _advance(opened, now, c, segments)
+        _advance(opened, {}, end, segments)
+        return segments
 
 
-def _versions_of(state: _State, row_json: _Texts) -> dict[Identity, What]:
-    """The rows of one state by identity; a Version is made only where a row version begins."""
-    status_of = {o.id: o.status for o in state.obligations}
-    behind: dict[str, tuple[int, str | None, str | None]] = {
-        v.id: (v.article, status_of.get(v.obligation or ""), v.subject) for v in state.violations}
-    out: dict[Identity, What] = {}
-    for o in state.obligations:
-        out[(OBLIGATION, o.id, row_json(o), o.status)] = (o.article, o.duty_bearer, o.subject, o.triggered_at, o)
-    for v in state.violations:
-        out[(VIOLATION, v.id, row_json(v), behind[v.id][1])] = (v.article, v.unit, v.subject, v.at, v)
-    for e in state.escalations:
-        article, status, subject = behind[e.because[0]]
-        out[(ESCALATION, e.id, row_json(e), status)] = (article, e.unit, subject, e.at, e)
-    for n in state.vetoes:
-        article, status, subject = behind[n.because]
-        text = f"{n.unit}\x1f{n.year}\x1f{n.at}\x1f{n.v_at}\x1f{n.rule}\x1f{n.subject}\x1f{n.period}\x1f{n.because}"
-        out[(VETO, f"{n.unit}\x1f{n.year}", text, status)] = (article, n.unit, subject, n.at, n)
+def _advance(opened: dict[Identity, tuple[int, What]], now: dict[Identity, What], at: int,
+             segments: list[Segment]) -> None:
+    """At `at`, close what no longer holds and open what begins to."""
+    for identity in [i for i in opened if i not in now]:
+        begun, what = opened.pop(identity)
+        segments.append((identity, what, begun, at))
+    for identity, what in now.items():
+        if identity not in opened:
+            opened[identity] = (at, what)
+
+
+def _merged(segments: list[Segment]) -> list[Version]:
+    """Segments as versions, the same row version over adjacent intervals joined into one."""
+    segments.sort(key=lambda s: (s[0], s[2]))
+    out: list[Version] = []
+    for identity, what, start, end in segments:
+        last = out[-1] if out else None
+        if last is not None and last.valid_to == start and (last.kind, last.id, last.text, last.status) == identity:
+            out[-1] = _version(identity, what, last.valid_from, end)
+        else:
+            out.append(_version(identity, what, start, end))
     return out
+
+
+def _components(facts: Sequence[Fact], grouped: Grouped,
+                duties: Sequence[Duty]) -> Iterator[tuple[Grouped, Sequence[Duty], set[int]]]:
+    """The independent parts of a partition — one trigger, one act, one calendar duty — each with its
+    matches and the instants of the facts it involves. Their findings never depend on each other's
+    (the lifecycle and the escalator take them one by one; only the veto takes the earliest of them,
+    and the reader does that), so each is evaluated only at its own thresholds."""
+    by_first: dict[tuple[int, int], dict[tuple[str, int, int], list[int]]] = {}
+    for (tag, rule, first), seconds in grouped.pairs.items():
+        by_first.setdefault((rule, first), {})[(tag, rule, first)] = seconds
+
+    def instants(pairs: dict[tuple[str, int, int], list[int]]) -> set[int]:
+        return {facts[s].at for seconds in pairs.values() for s in seconds}
+
+    for rule, seqs in grouped.triggers.items():
+        for t in seqs:
+            pairs = by_first.get((rule, t), {})
+            yield Grouped(triggers={rule: [t]}, pairs=pairs), (), instants(pairs) | {facts[t].at}
+    for rule, seqs in grouped.acts.items():
+        for e in seqs:
+            pairs = by_first.get((rule, e), {})
+            yield Grouped(acts={rule: [e]}, pairs=pairs), (), instants(pairs) | {facts[e].at}
+    offset = len(facts)
+    for k, duty in enumerate(duties):  # duty k sits at offset + k; alone, at offset
+        pairs = {(tag, rule, offset): seconds for (tag, rule, _), seconds in
+                 by_first.get((duty.rule_index, offset + k), {}).items()}
+        yield Grouped(pairs=pairs), (duty,), instants(pairs) | {duty.start, duty.due + 1}
 
 
 def timeline(engine: Engine, key: Partition, facts: Sequence[Fact], grouped: Grouped) -> list[Version]:
     """Every distinct row of the partition with the `as_of` intervals in which it holds.
 
     `facts` sorted by (time, id) and `grouped` their matches, as `Engine.match` gives them."""
-    evaluator = _Evaluator(engine, key, facts, grouped)
-    points: set[int] = {f.at for f in facts}
-    for d in evaluator.duties:
-        points.update((d.start, d.due + 1))
-    states: dict[int, _State] = {}
-    pending = [NEVER, *points]
-    while pending:  # to a fixpoint: a state may name thresholds no earlier state showed
-        found: set[int] = set()
-        for c in pending:
-            if c not in states:
-                states[c] = state = evaluator.at(c)
-                found.update(evaluator.thresholds(state))
-        found -= points
-        points |= found
-        pending = list(found)
-    instants = sorted(points | {DAWN})
-    out: list[Version] = []
+    duties = engine.duties.get(key[1], []) if key[0] == UNIT_PARTITION else []
     texts = _Texts()
-    opened: dict[Identity, tuple[int, What]] = {}
-    for c in instants:
-        found_state = states.get(c)
-        if found_state is None:  # DAWN: before everything
-            found_state = states[c] = evaluator.at(c)
-        now = _versions_of(found_state, texts)
-        for identity in [i for i in opened if i not in now]:
-            start, what = opened.pop(identity)
-            out.append(_version(identity, what, start, c))
-        for identity, what in now.items():
-            if identity not in opened:
-                opened[identity] = (c, what)
-    for identity, (start, what) in opened.items():
-        out.append(_version(identity, what, start, NEVER))
-    return out
+    segments: list[Segment] = []
+    for part, own_duties, points in _components(facts, grouped, duties):
+        component = _Component(engine, facts, part, own_duties, texts)
+        rows = component.rows(points)
+        segments += rows
+        for segment in rows:
+            if segment[0][0] == VIOLATION:
+                segments += component.escalations(segment)
+    return _merged(segments)
 
 
 def _version(identity: Identity, what: What, start: int, end: int) -> Version:

@@ -78,7 +78,7 @@ class KeptEscalation(SQLModel, table=True):
 
 
 class KeptVeto(SQLModel, table=True):
-    """A partition's earliest veto proposal of a (unit, year); the reader takes the earliest of all."""
+    """A veto proposal of a (unit, year) resting on one violation; the reader takes the earliest."""
 
     __tablename__ = "oblige_kept_vetoes"
     __table_args__ = (Index("ix_oblige_kt_key", "unit", "year"), Index("ix_oblige_kt_part", "part"))
@@ -93,7 +93,7 @@ class KeptVeto(SQLModel, table=True):
     rule: str = Field(sa_column=Column(String(NAME), nullable=False))
     subject: str = Field(sa_column=Column(String(NAME), nullable=False))
     period: str = Field(sa_column=Column(String(16), nullable=False))
-    because: str = Field(sa_column=Column(String(CODE), nullable=False))
+    because: str = Field(sa_column=Column(String(CODE), primary_key=True))
     status: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     article: int = Field(sa_column=Column(Integer, nullable=False))
 
