@@ -26,7 +26,7 @@ from oblige.engine.core.findings import BASES, LEVELS, STATUSES, Findings
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.engine.render.explain import UnknownFinding, explain
 from oblige.engine.rules.catalogue import describe
-from oblige.engine.store.live import PagingError, agenda, keep, stored_document, stored_list
+from oblige.engine.store.live import PagingError, agenda, keep, stored_document, stored_list, warm_receipt
 from oblige.engine.store.sql import IngestReport, Store, StoreError, stored_items
 from oblige.facts.reader import (
     Accepted,
@@ -196,6 +196,20 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             return shared[0]
 
     readers = threading.BoundedSemaphore(READERS)
+    stale_receipt = threading.Event()
+
+    def warm_receipts() -> None:
+        """After ingests, the receipt's hash of the stored events, computed once off the request path."""
+        while True:
+            stale_receipt.wait()
+            stale_receipt.clear()
+            try:
+                warm_receipt(engine, open_store())
+            except StoreError as exc:  # a reader will compute it, or say what is wrong
+                log.warning("receipt: %s", exc)
+
+    threading.Thread(target=warm_receipts, name="oblige-receipts", daemon=True).start()
+    stale_receipt.set()
 
     @contextmanager
     def reading() -> Iterator[None]:
@@ -235,6 +249,8 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                 store = open_store()
                 report = store.ingest(allowed, sources="http")
                 keep(engine, store)  # the kept findings follow (a crash here: the next reader redoes it)
+                if report.stored:
+                    stale_receipt.set()
                 return report
 
         report = await run_in_threadpool(run)

@@ -70,6 +70,16 @@ def keep(engine: Engine, store: Store, *, rebuild: bool = False,
 
 
 @_database
+def warm_receipt(engine: Engine, store: Store) -> None:
+    """Compute and keep the receipt's hash of the stored events now (a service does it after each
+    ingest, off the request path: otherwise the first reader after an ingest pays a full scan)."""
+    keeper = Keeper(store, engine)
+    if keeper.current():
+        with store._reading() as conn:
+            Reader(keeper).events_hash(conn)
+
+
+@_database
 def stored_document(engine: Engine, store: Store, out: IO[str], as_of: int, filters: Filters | None = None,
                     limit: int | None = None, cursor: str | None = None, *, scoped: bool = False,
                     rebuild: bool = False, progress: Callable[[int], None] | None = None) -> StoredWritten:
