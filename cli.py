@@ -661,14 +661,11 @@ def rules_group() -> None:
 @lang_option
 def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) -> None:
     """One line per rule: id, article, kind, action and title."""
-    from oblige.engine.rules.catalogue import describe
+    from oblige.engine.render.rules import rule_list
 
     rs = _engine(ruleset_path, None, None).ruleset
-    lang = lang or rs.header.default_lang
-    for located in rs.rules:
-        if article is None or located.article == article:
-            d = describe(located)
-            click.echo(f"{d['id']:<44} art.{d['article']:<3} {d['kind']:<11} {d.get('action', '-'):<40} {d['title'][lang]}")
+    for line in rule_list(rs, article, lang or rs.header.default_lang):
+        click.echo(line)
 
 
 @rules_group.command("show")
@@ -676,31 +673,15 @@ def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) 
 @ruleset_option
 @lang_option
 def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None:
-    """A rule as a reader of the article sees it, with its quoted clause."""
-    from oblige.engine.render.i18n import article_label
-    from oblige.engine.rules.catalogue import describe
+    """A rule as a reader of the article sees it, with its quoted clause and its reading in --lang."""
+    from oblige.engine.render.rules import rule_text
 
     rs = _engine(ruleset_path, None, None).ruleset
     located = rs.rule(rule_id)
     if located is None:
         near = difflib.get_close_matches(rule_id, [w.rule.id for w in rs.rules], n=5, cutoff=0.4)
         _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else ""))
-    d = describe(located, rs)
-    lang = lang or rs.header.default_lang
-    click.echo(f"{d['id']}  ({article_label(d['article'], lang)}, {d['kind']})  {d['file']}:{d['line']}")
-    click.echo(f"  {d['title'][lang]}")
-    click.echo(f"  clause:        {d['clause']}")
-    for key in ("action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "discharged_by", "act", "charged",
-                "while_open", "reading"):
-        if key in d:
-            click.echo(f"  {key + ':':<15}{d[key]}")
-    if d["parameters"]:
-        from oblige.engine.render.labels import parameter_words
-
-        click.echo("  parameters:" if lang == "en" else "  参数：")
-        for p in d["parameters"]:
-            words = parameter_words(rs, p["name"], lang)  # the code, then what a person reads in --lang
-            click.echo(f"    {p['name']}: {words['title']} = {words['value']} — {words['basis']}: {words['reason']}")
+    click.echo(rule_text(located, rs, lang or rs.header.default_lang), nl=False)
 
 
 @rules_group.command("coverage")

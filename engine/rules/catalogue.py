@@ -122,8 +122,9 @@ def describe(located: Located, ruleset: Ruleset | None = None) -> dict[str, Any]
         if rule.while_open:
             out["while_open"] = (f"opened by {_pattern(rule.while_open.opened_by)}, "
                                  f"closed by {_pattern(rule.while_open.closed_by)}")
-    if getattr(rule, "reading", None):
+    if rule.reading:  # both languages (validated as a pair): a program picks; `rules show` prints one
         out["reading"] = rule.reading
+        out["reading_zh"] = rule.reading_zh
     if ruleset is not None:
         out["parameters"] = [parameter(ruleset, n) for n in rule_parameters(located, ruleset)]
     return out
