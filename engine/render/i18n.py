@@ -24,6 +24,7 @@ UI: dict[str, dict[str, str]] = {
            "explain_hint": "查看某项的依据和推理（ID 为上表中的 id）：",
            "p_events": "正在读取事件", "p_stored": "正在读取已存储的事件", "p_records": "正在读取单位台账",
            "p_read": "已读取 {n:,} 条", "p_evaluating": "正在评估", "p_storing": "正在存储事件", "p_writing": "正在评估并写出结果",
+           "p_partitions": "已评估 {n:,} 个分区",  # a partition: one subject's events, or one unit's
            # filled from the ladder (labels.basis_note): levels, the deciding unit and the basis label
            "basis_note": "{by_rule}依规发出；{proposed_levels}由{decider}考核决定，本表“{proposed}”仅为向其提出的建议。",
            "headline": "{name} 截至 {as_of}：事件 {events} 条（重复 {duplicates}，拒绝 {rejected}，生效前 {before}，"
@@ -42,7 +43,7 @@ UI: dict[str, dict[str, str]] = {
            "rule_title": "Rule", "explain_hint": "To see why a finding exists (ID: an id above):",
            "p_events": "reading events", "p_stored": "reading the stored events", "p_records": "reading unit records",
            "p_read": "{n:,} read", "p_evaluating": "evaluating", "p_storing": "storing events",
-           "p_writing": "evaluating and writing the document",
+           "p_writing": "evaluating and writing the document", "p_partitions": "{n:,} partitions evaluated",
            "basis_note": "By rule: {by_rule}. Decided by {decider} in its assessment: {proposed_levels}; "
                          "'{proposed}' is only a recommendation to it.",
            "headline": "{name} as of {as_of}: {events} events ({duplicates} duplicate, {rejected} rejected, "
