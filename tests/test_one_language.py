@@ -217,3 +217,21 @@ def test_the_reading_pair_is_in_the_rules_data() -> None:
 def test_readings_come_in_pairs(path: Path) -> None:
     for located in load_ruleset(path).rules:
         assert bool(located.rule.reading) == bool(located.rule.reading_zh), located.rule.id
+
+
+def test_a_rule_is_shown_in_one_language() -> None:
+    """Under zh the labels, the rule's kind and the words joining its parts are Chinese; the parts
+    stay codes (events, fields, parameters, units, as the rule file spells them). en is English."""
+    for located in load_ruleset().rules:
+        zh = run("rules", "show", located.rule.id, "--lang", "zh")
+        body = re.sub(r"\[[^\]]*\]", "", zh.split("\n", 1)[1])  # conditions are codes: age lt child_age_limit
+        assert not ENGLISH_PHRASE.search(body), (located.rule.id, ENGLISH_PHRASE.search(body))
+        assert "  条文：" in zh and "clause" not in zh, zh
+        en = run("rules", "show", located.rule.id, "--lang", "en")
+        lines = en.splitlines()
+        assert lines[2].startswith("  clause:        ")  # the article's own words, quoted
+        assert not CJK.search(re.sub(r"「[^」]*」", "", "\n".join(lines[:2] + lines[3:]))), en
+    zh = run("rules", "show", "art10.investigate_illegal_employment", "--lang", "zh")
+    assert "（第十条，义务）" in zh and "触发时间 + labor_investigation_deadline；发生 labor_case.extended 时延长一次" in zh
+    en = run("rules", "show", "art10.investigate_illegal_employment", "--lang", "en")
+    assert "(Art. 10, obligation)" in en and "trigger + labor_investigation_deadline; extended once by" in en

@@ -55,7 +55,7 @@ def rule_list(ruleset: Ruleset, article: int | None, lang: str) -> list[str]:
 def rule_text(located: Located, ruleset: Ruleset, lang: str) -> str:
     """`rules show`: a rule as a reader of the article sees it, with its quoted clause, its reading
     and its parameters (the code, then title, value, basis and reason in `lang`)."""
-    d = describe(located, ruleset)
+    d = describe(located, ruleset, lang)
     values = {key: d[key] for key in FIELDS if key in d}
     if "reading" in values:
         values["reading"] = reading(d, lang)
