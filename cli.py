@@ -42,7 +42,7 @@ class _Progress:
         import os
         import threading
 
-        self.message = message
+        self.message = self.description = message
         # not over a document being written to the same terminal meanwhile
         self.shown = not quiet and sys.stderr.isatty() and not (streaming and sys.stdout.isatty())
         if not self.shown:
@@ -60,7 +60,20 @@ class _Progress:
 
     def update(self, text: str) -> None:
         if self.shown:
+            self.description = text
             self.progress.update(self.task, description=text)
+
+    def counter(self, said: str) -> Callable[[int], None] | None:
+        """A callback for the engine (e.g. `on_partitions`) that shows its running count after what
+        is shown now (`said` formats {n}); None when nothing is shown, so the engine counts nothing.
+        Safe from any thread (rich updates under its own lock)."""
+        if not self.shown:
+            return None
+
+        def show(n: int) -> None:
+            self.progress.update(self.task, description=f"{self.description}: {said.format(n=n)}")
+
+        return show
 
     def count(self, items: Iterable[T], said: str, then: str | None = None, every: int = 500) -> Iterator[T]:
         """Pass `items` through, saying how many went by (`said` formats {n}), and `then` what follows."""
@@ -289,6 +302,18 @@ def _writes_document(command: Callable[..., None]) -> Callable[..., None]:
     return with_out
 
 
+def _spare_final_collections() -> None:
+    """Once this command is done the process ends: move what lives then out of the collector's
+    reach, so that the interpreter's final collections do not walk it (0.2 s after a
+    100,000-event `eval`, measured). Nothing is lost: standard output and error are still flushed
+    and closed, and every file the command wrote is closed by then (by `with`)."""
+    import atexit
+    import gc
+
+    atexit.unregister(gc.freeze)  # once, however many commands a test process runs
+    atexit.register(gc.freeze)
+
+
 @main.command("eval")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--as-of", "as_of", default=None, help="Evaluate as of this instant (default: now).")
@@ -308,24 +333,36 @@ def eval_command(files: tuple[str, ...], as_of: str | None, params_file: str | N
                  ruleset_path: str | None, fmt: str, fail_on_violation: bool, lang: str | None, with_labels: bool,
                  workers: int | None, unit: str | None, status: str | None, article: int | None, quiet: bool) -> None:
     """Evaluate events from FILES (JSON Lines or a JSON array; - for stdin)."""
-    instant = _as_of(as_of)
     whole = fmt == "json" and not with_labels and unit is None and status is None and article is None
-    if whole:
+    if whole:  # first: the workers' fork server imports the engine while this process does
         from oblige.engine.batch.run import warm_up_for
 
         warm_up_for(files, workers)
+    instant = _as_of(as_of)
+    _spare_final_collections()
+    if whole:
+        from oblige.engine.batch.run import parse_early
+
+        with contextlib.ExitStack() as run:
+            # large files: the workers parse them while this process loads its engine
+            early = parse_early(files, workers, (ruleset_path, params_file, units_file))
+            if early is not None:
+                run.enter_context(early)
+            engine = _engine(ruleset_path, params_file, units_file)
+            words = _words(engine, lang)
+            with _guard(), _progress(words["p_writing"], quiet, streaming=True) as progress:
+                written = engine.write_document(sys.stdout, instant, paths=files, workers=workers, early=early,
+                                                on_partitions=progress.counter(words["p_partitions"]))
+        _done(written.summary, fail_on_violation, written.rejected)
     engine = _engine(ruleset_path, params_file, units_file)
     _check_unit(engine, unit)
     words = _words(engine, lang)
-    if whole:
-        with _guard(), _progress(words["p_writing"], quiet, streaming=True):
-            written = engine.write_document(sys.stdout, instant, paths=files, workers=workers)
-        _done(written.summary, fail_on_violation, written.rejected)
     from oblige.facts.files import read_files
 
     with _guard(), _progress(words["p_events"], quiet) as progress:
         findings = engine.evaluate(progress.count(read_files(files, engine.ruleset.units), words["p_read"],
-                                                    words["p_evaluating"]), instant)
+                                                    words["p_evaluating"]), instant,
+                                   progress.counter(words["p_partitions"]))
     from oblige.engine.core.filters import narrow
 
     findings = narrow(findings, unit, status, article)
@@ -750,14 +787,11 @@ def rules_group() -> None:
 @lang_option
 def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) -> None:
     """One line per rule: id, article, kind, action and title."""
-    from oblige.engine.rules.catalogue import describe
+    from oblige.engine.render.rules import rule_list
 
     rs = _engine(ruleset_path, None, None).ruleset
-    lang = lang or rs.header.default_lang
-    for located in rs.rules:
-        if article is None or located.article == article:
-            d = describe(located)
-            click.echo(f"{d['id']:<44} art.{d['article']:<3} {d['kind']:<11} {d.get('action', '-'):<40} {d['title'][lang]}")
+    for line in rule_list(rs, article, lang or rs.header.default_lang):
+        click.echo(line)
 
 
 @rules_group.command("show")
@@ -765,31 +799,15 @@ def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) 
 @ruleset_option
 @lang_option
 def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None:
-    """A rule as a reader of the article sees it, with its quoted clause."""
-    from oblige.engine.render.i18n import article_label
-    from oblige.engine.rules.catalogue import describe
+    """A rule as a reader of the article sees it, with its quoted clause and its reading in --lang."""
+    from oblige.engine.render.rules import rule_text
 
     rs = _engine(ruleset_path, None, None).ruleset
     located = rs.rule(rule_id)
     if located is None:
         near = difflib.get_close_matches(rule_id, [w.rule.id for w in rs.rules], n=5, cutoff=0.4)
         _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else ""))
-    d = describe(located, rs)
-    lang = lang or rs.header.default_lang
-    click.echo(f"{d['id']}  ({article_label(d['article'], lang)}, {d['kind']})  {d['file']}:{d['line']}")
-    click.echo(f"  {d['title'][lang]}")
-    click.echo(f"  clause:        {d['clause']}")
-    for key in ("action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "discharged_by", "act", "charged",
-                "while_open", "reading"):
-        if key in d:
-            click.echo(f"  {key + ':':<15}{d[key]}")
-    if d["parameters"]:
-        from oblige.engine.render.labels import parameter_words
-
-        click.echo("  parameters:" if lang == "en" else "  参数：")
-        for p in d["parameters"]:
-            words = parameter_words(rs, p["name"], lang)  # the code, then what a person reads in --lang
-            click.echo(f"    {p['name']}: {words['title']} = {words['value']} — {words['basis']}: {words['reason']}")
+    click.echo(rule_text(located, rs, lang or rs.header.default_lang), nl=False)
 
 
 @rules_group.command("coverage")

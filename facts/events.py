@@ -83,9 +83,13 @@ Event: Any = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator=
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Fact:
-    """What the engine keeps of a valid event: small, hashable, JSON-free."""
+    """What the engine keeps of a valid event: small, hashable, JSON-free. Never assigned to.
+
+    Not a frozen dataclass: its `__init__` sets each field through `object.__setattr__`, 2 µs a
+    fact against 0.4 µs (measured), and a batch run makes every fact twice (parsing, evaluating).
+    The hash is the frozen one's (of every field); nothing changes a fact once made."""
 
     id: str
     type: str
@@ -113,13 +117,9 @@ class Fact:
 
 def to_fact(model: BaseModel, about: str | None = None) -> Fact:
     m = model.__dict__  # the validated fields (pydantic keeps them here; attribute access is slower)
-    data = m["data"].__dict__
-    return Fact(
-        id=m["id"],
-        type=m["type"],
-        at=m["occurred_at"],
-        unit=m["unit"],
-        subject=None if m["type"] in UNIT_LEVEL else m["subject"],
-        data=tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items())),
-        about=about if about != m["unit"] else None,
-    )
+    # a list rather than a generator, and no sort of one field: twice as fast (once per event read)
+    data = [(k, tuple(v) if isinstance(v, list) else v) for k, v in m["data"].__dict__.items()]
+    if len(data) > 1:
+        data.sort()
+    return Fact(m["id"], m["type"], m["occurred_at"], m["unit"], None if m["type"] in UNIT_LEVEL else m["subject"],
+                tuple(data), about if about != m["unit"] else None)

@@ -171,3 +171,67 @@ def test_the_chinese_audit_csv_is_chinese() -> None:
     header = next(csv.reader(io.StringIO(en)))
     assert header[:4] == ["unit", "unit_name", "action", "duty"] and not CJK.search(en.split("\n", 1)[0])
     assert run("audit", records, "--as-of", "2024-04-10", "--format", "csv", "--excel").startswith("\ufeff单位,")
+
+
+# a run of three or more words in Latin letters: an English phrase (codes such as
+# report_deadline or child.returned_to_parents are one word each, and DNA, SPEC or Y+1 stand alone)
+ENGLISH_PHRASE = re.compile(r"[A-Za-z][\w.'-]*(?:[ ,;:()]+[A-Za-z][\w.'-]*){2,}")
+
+
+def shown_reading(rule_id: str, lang: str, *more: str) -> str:
+    """The reading line of `rules show` in `lang` (its text after the label)."""
+    text = run("rules", "show", rule_id, "--lang", lang, *more)
+    line = next(x for x in text.splitlines() if x.startswith(("  reading:", "  解读：")))
+    return line.split(":", 1)[1].strip() if lang == "en" else line.split("：", 1)[1].strip()
+
+
+def test_every_reading_is_shown_in_the_language_asked_for() -> None:
+    ruleset = load_ruleset()
+    rules = [w.rule for w in ruleset.rules if w.rule.reading]
+    assert len(rules) >= 25
+    for rule in rules:
+        zh, en = shown_reading(rule.id, "zh"), shown_reading(rule.id, "en")
+        assert zh == rule.reading_zh and en == rule.reading, rule.id
+        assert CJK.search(zh) and not ENGLISH_PHRASE.search(zh), (rule.id, zh)
+        assert ENGLISH_PHRASE.search(en) and not CJK.search(re.sub(r"「[^」]*」", "", en)), (rule.id, en)  # Chinese only quoted
+    assert not ENGLISH_PHRASE.search("依《刑法》第九十九条；自生效时间起经过指定联络员期限（liaison_deadline）到期，DNA比对")
+    assert ENGLISH_PHRASE.search("due liaison_deadline after")
+
+
+def test_a_rule_without_a_reading_shows_none() -> None:
+    text = run("rules", "show", "art19.publish_tuanyuan_alert", "--lang", "zh")
+    assert "  解读：" not in text and "  reading:" not in run("rules", "show", "art19.publish_tuanyuan_alert", "--lang", "en")
+
+
+def test_the_reading_pair_is_in_the_rules_data() -> None:
+    """Programs get both readings (`describe`, as /v1/rules serves it), never one in place of the other."""
+    from oblige.engine.rules.catalogue import describe
+
+    ruleset = load_ruleset()
+    d = describe(ruleset.rule("art18.analyze_trafficking_situation"))
+    assert d["reading"].startswith("「定期」 (regularly)") and d["reading_zh"].startswith("“定期”未明确周期")
+    assert "reading" not in describe(ruleset.rule("art19.publish_tuanyuan_alert"))
+
+
+@pytest.mark.parametrize("path", RULESETS, ids=["xunyang", "yunzhou"])
+def test_readings_come_in_pairs(path: Path) -> None:
+    for located in load_ruleset(path).rules:
+        assert bool(located.rule.reading) == bool(located.rule.reading_zh), located.rule.id
+
+
+def test_a_rule_is_shown_in_one_language() -> None:
+    """Under zh the labels, the rule's kind and the words joining its parts are Chinese; the parts
+    stay codes (events, fields, parameters, units, as the rule file spells them). en is English."""
+    for located in load_ruleset().rules:
+        zh = run("rules", "show", located.rule.id, "--lang", "zh")
+        body = re.sub(r"\[[^\]]*\]", "", zh.split("\n", 1)[1])  # conditions are codes: age lt child_age_limit
+        assert not ENGLISH_PHRASE.search(body), (located.rule.id, ENGLISH_PHRASE.search(body))
+        assert "  条文：" in zh and "clause" not in zh, zh
+        en = run("rules", "show", located.rule.id, "--lang", "en")
+        lines = en.splitlines()
+        assert lines[2].startswith("  clause:        ")  # the article's own words, quoted
+        assert not CJK.search(re.sub(r"「[^」]*」", "", "\n".join(lines[:2] + lines[3:]))), en
+    zh = run("rules", "show", "art10.investigate_illegal_employment", "--lang", "zh")
+    assert "（第十条，义务）" in zh and "触发时间 + labor_investigation_deadline；发生 labor_case.extended 时延长一次" in zh
+    en = run("rules", "show", "art10.investigate_illegal_employment", "--lang", "en")
+    assert "(Art. 10, obligation)" in en and "trigger + labor_investigation_deadline; extended once by" in en

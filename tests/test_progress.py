@@ -82,3 +82,48 @@ def test_the_table_costs_about_what_the_json_costs(events: Path) -> None:
         return time.perf_counter() - start
     json_time, table_time = timed("json"), timed("table")
     assert table_time < 2 * json_time + 2, (table_time, json_time)
+
+
+def test_partitions_evaluated_are_counted_on_a_terminal(events: Path) -> None:
+    """Issue 17, item 4: the spinner also counts the partitions evaluated (a subject's events, or a
+    unit's), on both paths: the workers' (JSON of a file over 2 MB) and the in-memory one (table)."""
+    code, shown = on_terminal(["eval", str(events), "--as-of", "2024-01-05", "--format", "json"])
+    assert code == 0 and "个分区" in shown and "已评估" in shown
+    code, shown = on_terminal(["eval", str(events), "--as-of", "2024-01-05", "--format", "json", "--lang", "en"])
+    assert code == 0 and "partitions evaluated" in shown
+    code, shown = on_terminal(["eval", str(events), "--as-of", "2024-01-05", "--format", "table", "--lang", "en"])
+    assert code == 0 and "partitions evaluated" in shown
+    code, shown = on_terminal(["eval", str(events), "--as-of", "2024-01-05", "--format", "json", "--quiet"])
+    assert code == 0 and shown == ""
+    piped = subprocess.run([*OBLIGE, "eval", str(events), "--as-of", "2024-01-05", "--format", "json"],
+                           capture_output=True, env={**os.environ, "OBLIGE_PROGRESS_DELAY": "0"})
+    assert piped.returncode == 0 and piped.stderr == b""
+
+
+def test_the_count_is_the_number_of_partitions(events: Path) -> None:
+    """The engine's callback ends on the number of partitions, whichever path evaluates (in memory,
+    two workers, or inline), and the document does not change for being watched."""
+    import io
+
+    from oblige import Engine
+    from oblige.facts.timeutil import parse_instant
+
+    engine = Engine.load()
+    as_of = parse_instant("2024-01-05")
+    documents, finals = [], []
+    for workers in (0, 1, 2):
+        seen: list[int] = []
+        out = io.StringIO()
+        engine.write_document(out, as_of, paths=[str(events)], workers=workers, on_partitions=seen.append)
+        assert seen and seen == sorted(seen)  # a running total
+        documents.append(out.getvalue())
+        finals.append(seen[-1])
+    plain = io.StringIO()
+    engine.write_document(plain, as_of, paths=[str(events)], workers=2)
+    assert documents == [plain.getvalue()] * 3
+    session = engine.session()
+    from oblige.facts.files import read_files
+
+    session.add_all(read_files([str(events)], engine.ruleset.units))
+    partitions = len({f.partition for f in session.facts().values()} | {("unit", u) for u in engine.duties})
+    assert finals == [partitions] * 3

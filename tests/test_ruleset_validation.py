@@ -82,3 +82,20 @@ def test_every_clause_is_in_the_shared_source_text() -> None:
         assert shared.read_text(encoding="utf-8").startswith(rs.source_text.rstrip("\n"))
     for located in rs.rules:
         assert "".join(located.rule.clause.split()) in "".join(rs.source_text.split())
+
+
+ART18_ZH = "    reading_zh: >-\n      “定期”未明确周期；解读为每季度一次，于季度最后一日到期。\n"
+ART18_EN = ("    reading: >-\n"
+            "      「定期」 (regularly) names no period; it is read as once a quarter, due on the quarter's last\n      day.\n")
+
+
+@pytest.mark.parametrize("old,new,line,message", [
+    (ART18_ZH, "", 13, "art18.analyze_trafficking_situation: reading_zh: missing Chinese reading (the rule has `reading`)"),
+    (ART18_EN, "", 13, "art18.analyze_trafficking_situation: reading: missing English reading (the rule has `reading_zh`)"),
+    (ART18_ZH, "    reading_zh: Read as once a quarter.\n", 16,
+     "art18.analyze_trafficking_situation: reading_zh: no Chinese in the Chinese reading"),
+], ids=["no reading_zh", "no reading", "reading_zh in English"])
+def test_a_reading_needs_both_languages(copy: Path, old: str, new: str, line: int, message: str) -> None:
+    """`rules show --lang` prints one reading: a rule has both (as parameters have reason and reason_zh) or none."""
+    err = broken(copy, old, new, "rules/art-18.yaml")
+    assert [str(e) for e in err.errors] == [f"{copy / 'rules' / 'art-18.yaml'}:{line}: rule_schema_error: {message}"]

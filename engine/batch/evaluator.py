@@ -12,6 +12,7 @@ and speed differ: memory follows the open partitions and the batch size, not the
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import heapq
@@ -21,14 +22,17 @@ import multiprocessing
 import os
 import sqlite3
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import IO, Any
 
+from oblige.engine.batch.early import EarlyParse
+from oblige.engine.batch.early import split_ranges as _split
 from oblige.engine.batch.runs import RunWriter, merge_runs
-from oblige.engine.batch.workers import Workers
+from oblige.engine.batch.workers import Workers, count
 from oblige.engine.core import document
 from oblige.engine.core.engine import BATCH, Engine, Partition
 from oblige.engine.core.escalation import VetoCandidate
@@ -77,31 +81,6 @@ def _row(item: Accepted, shards: int, eff: bool, order: int) -> tuple[Any, ...]:
     f = item.fact
     return (f.id, item.digest, _shard(f.partition, shards), _part_key(f.partition), f.at, int(eff), f.type, _pack(f),
             item.file, item.line, order)
-
-
-def _split(paths: list[str], parts: int) -> list[list[tuple[int, str, int, int, int]]]:
-    """Byte ranges (file index, path, start, end, first line number) of whole lines, in reading order."""
-    sizes = [os.path.getsize(p) for p in paths]
-    total = sum(sizes)
-    target = max(1, -(-total // parts))
-    ranges: list[list[tuple[int, str, int, int, int]]] = [[] for _ in range(parts)]
-    k, filled = 0, 0
-    for index, (path, size) in enumerate(zip(paths, sizes, strict=True)):
-        start, line = 0, 1
-        with open(path, "rb") as f:
-            while start < size:
-                want = min(size, start + max(1, target - filled))
-                f.seek(want)
-                f.readline()  # extend to the end of the line
-                end = min(size, f.tell()) if want < size else size
-                ranges[k].append((index, path, start, end, line))
-                f.seek(start)
-                line += f.read(end - start).count(b"\n")
-                filled += end - start
-                start = end
-                if filled >= target and k < parts - 1:
-                    k, filled = k + 1, 0
-    return [r for r in ranges if r]
 
 
 def _write_spill(spill: str, verdicts: Iterable[tuple[int, Accepted | Rejected]], shards: int, effective: int) -> str:
@@ -183,7 +162,7 @@ def _parse_stored(ruleset: Ruleset, url: str, first: int, last: int, spill: str,
     """Phase 1 for one range of the store's arrival order (runs in a worker); seq is the order key."""
     from oblige.engine.store.sql import Store, stored_verdict
 
-    store = Store(url)
+    store = Store(url, create=False)  # a store gone mid-run is an error, never an empty range read as complete
     _settle_worker()
     try:
         verdicts = ((seq, stored_verdict(source, line, body, ruleset.units))
@@ -247,6 +226,7 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
         out["ob"].extend([(o.triggered_at, o.id, row_json(o)) for o in rows.obligations])
         out["vi"].extend([(v.at, v.id, row_json(v)) for v in rows.violations])
         out["es"].extend([(e.at, e.id, row_json(e)) for e in rows.escalations])
+        count(shard, len(batch))  # partitions evaluated, read by the caller for its progress display
 
     batch: list[tuple[Partition, list[Fact]]] = []
     size = 0
@@ -270,14 +250,49 @@ def _partition(part: str) -> Partition:
     return kind, name
 
 
-class BatchEvaluator:
-    """Evaluate one batch of events, as of one instant, writing the findings document to a stream."""
+@contextlib.contextmanager
+def _reporting(workers: Workers, on_partitions: Callable[[int], None] | None, every: float = 0.25) -> Iterator[None]:
+    """Tell `on_partitions` the partitions evaluated so far, from a thread of this process that reads
+    the workers' shared counters every `every` seconds, and once more at the end."""
+    if on_partitions is None:
+        yield
+        return
+    stop = threading.Event()
+    said = [-1]
 
-    def __init__(self, engine: Engine, workers: int = 1, tmpdir: str | None = None, run_budget: int = RUN_BUDGET):
+    def say() -> None:
+        n = workers.total()
+        if n != said[0]:
+            said[0] = n
+            on_partitions(n)
+
+    def watch() -> None:
+        while not stop.wait(every):
+            say()
+
+    watcher = threading.Thread(target=watch, name="oblige-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+    say()
+
+
+class BatchEvaluator:
+    """Evaluate one batch of events, as of one instant, writing the findings document to a stream.
+
+    `on_partitions`, if given, is told the number of partitions evaluated so far (a running total,
+    from another thread of this process) while the workers evaluate."""
+
+    def __init__(self, engine: Engine, workers: int = 1, tmpdir: str | None = None, run_budget: int = RUN_BUDGET,
+                 on_partitions: Callable[[int], None] | None = None):
         self.engine = engine
         self.workers = max(1, workers)
         self.tmpdir = tmpdir
         self.run_budget = run_budget  # bytes of findings per table a worker sorts in memory (tests make it tiny)
+        self.on_partitions = on_partitions
 
     def run(self, items: Iterable[Accepted | Rejected], as_of: int, out: IO[str]) -> Summary:
         with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work, Workers(self.workers) as workers:
@@ -285,13 +300,19 @@ class BatchEvaluator:
                                  self.engine.ruleset.effective)
             return self._finish(workers, [spill], work, as_of, out)
 
-    def run_files(self, paths: list[str], as_of: int, out: IO[str], inline: bool = False) -> Summary:
+    def run_files(self, paths: list[str], as_of: int, out: IO[str], inline: bool = False,
+                  early: EarlyParse | None = None) -> Summary:
         """Like `run`, for JSON Lines files, with the parsing split across the workers too.
 
         Each worker parses a contiguous byte range (whole lines) into its own spill file; the
         ranges are in reading order, so an id already in an earlier range wins over a later one
         ("first read wins", SPEC §2), and the later one is settled as a repeat or a conflict.
-        `inline` runs the parsing in this process (tests)."""
+        `inline` runs the parsing in this process (tests); `early` is that parsing already begun
+        on these files (the caller closes it)."""
+        if early is not None and early.paths == list(paths) and early.workers.processes == self.workers:
+            spills = early.spills(self.engine.ruleset)
+            if spills is not None:
+                return self._finish(early.workers, spills, early.work, as_of, out)
         with tempfile.TemporaryDirectory(prefix="oblige-", dir=self.tmpdir) as work, Workers(self.workers) as workers:
             jobs = [(self.engine.ruleset, r, os.path.join(work, f"events-{k}.db"), self.workers)
                     for k, r in enumerate(_split(paths, self.workers))]
@@ -309,8 +330,9 @@ class BatchEvaluator:
         """Phases after parsing: settle repeats, evaluate the shards, write the document."""
         stats = self._merge(spills)
         rs = self.engine.ruleset
-        results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work, self.run_budget,
-                                                   stats["decisions"]) for k in range(self.workers)])
+        with _reporting(workers, self.on_partitions):
+            results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work, self.run_budget,
+                                                       stats["decisions"]) for k in range(self.workers)])
         events_hash = workers.submit(_events_hash, spills)  # computed by an idle worker while the document is written
         return self._write(stats, results, spills, events_hash, as_of, out)
 

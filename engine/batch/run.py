@@ -7,13 +7,14 @@ batch runtime. Both write the same bytes through `core.document.write`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+from oblige.engine.batch.early import EarlyParse, RulesetSource
 from oblige.engine.batch.workers import warm_up
 
-if TYPE_CHECKING:  # imported where used: the command line asks `warm_up_for` before it loads the engine
+if TYPE_CHECKING:  # imported where used: the command line asks `parse_early` before it loads the engine
     from oblige.engine.core.engine import Engine
     from oblige.engine.core.findings import Rejection, Summary
     from oblige.engine.store.sql import Store
@@ -59,6 +60,20 @@ def warm_up_for(paths: Sequence[str], workers: int | None) -> None:
         warm_up()
 
 
+def parse_early(paths: Sequence[str], workers: int | None, source: RulesetSource) -> EarlyParse | None:
+    """Begin parsing these files on workers now, before this process loads its engine, if they
+    will be evaluated on two or more workers (else None); pass the result to `write_document`.
+
+    The workers load the ruleset of `source` themselves. Measured at 100,000 events: the parsing
+    then starts when the fork server is ready (about 0.3 s into the command) instead of after
+    this process's own imports and ruleset (about 0.55 s)."""
+    n = workers_for_files(paths, workers)
+    if n < 2 or not _jsonl_files(paths):
+        return None
+    warm_up()
+    return EarlyParse(list(paths), n, source)
+
+
 def workers_for_store(store: Store, workers: int | None) -> int:
     if workers is not None:
         return max(0, workers)
@@ -75,9 +90,12 @@ class Written:
 
 
 def write_document(engine: Engine, out: IO[str], as_of: int, *, paths: Sequence[str] | None = None,
-                   store: Store | None = None, workers: int | None = None) -> Written:
+                   store: Store | None = None, workers: int | None = None, early: EarlyParse | None = None,
+                   on_partitions: Callable[[int], None] | None = None) -> Written:
     """Evaluate the events of `paths` (JSON Lines or arrays; `-` is standard input) or of `store`
-    as of `as_of` and write the findings document to `out`.
+    as of `as_of` and write the findings document to `out`; `early` is `parse_early` of the same
+    paths and workers. `on_partitions` is told the number of partitions evaluated so far, now
+    and then (for a progress display; possibly from another thread).
 
     Raises `InputError` for a file that cannot be opened, `BrokenProcessPool` when a worker died."""
     from oblige.engine.batch.evaluator import BatchEvaluator
@@ -87,7 +105,7 @@ def write_document(engine: Engine, out: IO[str], as_of: int, *, paths: Sequence[
     if store is not None:
         n = workers_for_store(store, workers)
         if n:
-            return Written(BatchEvaluator(engine, n).run_store(store.url, store.max_seq(), as_of, out))
+            return Written(BatchEvaluator(engine, n, on_partitions=on_partitions).run_store(store.url, store.max_seq(), as_of, out))
         from oblige.engine.store.sql import stored_items
 
         session.add_all(stored_items(store, engine.ruleset.units))
@@ -95,9 +113,9 @@ def write_document(engine: Engine, out: IO[str], as_of: int, *, paths: Sequence[
         assert paths is not None
         n = workers_for_files(paths, workers)
         if n and _jsonl_files(paths):  # parse on every worker too
-            return Written(BatchEvaluator(engine, n).run_files(list(paths), as_of, out))
+            return Written(BatchEvaluator(engine, n, on_partitions=on_partitions).run_files(list(paths), as_of, out, early=early))
         if n:
-            return Written(BatchEvaluator(engine, n).run(read_files(paths, engine.ruleset.units), as_of, out))
+            return Written(BatchEvaluator(engine, n, on_partitions=on_partitions).run(read_files(paths, engine.ruleset.units), as_of, out))
         session.add_all(read_files(paths, engine.ruleset.units))
-    summary, rejected = session.write_document(out, as_of)
+    summary, rejected = session.write_document(out, as_of, on_partitions)
     return Written(summary, rejected)

@@ -12,6 +12,7 @@ while the executor raises `BrokenProcessPool`, which the command line reports.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,12 +41,44 @@ def warm_up() -> None:
     forkserver.ensure_running()
 
 
+_job = threading.local()  # .counts: the counters of the run whose job this thread is running
+
+
+def _share_counts(counts: Any) -> None:
+    """A worker's initializer: its jobs count into the run's shared counters."""
+    _job.counts = counts
+
+
+def count(slot: int, n: int) -> None:
+    """Add `n` to counter `slot` of the run whose job is running here (progress that the caller
+    reads while it waits: e.g. partitions evaluated, one slot per shard); nothing outside a run."""
+    counts = getattr(_job, "counts", None)
+    if counts is not None:
+        counts[slot] += n
+
+
 class Workers:
-    """`processes` spawned workers, started on first use; with one process, everything runs here."""
+    """`processes` spawned workers, started on first use; with one process, everything runs here.
+
+    `counts` are counters in shared memory that jobs add to with `count` (one writer per slot,
+    so no lock) and the caller reads at any time, e.g. for a progress display."""
 
     def __init__(self, processes: int):
         self.processes = max(1, processes)
         self._executor: ProcessPoolExecutor | None = None
+        self._counts: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def counts(self) -> Any:
+        with self._lock:
+            if self._counts is None:  # on first use (a few milliseconds: shared memory is mapped)
+                self._counts = _context().RawArray("q", self.processes)
+            return self._counts
+
+    def total(self) -> int:
+        """The counters added up."""
+        return sum(self._counts) if self._counts is not None else 0
 
     def __enter__(self) -> Workers:
         return self
@@ -59,22 +92,32 @@ class Workers:
         if self._executor is None:
             # a worker exits after each job and a fresh one is spawned at once: the memory a
             # phase leaves in a worker goes back to the system before the next phase
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=_context(), max_tasks_per_child=1)
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=_context(), max_tasks_per_child=1,
+                                                 initializer=_share_counts, initargs=(self.counts,))
         return self._executor
 
     def map(self, function: Callable[..., T], jobs: list[tuple[Any, ...]], inline: bool = False) -> list[T]:
         """Run jobs, one per worker, and return their results in order (here when one job or `inline`)."""
         if inline or self.processes == 1 or len(jobs) == 1:
-            return [function(*job) for job in jobs]
+            return self._here(lambda: [function(*job) for job in jobs])
         futures = [self._submit(function, job) for job in jobs]
         return [future.result() for future in futures]
 
     def submit(self, function: Callable[..., T], *args: Any) -> Callable[[], T]:
         """Start one job in the background; the returned function waits for its result."""
         if self.processes == 1:
-            value = function(*args)
+            value = self._here(lambda: function(*args))
             return lambda: value
         return self._submit(function, args).result
+
+    def _here(self, run: Callable[[], T]) -> T:
+        """Run jobs in this thread, counting into this run's counters."""
+        saved = getattr(_job, "counts", None)
+        _job.counts = self.counts
+        try:
+            return run()
+        finally:
+            _job.counts = saved
 
     def _submit(self, function: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
         try:

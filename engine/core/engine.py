@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, TYPE_CHECKING
 
 from oblige.engine.core.compile import compile_ruleset
@@ -22,6 +22,7 @@ from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected
 
 if TYPE_CHECKING:
+    from oblige.engine.batch.early import EarlyParse
     from oblige.engine.batch.run import Written
     from oblige.engine.core.session import Session
     from oblige.engine.store.sql import Store
@@ -68,19 +69,23 @@ class Engine:
 
         return Session(self)
 
-    def evaluate(self, items: Iterable[Accepted | Rejected], as_of: int) -> Findings:
-        """One batch in memory: read everything, then evaluate as of `as_of`."""
+    def evaluate(self, items: Iterable[Accepted | Rejected], as_of: int,
+                 on_partitions: Callable[[int], None] | None = None) -> Findings:
+        """One batch in memory: read everything, then evaluate as of `as_of` (`on_partitions`: as in
+        `Session.findings`)."""
         session = self.session()
         session.add_all(items)
-        return session.findings(as_of)
+        return session.findings(as_of, on_partitions)
 
     def write_document(self, out: IO[str], as_of: int, *, paths: Sequence[str] | None = None,
-                       store: Store | None = None, workers: int | None = None) -> Written:
+                       store: Store | None = None, workers: int | None = None, early: EarlyParse | None = None,
+                       on_partitions: Callable[[int], None] | None = None) -> Written:
         """Evaluate files or a store and write the findings document, choosing the path by size
         (in memory, or bounded memory on `workers` processes): see `oblige.engine.batch.run`."""
         from oblige.engine.batch.run import write_document
 
-        return write_document(self, out, as_of, paths=paths, store=store, workers=workers)
+        return write_document(self, out, as_of, paths=paths, store=store, workers=workers, early=early,
+                              on_partitions=on_partitions)
 
     def match(self, partitions: Sequence[tuple[Partition, Sequence[Fact]]]) -> dict[Partition, Grouped]:
         """Match several partitions in as few durable_rules calls as possible.

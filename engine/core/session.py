@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Literal
 
 from oblige.engine.core import document
@@ -23,6 +23,7 @@ from oblige.facts.events import SUBJECT_PARTITION, UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected
 
 AddResult = Literal["new", "duplicate", "conflict"]
+PROGRESS_STEP = 2000  # partitions evaluated between two calls of a progress callback
 
 
 def _sorted(rows: Rows) -> Rows:
@@ -104,12 +105,23 @@ class Session:
             self._parts.setdefault(key, []).sort(key=lambda f: (f.at, f.id))
         self._cache.update(self.engine.match([(k, self._parts[k]) for k in stale]))
 
-    def _evaluate(self, keys: list[Partition], as_of: int) -> tuple[Rows, PartitionEvaluator]:
-        """Findings of these partitions (matched where stale) and the evaluator that made them."""
-        self._refresh(keys)
+    def _evaluate(self, keys: list[Partition], as_of: int,
+                  on_partitions: Callable[[int], None] | None = None) -> tuple[Rows, PartitionEvaluator]:
+        """Findings of these partitions (matched where stale) and the evaluator that made them;
+        `on_partitions` is told how many are done after each `PROGRESS_STEP` of them."""
         evaluator = PartitionEvaluator(self.engine, as_of, self._decisions)
-        rows = evaluator.evaluate([(k, self._parts.get(k, [])) for k in keys],
-                                  {k: self._cache.get(k, Grouped()) for k in keys})
+        step = PROGRESS_STEP if on_partitions is not None else max(1, len(keys))
+        rows = Rows([], [], [])
+        for start in range(0, len(keys), step):  # in order: the escalator sees violations as in one pass
+            chunk = keys[start:start + step]
+            self._refresh(chunk)
+            done = evaluator.evaluate([(k, self._parts.get(k, [])) for k in chunk],
+                                      {k: self._cache.get(k, Grouped()) for k in chunk})
+            rows.obligations += done.obligations
+            rows.violations += done.violations
+            rows.escalations += done.escalations
+            if on_partitions is not None:
+                on_partitions(start + len(chunk))
         return rows, evaluator
 
     def findings_for(self, subject: str, as_of: int) -> Findings:
@@ -127,12 +139,13 @@ class Session:
                                         after_as_of=sum(1 for f in facts if f.at > as_of))
         return self._document(_sorted(rows), evaluator.tally, read, [], None, as_of, {"subject": subject})
 
-    def _collect(self, as_of: int) -> tuple[Rows, Tally, document.InputCounts, list[Rejection], Receipt]:
+    def _collect(self, as_of: int, on_partitions: Callable[[int], None] | None = None,
+                 ) -> tuple[Rows, Tally, document.InputCounts, list[Rejection], Receipt]:
         """Every partition evaluated and the ladder finished: the document's parts, as rows."""
         engine = self.engine
         with self._lock:
             keys = sorted(set(self._parts) | {(UNIT_PARTITION, unit) for unit in engine.duties})
-            rows, evaluator = self._evaluate(keys, as_of)
+            rows, evaluator = self._evaluate(keys, as_of, on_partitions)
             finals = document.finish(engine, as_of, self._decisions, [evaluator.vetoes], evaluator.tally)
             rows.escalations += finals
             if not self._times_sorted:
@@ -145,13 +158,16 @@ class Session:
             stamp = document.receipt(engine, self.events_hash(), as_of)
         return _sorted(rows), evaluator.tally, read, rejected, stamp
 
-    def findings(self, as_of: int) -> Findings:
-        rows, tally, read, rejected, stamp = self._collect(as_of)
+    def findings(self, as_of: int, on_partitions: Callable[[int], None] | None = None) -> Findings:
+        """Every finding as of `as_of`; `on_partitions`, if given, is told the number of partitions
+        evaluated so far as they are (for a progress display)."""
+        rows, tally, read, rejected, stamp = self._collect(as_of, on_partitions)
         return self._document(rows, tally, read, rejected, stamp, as_of, None)
 
-    def write_document(self, out: IO[str], as_of: int) -> tuple[Summary, list[Rejection]]:
+    def write_document(self, out: IO[str], as_of: int,
+                       on_partitions: Callable[[int], None] | None = None) -> tuple[Summary, list[Rejection]]:
         """The findings document as of `as_of`, written as JSON without building a model per finding."""
-        rows, tally, read, rejected, stamp = self._collect(as_of)
+        rows, tally, read, rejected, stamp = self._collect(as_of, on_partitions)
         head = document.summary(read, tally)
         document.write(out, self.engine.ruleset.name, as_of, head, map(row_json, rows.obligations),
                        map(row_json, rows.violations), map(row_json, rows.escalations),

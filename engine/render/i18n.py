@@ -26,6 +26,7 @@ UI: dict[str, dict[str, str]] = {
            "p_read": "已读取 {n:,} 条", "p_evaluating": "正在评估", "p_storing": "正在存储事件", "p_writing": "正在评估并写出结果",
            "p_keeping": "正在更新已保存的结论", "p_kept": "已推导 {n:,} 个分区",
            "agenda": "{unit} 待办事项（{start} 至 {end} 到期）", "agenda_then": "逾期后", "agenda_none": "此期间没有到期的待办事项。",
+           "p_partitions": "已评估 {n:,} 个分区",  # a partition: one subject's events, or one unit's
            # filled from the ladder (labels.basis_note): levels, the deciding unit and the basis label
            "basis_note": "{by_rule}依规发出；{proposed_levels}由{decider}考核决定，本表“{proposed}”仅为向其提出的建议。",
            "headline": "{name} 截至 {as_of}：事件 {events} 条（重复 {duplicates}，拒绝 {rejected}，生效前 {before}，"
@@ -44,7 +45,7 @@ UI: dict[str, dict[str, str]] = {
            "rule_title": "Rule", "explain_hint": "To see why a finding exists (ID: an id above):",
            "p_events": "reading events", "p_stored": "reading the stored events", "p_records": "reading unit records",
            "p_read": "{n:,} read", "p_evaluating": "evaluating", "p_storing": "storing events",
-           "p_writing": "evaluating and writing the document",
+           "p_writing": "evaluating and writing the document", "p_partitions": "{n:,} partitions evaluated",
            "p_keeping": "bringing the kept findings up to date", "p_kept": "{n:,} partitions derived",
            "agenda": "What falls due for {unit} ({start} to {end})", "agenda_then": "if left undone",
            "agenda_none": "Nothing falls due in this window.",

@@ -39,22 +39,25 @@ def _read_model(model: Any, path: Path) -> tuple[Any, Any, list[RuleError]]:
     return value, raw, errors
 
 
-def _load_units(path: Path, units_file: Path | None) -> tuple[UnitRegistry | None, list[RuleError]]:
+def _load_units(path: Path, units_file: Path | None) -> tuple[UnitRegistry | None, frozenset[str], list[RuleError]]:
+    """The unit registry (the ruleset's own, or `units_file`'s members with its others) and the
+    codes of the ruleset's own units file (the reporters table may name them)."""
     base = path / "units.yaml"
     try:
         own = load_units(base, ())
         raw, _ = read_yaml(base)
         others = tuple(Unit.model_validate(u) for u in (raw.get("others") or []))
+        own_codes = own.codes | {u.code for u in others}
         if units_file is None:
-            return UnitRegistry(members=own.members, others=others), []
-        return load_units(units_file, others), []
+            return UnitRegistry(members=own.members, others=others), own_codes, []
+        return load_units(units_file, others), own_codes, []
     except UnitsFileError as exc:  # each line "file[:line]: message"
         out = []
         for problem in str(exc).splitlines():
             where, _, message = problem.partition(": ")
             file, _, line = where.partition(":")
             out.append(RuleError(file, int(line) if line.isdigit() else 0, "units_error", message))
-        return None, out
+        return None, frozenset(), out
 
 
 def load_ruleset(path: Path | str | None = None, params_file: Path | str | None = None,
@@ -83,15 +86,14 @@ def load_ruleset(path: Path | str | None = None, params_file: Path | str | None 
     params, errs = build_params(specs, overrides, str(params_file or root / "parameters.yaml"))
     errors += errs
 
-    units, errs = _load_units(root, Path(units_file) if units_file else None)
+    units, own_codes, errs = _load_units(root, Path(units_file) if units_file else None)
     errors += errs
     if units is not None and (root / "reporters.yaml").is_file():
         table, _, errs = _read_model(ReporterTable, root / "reporters.yaml")
         errors += errs
         if table is not None:
-            own = load_units(root / "units.yaml", units.others)
             errors += [RuleError(str(root / "reporters.yaml"), 0, "rule_ref_error", problem)
-                       for problem in table.problems(units.codes | own.codes)]
+                       for problem in table.problems(units.codes | own_codes)]
             units = units.model_copy(update={"reporters": table})
 
     rules: list[Located] = []

@@ -164,6 +164,11 @@ class _RuleBase(_Strict):
     clause: str = Field(min_length=4)
     title: Title
     note: str | None = None
+    # where the SPEC is silent: what was chosen, and why; in English (Chinese only as 「」 quotations)
+    # and in Chinese, as parameters carry `reason` and `reason_zh`: each --lang shows its own, so
+    # one is required with the other (engine.rules.validate)
+    reading: str | None = Field(default=None, min_length=4)
+    reading_zh: str | None = Field(default=None, min_length=2)
 
 
 class ObligationRule(_RuleBase):
@@ -174,7 +179,6 @@ class ObligationRule(_RuleBase):
     fulfilled_by: Fulfilment
     deadline: Deadline = Field(default_factory=Deadline)
     discharged_by: list[EventPattern] = Field(default_factory=list)  # the duty's reason ceased (SPEC §1)
-    reading: str | None = None  # where the SPEC is silent: what was chosen, and why
 
     @model_validator(mode="after")
     def _consistent(self) -> ObligationRule:
@@ -210,7 +214,6 @@ class ProhibitionRule(_RuleBase):
     act: EventPattern
     charged: str  # a unit code, "event.unit" or "external"
     while_open: WhileOpen | None = None
-    reading: str | None = None
 
 
 Rule = ObligationRule | ProhibitionRule

@@ -20,6 +20,7 @@ from oblige.facts.vocabulary import ALL_TYPES, CASE, UNIT_LEVEL
 
 EVENT_UNIT = "event.unit"
 _SPACE = re.compile(r"\s+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _normal(text: str) -> str:
@@ -89,12 +90,12 @@ class _Checker:
         own = load_units(ruleset.path / "units.yaml", ruleset.units.others)
         self.unit_codes = own.codes | ruleset.units.codes
 
-    def err(self, where: Located | None, code: str, message: str, file: str | None = None) -> None:
+    def err(self, where: Located | None, code: str, message: str, file: str | None = None, at: str | None = None) -> None:
         if where is None:
             self.errors.append(RuleError(file or str(self.rs.path), 0, code, message))
             return
-        # "trigger.where.age: ..." -> the line of that very key in the rule's YAML
-        path = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", message.split(":", 1)[0]) if p)
+        # "trigger.where.age: ..." -> the line of that very key in the rule's YAML (or of the key `at`)
+        path = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", at or message.split(":", 1)[0]) if p)
         line = line_of(where.raw, path) if where.raw is not None else where.line
         self.errors.append(RuleError(where.file, line or where.line, code, message, where.rule.id, where.article))
 
@@ -208,6 +209,16 @@ class _Checker:
             self.pattern(where, rule.while_open.opened_by, "while_open.opened_by", "case")
             self.pattern(where, rule.while_open.closed_by, "while_open.closed_by", "case")
 
+    def reading(self, where: Located, rule: ObligationRule | ProhibitionRule) -> None:
+        """A reading in both languages or in neither: `rules show --lang` prints the one asked for,
+        never the other language in its place (as parameters carry `reason` and `reason_zh`)."""
+        if rule.reading and not rule.reading_zh:
+            self.err(where, "rule_schema_error", "reading_zh: missing Chinese reading (the rule has `reading`)", at="reading")
+        elif rule.reading_zh and not rule.reading:
+            self.err(where, "rule_schema_error", "reading: missing English reading (the rule has `reading_zh`)", at="reading_zh")
+        elif rule.reading_zh and not _CJK.search(rule.reading_zh):
+            self.err(where, "rule_schema_error", "reading_zh: no Chinese in the Chinese reading")
+
     def run(self) -> list[RuleError]:
         rs = self.rs
         seen: dict[str, Located] = {}
@@ -225,6 +236,7 @@ class _Checker:
                 self.obligation(where, rule)
             else:
                 self.prohibition(where, rule)
+            self.reading(where, rule)
         header_file = str(rs.path / "ruleset.yaml")
         ladder = rs.header.escalation
         for level in LEVELS:

@@ -1,0 +1,72 @@
+"""`oblige rules list` and `oblige rules show` for people, in one language.
+
+The rule as data is `engine.rules.catalogue.describe` (codes, and both readings, as a program
+wants them); this module only lays it out, so that cli.py chooses and prints but never formats.
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from oblige.engine.render.i18n import article_label
+from oblige.engine.render.labels import parameter_words
+from oblige.engine.rules.catalogue import describe
+from oblige.engine.rules.ruleset import Located, Ruleset
+
+# the fields of a rule in the order a reader of the article meets them
+FIELDS = ("clause", "action", "duty_bearer", "trigger", "fulfilled_by", "deadline", "discharged_by", "act", "charged",
+          "while_open", "reading")
+# field names as labels: en keeps the field names (as the YAML spells them); zh names them in words
+LABELS = {"zh": {"clause": "条文", "action": "事项", "duty_bearer": "义务主体", "trigger": "触发条件",
+                 "fulfilled_by": "履行方式", "deadline": "期限", "discharged_by": "事由消除", "act": "行为",
+                 "charged": "责任单位", "while_open": "适用期间", "reading": "解读", "parameters": "参数"},
+          "en": {}}
+KINDS = {"zh": {"obligation": "义务", "prohibition": "禁止行为", "breach": "履职不当"}, "en": {}}
+LABEL_WIDTH = 15  # terminal columns of a label with its colon (a Chinese character takes two)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def label(key: str, lang: str) -> str:
+    """A field's label with its colon, padded to LABEL_WIDTH columns: `deadline:      `, `期限：        `."""
+    text = LABELS[lang][key] + "：" if key in LABELS[lang] else key + ":"
+    return text + " " * max(0, LABEL_WIDTH - _width(text))
+
+
+def reading(d: dict[str, Any], lang: str) -> str | None:
+    """The reading in `lang` only: the Chinese one under zh, the English one under en (a ruleset
+    has both or neither, checked by `rules validate`)."""
+    return d.get("reading_zh") if lang == "zh" else d.get("reading")
+
+
+def list_line(d: dict[str, Any], lang: str) -> str:
+    """One line of `rules list`: id, article, kind, action and the title in `lang`."""
+    return f"{d['id']:<44} art.{d['article']:<3} {d['kind']:<11} {d.get('action', '-'):<40} {d['title'][lang]}"
+
+
+def rule_list(ruleset: Ruleset, article: int | None, lang: str) -> list[str]:
+    """`rules list`: a line per rule, those of `article` only when one is given."""
+    return [list_line(describe(located), lang) for located in ruleset.rules
+            if article is None or located.article == article]
+
+
+def rule_text(located: Located, ruleset: Ruleset, lang: str) -> str:
+    """`rules show`: a rule as a reader of the article sees it, with its quoted clause, its reading
+    and its parameters (the code, then title, value, basis and reason in `lang`)."""
+    d = describe(located, ruleset, lang)
+    values = {key: d[key] for key in FIELDS if key in d}
+    if "reading" in values:
+        values["reading"] = reading(d, lang)
+    kind = KINDS[lang].get(d["kind"], d["kind"])
+    head = (f"{d['id']}  （{article_label(d['article'], lang)}，{kind}）" if lang == "zh" else
+            f"{d['id']}  ({article_label(d['article'], lang)}, {kind})")
+    lines = [f"{head}  {d['file']}:{d['line']}", f"  {d['title'][lang]}"]
+    lines += [f"  {label(key, lang)}{value}" for key, value in values.items()]
+    if d["parameters"]:
+        lines.append("  " + label("parameters", lang).rstrip())
+        for p in d["parameters"]:
+            words = parameter_words(ruleset, p["name"], lang)
+            lines.append(f"    {p['name']}: {words['title']} = {words['value']} — {words['basis']}: {words['reason']}")
+    return "\n".join(lines) + "\n"
