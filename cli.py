@@ -750,24 +750,28 @@ def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None,
     instant = _as_of(as_of)
     engine = _engine(ruleset_path, params_file, units_file)
     session = engine.session()
+    found = None
     with _guard():
         if files:
             from oblige.facts.files import read_files
 
             session.add_all(read_files(files, engine.ruleset.units))
         else:
+            from oblige.engine.store.live import explain_inputs
             from oblige.engine.store.sql import stored_items
 
             assert db_url is not None
             store = _store(db_url)
             try:
-                session.add_all(stored_items(store, engine.ruleset.units))
+                found = explain_inputs(engine, store, finding_id, instant)  # its partition only, from the kept rows
+                if found is None:
+                    session.add_all(stored_items(store, engine.ruleset.units))
             finally:
                 store.close()
-    findings = session.findings(instant)
+    findings, facts = found if not files and found is not None else (session.findings(instant), session.facts())
     lang = lang or engine.ruleset.header.default_lang
     try:
-        doc = explain(finding_id, findings, engine.ruleset, session.facts(), lang)
+        doc = explain(finding_id, findings, engine.ruleset, facts, lang)
     except UnknownFinding as exc:
         _fail(str(exc))
     if fmt == "json":

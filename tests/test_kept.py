@@ -106,3 +106,28 @@ def test_pages_add_up_to_the_document(engine: Engine, tmp_path_factory, events, 
         assert got == {k: whole[k] for k in got}
     finally:
         store.close()
+
+
+def test_explaining_from_one_partition_equals_explaining_from_everything(engine: Engine, store: Store) -> None:
+    """`explain --db` and /v1/explain evaluate only the finding's partition (and the deciding body's
+    events), with the vetoes as the kept reader gives them: every explanation is the same."""
+    from oblige.engine.render.explain import explain
+    from oblige.engine.store.live import explain_inputs
+    from oblige.facts.files import read_files
+    from tests.conftest import ROOT
+
+    files = [str(ROOT / "examples" / "events.jsonl"), str(ROOT / "examples" / "more.jsonl")]
+    store.ingest(read_files(files, engine.ruleset.units), "x")
+    for day in ("2023-02-01", "2024-06-30"):
+        as_of = parse_instant(day)
+        session = engine.session()
+        session.add_all(read_files(files, engine.ruleset.units))
+        whole, facts = session.findings(as_of), session.facts()
+        ids = [f.id for f in (*whole.obligations, *whole.violations, *whole.escalations)][::4]
+        ids += [e.id for e in whole.escalations if e.level == "one_vote_veto" or e.basis == "determined"]
+        assert any(e.level == "one_vote_veto" for e in whole.escalations)
+        for finding_id in ids:
+            found = explain_inputs(engine, store, finding_id, as_of)
+            assert found is not None
+            assert explain(finding_id, found[0], engine.ruleset, found[1], "en") == \
+                explain(finding_id, whole, engine.ruleset, facts, "en"), finding_id

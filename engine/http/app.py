@@ -26,7 +26,15 @@ from oblige.engine.core.findings import BASES, LEVELS, STATUSES, Findings
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.engine.render.explain import UnknownFinding, explain
 from oblige.engine.rules.catalogue import describe
-from oblige.engine.store.live import PagingError, agenda, keep, stored_document, stored_list, warm_receipt
+from oblige.engine.store.live import (
+    PagingError,
+    agenda,
+    explain_inputs,
+    keep,
+    stored_document,
+    stored_list,
+    warm_receipt,
+)
 from oblige.engine.store.sql import IngestReport, Store, StoreError, stored_items
 from oblige.facts.reader import (
     Accepted,
@@ -391,11 +399,14 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             raise HTTPException(status_code=422, detail="lang: zh or en")
         instant = as_of_param(as_of)
         with expensive():
-            session = engine.session()
-            session.add_all(stored_items(open_store(), units))
-            visible = scope(session.findings(instant), who)
+            found = explain_inputs(engine, open_store(), finding_id, instant)  # its partition only, from the kept rows
+            if found is None:
+                session = engine.session()
+                session.add_all(stored_items(open_store(), units))
+                found = session.findings(instant), session.facts()
+            visible = scope(found[0], who)
             try:
-                return JSONResponse(_no_paths(explain(finding_id, visible, engine.ruleset, session.facts(), lang)))
+                return JSONResponse(_no_paths(explain(finding_id, visible, engine.ruleset, found[1], lang)))
             except UnknownFinding:
                 pass
         raise HTTPException(status_code=404, detail=f"no finding {shown(finding_id)} visible to this token")

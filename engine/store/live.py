@@ -22,10 +22,12 @@ from oblige.engine.core.engine import Engine
 from oblige.engine.core.escalation import _year_end, chargeable
 from oblige.engine.core.filters import Filters, narrow
 from oblige.engine.core.findings import Findings, Summary
+from oblige.engine.core.rows import to_model
 from oblige.engine.store.kept import Keeper, Refreshed
-from oblige.engine.store.kept_tables import OBLIGATIONS
+from oblige.engine.store.kept_tables import ESCALATIONS, OBLIGATIONS, VIOLATIONS
 from oblige.engine.store.reads import LISTS, Cursor, CursorError, Reader
-from oblige.engine.store.sql import Store, StoreError, stored_items
+from oblige.engine.store.sql import EVENTS, Store, StoreError, stored_items, stored_verdict
+from oblige.facts.events import Fact
 from oblige.facts.timeutil import format_instant, parse_instant, year_of
 
 P = ParamSpec("P")
@@ -156,6 +158,40 @@ def stored_list(engine: Engine, store: Store, name: str, as_of: int, filters: Fi
     items: list[str] = getattr(page, name)
     following = page.next
     return items, following, counts[name]
+
+
+@_database
+def explain_inputs(engine: Engine, store: Store, finding_id: str, as_of: int) -> tuple[Findings, dict[str, Fact]] | None:
+    """What an explanation of one finding needs, without evaluating every stored event: the events
+    of the partition the kept finding belongs to (and the deciding body's), evaluated alone, with
+    the escalations that need every partition (vetoes, decided measures) as the kept reader gives
+    them. None where the kept findings are not this engine's (evaluate everything instead)."""
+    keeper, refreshed = keep(engine, store)
+    if refreshed is None:
+        return None
+    reader = Reader(keeper)
+    with store._reading() as conn:
+        part = None
+        for table in (OBLIGATIONS, VIOLATIONS, ESCALATIONS):
+            part = conn.execute(select(table.c.part).where(table.c.id == finding_id).limit(1)).scalar()
+            if part is not None:
+                break
+        escalator, finals = reader._finals(conn, as_of, reader._decisions(conn), Filters())
+        if part is None:  # a veto or a decided measure: explained with the violation it rests on, if any
+            final = next((e for e, _ in finals if e.id == finding_id), None)
+            behind = final.because[0] if final is not None else None
+            if behind is not None:
+                part = conn.execute(select(VIOLATIONS.c.part).where(VIOLATIONS.c.id == behind).limit(1)).scalar()
+        query = select(EVENTS.c.source, EVENTS.c.line, EVENTS.c.body).where(
+            EVENTS.c.type.in_(sorted(engine.decision_types)) | (EVENTS.c.part == part))
+        rows = conn.execute(query.order_by(EVENTS.c.seq)).all()
+    session = engine.session()
+    session.add_all(stored_verdict(source, line, body, engine.ruleset.units) for source, line, body in rows)
+    findings = session.findings(as_of)
+    levels = {"one_vote_veto"}
+    kept = [e for e in findings.escalations if e.level not in levels and e.basis != "determined"]
+    every = sorted(kept + [to_model(e) for e, _ in finals], key=lambda e: (e.at, e.id))
+    return findings.model_copy(update={"escalations": every}), session.facts()
 
 
 @dataclass(frozen=True)
