@@ -499,3 +499,25 @@ def test_expensive_requests_are_bounded(engine: Engine, tmp_path: Path) -> None:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+# --- 3c. text after a JSON array is rejected, never dropped unsaid --------------------------------------
+
+def test_text_after_an_array_is_rejected_not_dropped(engine: Engine, tmp_path: Path, trust_server: str) -> None:
+    second = {**GOOD, "id": "after-1"}
+    text = "[" + json.dumps(GOOD) + "]\n\n[" + json.dumps(second) + "]\n"
+    items = list(read_array(text, "f", engine.ruleset.units))
+    assert isinstance(items[0], Accepted) and len(items) == 2
+    assert isinstance(items[1], Rejected) and items[1].line == 3 and "text after the array's closing ]" in items[1].error
+    path = tmp_path / "two.json"
+    path.write_text(text, encoding="utf-8")
+    r = cli("eval", str(path), "--as-of", AS_OF, "--format", "json", cwd=tmp_path)
+    no_traceback(r)
+    assert r.returncode == 3 and f"rejected: {path}:3: malformed JSON: text after the array's closing ]" in r.stderr
+    assert json.loads(r.stdout)["summary"]["events"] == 1
+    for content in (text, "[]\x00", "[] garbage"):
+        for where in ("/v1/events", "/v1/evaluate"):
+            resp = httpx.post(f"{trust_server}{where}", content=content,
+                              headers={**auth(ADMIN), "Content-Type": "application/json"})
+            assert resp.status_code == 422 and "text after the array's closing ]" in resp.json()["detail"], resp.text
+

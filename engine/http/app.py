@@ -132,7 +132,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                 items.append(item)
                 if len(items) > limits.max_events:
                     raise HTTPException(status_code=413, detail=f"more than {limits.max_events} events in one request")
-            if items and isinstance(items[-1], Rejected) and "the rest of the array" in items[-1].error:
+            if items and isinstance(items[-1], Rejected) and items[-1].error.endswith("cannot be read"):
                 bad = items[-1]
                 raise HTTPException(status_code=422, detail=f"line {bad.line}: {bad.error}")
             return items, None
