@@ -521,3 +521,131 @@ def test_text_after_an_array_is_rejected_not_dropped(engine: Engine, tmp_path: P
                               headers={**auth(ADMIN), "Content-Type": "application/json"})
             assert resp.status_code == 422 and "text after the array's closing ]" in resp.json()["detail"], resp.text
 
+
+# --- 2b. a fault in the middle of a worker-process `findings` ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def big_store(engine: Engine, tmp_path_factory) -> tuple[Path, int]:
+    """A store over the size at which `findings` evaluates on worker processes, checkpointed into one file."""
+    from oblige.engine.batch.run import LARGE_STORE
+
+    n = LARGE_STORE + 1000
+    path = tmp_path_factory.mktemp("big") / "big.db"
+    store = Store(f"sqlite:///{path}")
+    lines = [json.dumps({**GOOD, "id": f"big-{i}", "subject": f"c-{i}"}) for i in range(n)]
+    assert store.ingest(read_lines(lines, "big", engine.ruleset.units), "big").stored == n
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path, n
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.write_bytes(source.read_bytes())
+    return target
+
+
+@pytest.mark.parametrize("fault", ["removed", "truncated"])
+def test_a_store_gone_mid_run_is_an_error_not_an_empty_document(engine: Engine, big_store: tuple[Path, int],
+                                                               tmp_path: Path, fault: str) -> None:
+    """The store is opened and counted, then goes before the workers read it: a worker must not make a
+    new empty store there and read its range as empty (a complete-looking document of fewer events)."""
+    import io
+
+    path = _copy(big_store[0], tmp_path / "s.db")
+    store = Store(f"sqlite:///{path}", create=False)
+    assert store.count() == big_store[1]
+    if fault == "removed":
+        path.unlink()
+    else:
+        with path.open("r+b") as f:
+            f.truncate(0)
+    out = io.StringIO()
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            engine.write_document(out, parse_instant(AS_OF), store=store, workers=2)
+        except BaseException as exc:  # judged below
+            raised.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=120)  # liveness only: a failed run must end, not wait for its workers forever
+    assert not runner.is_alive(), "the run did not end"
+    store.close()
+    assert len(raised) == 1 and isinstance(raised[0], StoreError), raised
+    assert out.getvalue() == ""
+    assert not path.exists() if fault == "removed" else path.stat().st_size == 0  # nothing made in its place
+
+
+def _corrupt_second_half(path: Path) -> None:
+    """Zero some table pages of the later events: opening, counting (an index) and the first worker's
+    range still read, the second worker's range does not."""
+    with sqlite3.connect(path) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'oblige_events' AND pagetype = 'leaf' "
+                                            "ORDER BY pageno")]
+    with path.open("r+b") as f:
+        for page in pages[len(pages) * 3 // 4:len(pages) * 3 // 4 + 8]:
+            f.seek((page - 1) * size)
+            f.write(b"\0" * size)
+
+
+def test_a_corrupt_store_mid_findings_is_exit_2_and_no_document(big_store: tuple[Path, int], tmp_path: Path) -> None:
+    path = _copy(big_store[0], tmp_path / "c.db")
+    _corrupt_second_half(path)
+    store = Store(f"sqlite:///{path}", create=False)
+    assert store.count() == big_store[1]  # the fault is met mid-run, by a worker, not on opening
+    store.close()
+    out = tmp_path / "out.json"
+    for extra in ([], ["--out", str(out)]):
+        r = cli("findings", "--db", f"sqlite:///{path}", "--as-of", AS_OF, "--format", "json", *extra, cwd=tmp_path)
+        _one_line_exit_2(r, "malformed")
+        assert r.stdout == ""
+    assert not out.exists() and list(tmp_path.glob(".oblige-*")) == []
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(c) for c in children]
+        todo += [int(c) for c in children]
+    return found
+
+
+def test_a_worker_killed_mid_findings_is_exit_4_and_no_document(big_store: tuple[Path, int], tmp_path: Path) -> None:
+    import signal
+
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen([*OBLIGE, "findings", "--db", f"sqlite:///{big_store[0]}", "--as-of", AS_OF, "--format", "json",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT.parent)})
+    killed = None
+    deadline = time.monotonic() + 120  # liveness only
+    while killed is None and proc.poll() is None and time.monotonic() < deadline:
+        workers = [p for p in _descendants(proc.pid) if _descendants(p) == [] and p not in _direct(proc.pid)]
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed = workers[0]
+        else:
+            time.sleep(0.005)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert killed is not None, "no worker process was seen"
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert proc.returncode == 4 and len(lines) == 1 and lines[0].startswith("oblige: a worker process died"), stderr[-2000:]
+    assert "Traceback" not in stderr and stdout == ""
+    assert not out.exists() and list(tmp_path.glob(".oblige-*")) == []
+
+
+def _direct(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
