@@ -649,3 +649,122 @@ def _direct(pid: int) -> list[int]:
     except OSError:
         return []
 
+
+# --- 6b. scoped readers and rejections without a readable id ---------------------------------------------
+
+COMMERCE_R = "commercer-trust-0123456789"
+
+
+def test_scoped_readers_see_their_units_rejections_and_nothing_of_id_less_ones(engine: Engine, tmp_path: Path) -> None:
+    """Stored events that today's rules reject: one of health, one of commerce (ids readable), one whose
+    body cannot be read (no id): health and commerce each see their own, and neither sees, nor counts,
+    the id-less one; an unscoped reader sees all three."""
+    path = tmp_path / "r.db"
+    store = Store(f"sqlite:///{path}")
+    store.ingest(read_lines([json.dumps(e) for e in BASE], "base", engine.ruleset.units), "base")
+    store.close()
+    bad = [("old-h", "health", json.dumps({"id": "old-h", "type": "birth.retired", "occurred_at": "2023-05-01",
+                                           "unit": "health", "subject": "s-1", "data": {}})),
+           ("old-c", "commerce", json.dumps({"id": "old-c", "type": "unit.retired", "occurred_at": "2023-05-01",
+                                             "unit": "commerce", "data": {}})),
+           ("old-x", "health", '{"id": "old-x", "type": "birth.delivered", not json')]
+    with sqlite3.connect(path) as conn:
+        seq = conn.execute("SELECT max(seq) FROM oblige_events").fetchone()[0]
+        for n, (event_id, unit, body) in enumerate(bad, start=1):
+            conn.execute("INSERT INTO oblige_events (id, seq, digest, type, occurred_at, unit, subject, body, received_at, "
+                         "source, line) VALUES (?, ?, ?, 'x', 0, ?, NULL, ?, 0, 'old', ?)",
+                         (event_id, seq + n, f"{n:032d}", unit, body, n))
+    tokens = Tokens(tokens=(Grant(token=ADMIN, units="*"), Grant(token=HEALTH_R, units=("health",)),
+                            Grant(token=COMMERCE_R, units=("commerce",))))
+    base, srv, thread = start_server(create_app(engine, f"sqlite:///{path}", tokens))
+    try:
+        def get(token: str) -> httpx.Response:
+            return httpx.get(f"{base}/v1/findings", params={"as_of": AS_OF}, headers=auth(token), timeout=60)
+
+        everything = get(ADMIN).json()
+        assert sorted(str(r["id"]) for r in everything["rejected"]) == ["None", "old-c", "old-h"]
+        assert everything["summary"]["rejected"] == 3
+        for token, mine in ((HEALTH_R, "old-h"), (COMMERCE_R, "old-c")):
+            r = get(token)
+            doc = r.json()
+            assert [x["id"] for x in doc["rejected"]] == [mine]
+            assert doc["summary"]["rejected"] == 1 and "events" not in doc["summary"]
+            assert "old-x" not in r.text and "not json" not in r.text and '"id":null' not in r.text.replace(" ", "")
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+# --- 6c. the concurrency bound: per process, one process, the excess refused, the server still answering ------
+
+def test_serve_runs_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound on expensive requests is per process (Limits): `oblige serve` must run exactly one."""
+    import uvicorn
+    from click.testing import CliRunner
+    from fastapi import FastAPI
+
+    from oblige.cli import main
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{tmp_path / 's.db'}", "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    [(app, kwargs)] = calls
+    assert isinstance(app, FastAPI)  # an app object, not an import string: uvicorn cannot start workers for it
+    assert kwargs.get("workers") in (None, 1) and not kwargs.get("reload")
+
+
+def test_a_burst_past_max_busy_is_refused_and_the_server_answers(engine: Engine, tmp_path: Path) -> None:
+    entered, release = threading.Semaphore(0), threading.Event()
+
+    class Held:
+        """The engine, whose evaluations wait until released (the requests stay in progress)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(engine, name)
+
+        def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+            entered.release()
+            release.wait(timeout=120)
+            return engine.evaluate(*args, **kwargs)
+
+    max_busy, burst = 2, 7
+    base, srv, thread = start_server(create_app(Held(), f"sqlite:///{tmp_path / 'b.db'}", None,  # type: ignore[arg-type]
+                                                Limits(max_busy=max_busy)))
+    held: list[int] = []
+    try:
+        first = [threading.Thread(target=lambda: held.append(httpx.post(f"{base}/v1/evaluate", json=[GOOD],
+                                                                       timeout=120).status_code))
+                 for _ in range(max_busy)]
+        for t in first:
+            t.start()
+        for _ in range(max_busy):
+            assert entered.acquire(timeout=60), "the first requests did not start"
+        excess: list[httpx.Response] = []
+        lock = threading.Lock()
+
+        def one() -> None:
+            r = httpx.post(f"{base}/v1/evaluate", json=[GOOD], timeout=60)
+            with lock:
+                excess.append(r)
+
+        more = [threading.Thread(target=one) for _ in range(burst - max_busy)]
+        for t in more:
+            t.start()
+        for t in more:
+            t.join(timeout=60)
+        assert [r.status_code for r in excess] == [503] * (burst - max_busy)
+        assert all(r.headers["retry-after"] == "1" and "busy" in r.json()["detail"] for r in excess)
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200  # answered while the bound is full
+        assert httpx.get(f"{base}/v1/rules", timeout=30).status_code == 200
+        assert not release.is_set() and held == []  # the first ones were still in progress all along
+        release.set()
+        for t in first:
+            t.join(timeout=60)
+        assert held == [200] * max_busy
+        again = [httpx.post(f"{base}/v1/evaluate", json=[GOOD], timeout=60).status_code for _ in range(max_busy + 1)]
+        assert again == [200] * (max_busy + 1)  # every slot came back, the refused ones took none
+    finally:
+        release.set()
+        srv.should_exit = True
+        thread.join(timeout=10)
