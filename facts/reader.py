@@ -346,6 +346,11 @@ def read_array(text: str, file: str, units: UnitRegistry | None) -> Iterator[Acc
             yield Rejected(file, text.count("\n", 0, pos) + 1, None, "malformed JSON: array not closed", "")
             return
         if text[pos] == "]":
+            after = len(text[pos + 1:]) - len(text[pos + 1:].lstrip())  # stray text, or a second array, is
+            if pos + 1 + after < len(text):                                # rejected, never dropped unsaid
+                yield Rejected(file, text.count("\n", 0, pos + 1 + after) + 1, None, "malformed JSON: text after "
+                               "the array's closing ]; the rest of the input cannot be read",
+                               _shown(text[pos + 1 + after:pos + 201 + after]))
             return
         line = text.count("\n", 0, pos) + 1
         try:

@@ -499,3 +499,272 @@ def test_expensive_requests_are_bounded(engine: Engine, tmp_path: Path) -> None:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+# --- 3c. text after a JSON array is rejected, never dropped unsaid --------------------------------------
+
+def test_text_after_an_array_is_rejected_not_dropped(engine: Engine, tmp_path: Path, trust_server: str) -> None:
+    second = {**GOOD, "id": "after-1"}
+    text = "[" + json.dumps(GOOD) + "]\n\n[" + json.dumps(second) + "]\n"
+    items = list(read_array(text, "f", engine.ruleset.units))
+    assert isinstance(items[0], Accepted) and len(items) == 2
+    assert isinstance(items[1], Rejected) and items[1].line == 3 and "text after the array's closing ]" in items[1].error
+    path = tmp_path / "two.json"
+    path.write_text(text, encoding="utf-8")
+    r = cli("eval", str(path), "--as-of", AS_OF, "--format", "json", cwd=tmp_path)
+    no_traceback(r)
+    assert r.returncode == 3 and f"rejected: {path}:3: malformed JSON: text after the array's closing ]" in r.stderr
+    assert json.loads(r.stdout)["summary"]["events"] == 1
+    for content in (text, "[]\x00", "[] garbage"):
+        for where in ("/v1/events", "/v1/evaluate"):
+            resp = httpx.post(f"{trust_server}{where}", content=content,
+                              headers={**auth(ADMIN), "Content-Type": "application/json"})
+            assert resp.status_code == 422 and "text after the array's closing ]" in resp.json()["detail"], resp.text
+
+
+# --- 2b. a fault in the middle of a worker-process `findings` ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def big_store(engine: Engine, tmp_path_factory) -> tuple[Path, int]:
+    """A store over the size at which `findings` evaluates on worker processes, checkpointed into one file."""
+    from oblige.engine.batch.run import LARGE_STORE
+
+    n = LARGE_STORE + 1000
+    path = tmp_path_factory.mktemp("big") / "big.db"
+    store = Store(f"sqlite:///{path}")
+    lines = [json.dumps({**GOOD, "id": f"big-{i}", "subject": f"c-{i}"}) for i in range(n)]
+    assert store.ingest(read_lines(lines, "big", engine.ruleset.units), "big").stored == n
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path, n
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.write_bytes(source.read_bytes())
+    return target
+
+
+@pytest.mark.parametrize("fault", ["removed", "truncated"])
+def test_a_store_gone_mid_run_is_an_error_not_an_empty_document(engine: Engine, big_store: tuple[Path, int],
+                                                               tmp_path: Path, fault: str) -> None:
+    """The store is opened and counted, then goes before the workers read it: a worker must not make a
+    new empty store there and read its range as empty (a complete-looking document of fewer events)."""
+    import io
+
+    path = _copy(big_store[0], tmp_path / "s.db")
+    store = Store(f"sqlite:///{path}", create=False)
+    assert store.count() == big_store[1]
+    if fault == "removed":
+        path.unlink()
+    else:
+        with path.open("r+b") as f:
+            f.truncate(0)
+    out = io.StringIO()
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            engine.write_document(out, parse_instant(AS_OF), store=store, workers=2)
+        except BaseException as exc:  # judged below
+            raised.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=120)  # liveness only: a failed run must end, not wait for its workers forever
+    assert not runner.is_alive(), "the run did not end"
+    store.close()
+    assert len(raised) == 1 and isinstance(raised[0], StoreError), raised
+    assert out.getvalue() == ""
+    assert not path.exists() if fault == "removed" else path.stat().st_size == 0  # nothing made in its place
+
+
+def _corrupt_second_half(path: Path) -> None:
+    """Zero some table pages of the later events: opening, counting (an index) and the first worker's
+    range still read, the second worker's range does not."""
+    with sqlite3.connect(path) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'oblige_events' AND pagetype = 'leaf' "
+                                            "ORDER BY pageno")]
+    with path.open("r+b") as f:
+        for page in pages[len(pages) * 3 // 4:len(pages) * 3 // 4 + 8]:
+            f.seek((page - 1) * size)
+            f.write(b"\0" * size)
+
+
+def test_a_corrupt_store_mid_findings_is_exit_2_and_no_document(big_store: tuple[Path, int], tmp_path: Path) -> None:
+    path = _copy(big_store[0], tmp_path / "c.db")
+    _corrupt_second_half(path)
+    store = Store(f"sqlite:///{path}", create=False)
+    assert store.count() == big_store[1]  # the fault is met mid-run, by a worker, not on opening
+    store.close()
+    out = tmp_path / "out.json"
+    for extra in ([], ["--out", str(out)]):
+        r = cli("findings", "--db", f"sqlite:///{path}", "--as-of", AS_OF, "--format", "json", *extra, cwd=tmp_path)
+        _one_line_exit_2(r, "malformed")
+        assert r.stdout == ""
+    assert not out.exists() and list(tmp_path.glob(".oblige-*")) == []
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(c) for c in children]
+        todo += [int(c) for c in children]
+    return found
+
+
+def test_a_worker_killed_mid_findings_is_exit_4_and_no_document(big_store: tuple[Path, int], tmp_path: Path) -> None:
+    import signal
+
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen([*OBLIGE, "findings", "--db", f"sqlite:///{big_store[0]}", "--as-of", AS_OF, "--format", "json",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT.parent)})
+    killed = None
+    deadline = time.monotonic() + 120  # liveness only
+    while killed is None and proc.poll() is None and time.monotonic() < deadline:
+        workers = [p for p in _descendants(proc.pid) if _descendants(p) == [] and p not in _direct(proc.pid)]
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed = workers[0]
+        else:
+            time.sleep(0.005)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert killed is not None, "no worker process was seen"
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert proc.returncode == 4 and len(lines) == 1 and lines[0].startswith("oblige: a worker process died"), stderr[-2000:]
+    assert "Traceback" not in stderr and stdout == ""
+    assert not out.exists() and list(tmp_path.glob(".oblige-*")) == []
+
+
+def _direct(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+# --- 6b. scoped readers and rejections without a readable id ---------------------------------------------
+
+COMMERCE_R = "commercer-trust-0123456789"
+
+
+def test_scoped_readers_see_their_units_rejections_and_nothing_of_id_less_ones(engine: Engine, tmp_path: Path) -> None:
+    """Stored events that today's rules reject: one of health, one of commerce (ids readable), one whose
+    body cannot be read (no id): health and commerce each see their own, and neither sees, nor counts,
+    the id-less one; an unscoped reader sees all three."""
+    path = tmp_path / "r.db"
+    store = Store(f"sqlite:///{path}")
+    store.ingest(read_lines([json.dumps(e) for e in BASE], "base", engine.ruleset.units), "base")
+    store.close()
+    bad = [("old-h", "health", json.dumps({"id": "old-h", "type": "birth.retired", "occurred_at": "2023-05-01",
+                                           "unit": "health", "subject": "s-1", "data": {}})),
+           ("old-c", "commerce", json.dumps({"id": "old-c", "type": "unit.retired", "occurred_at": "2023-05-01",
+                                             "unit": "commerce", "data": {}})),
+           ("old-x", "health", '{"id": "old-x", "type": "birth.delivered", not json')]
+    with sqlite3.connect(path) as conn:
+        seq = conn.execute("SELECT max(seq) FROM oblige_events").fetchone()[0]
+        for n, (event_id, unit, body) in enumerate(bad, start=1):
+            conn.execute("INSERT INTO oblige_events (id, seq, digest, type, occurred_at, unit, subject, body, received_at, "
+                         "source, line) VALUES (?, ?, ?, 'x', 0, ?, NULL, ?, 0, 'old', ?)",
+                         (event_id, seq + n, f"{n:032d}", unit, body, n))
+    tokens = Tokens(tokens=(Grant(token=ADMIN, units="*"), Grant(token=HEALTH_R, units=("health",)),
+                            Grant(token=COMMERCE_R, units=("commerce",))))
+    base, srv, thread = start_server(create_app(engine, f"sqlite:///{path}", tokens))
+    try:
+        def get(token: str) -> httpx.Response:
+            return httpx.get(f"{base}/v1/findings", params={"as_of": AS_OF}, headers=auth(token), timeout=60)
+
+        everything = get(ADMIN).json()
+        assert sorted(str(r["id"]) for r in everything["rejected"]) == ["None", "old-c", "old-h"]
+        assert everything["summary"]["rejected"] == 3
+        for token, mine in ((HEALTH_R, "old-h"), (COMMERCE_R, "old-c")):
+            r = get(token)
+            doc = r.json()
+            assert [x["id"] for x in doc["rejected"]] == [mine]
+            assert doc["summary"]["rejected"] == 1 and "events" not in doc["summary"]
+            assert "old-x" not in r.text and "not json" not in r.text and '"id":null' not in r.text.replace(" ", "")
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+# --- 6c. the concurrency bound: per process, one process, the excess refused, the server still answering ------
+
+def test_serve_runs_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound on expensive requests is per process (Limits): `oblige serve` must run exactly one."""
+    import uvicorn
+    from click.testing import CliRunner
+    from fastapi import FastAPI
+
+    from oblige.cli import main
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{tmp_path / 's.db'}", "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    [(app, kwargs)] = calls
+    assert isinstance(app, FastAPI)  # an app object, not an import string: uvicorn cannot start workers for it
+    assert kwargs.get("workers") in (None, 1) and not kwargs.get("reload")
+
+
+def test_a_burst_past_max_busy_is_refused_and_the_server_answers(engine: Engine, tmp_path: Path) -> None:
+    entered, release = threading.Semaphore(0), threading.Event()
+
+    class Held:
+        """The engine, whose evaluations wait until released (the requests stay in progress)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(engine, name)
+
+        def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+            entered.release()
+            release.wait(timeout=120)
+            return engine.evaluate(*args, **kwargs)
+
+    max_busy, burst = 2, 7
+    base, srv, thread = start_server(create_app(Held(), f"sqlite:///{tmp_path / 'b.db'}", None,  # type: ignore[arg-type]
+                                                Limits(max_busy=max_busy)))
+    held: list[int] = []
+    try:
+        first = [threading.Thread(target=lambda: held.append(httpx.post(f"{base}/v1/evaluate", json=[GOOD],
+                                                                       timeout=120).status_code))
+                 for _ in range(max_busy)]
+        for t in first:
+            t.start()
+        for _ in range(max_busy):
+            assert entered.acquire(timeout=60), "the first requests did not start"
+        excess: list[httpx.Response] = []
+        lock = threading.Lock()
+
+        def one() -> None:
+            r = httpx.post(f"{base}/v1/evaluate", json=[GOOD], timeout=60)
+            with lock:
+                excess.append(r)
+
+        more = [threading.Thread(target=one) for _ in range(burst - max_busy)]
+        for t in more:
+            t.start()
+        for t in more:
+            t.join(timeout=60)
+        assert [r.status_code for r in excess] == [503] * (burst - max_busy)
+        assert all(r.headers["retry-after"] == "1" and "busy" in r.json()["detail"] for r in excess)
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200  # answered while the bound is full
+        assert httpx.get(f"{base}/v1/rules", timeout=30).status_code == 200
+        assert not release.is_set() and held == []  # the first ones were still in progress all along
+        release.set()
+        for t in first:
+            t.join(timeout=60)
+        assert held == [200] * max_busy
+        again = [httpx.post(f"{base}/v1/evaluate", json=[GOOD], timeout=60).status_code for _ in range(max_busy + 1)]
+        assert again == [200] * (max_busy + 1)  # every slot came back, the refused ones took none
+    finally:
+        release.set()
+        srv.should_exit = True
+        thread.join(timeout=10)

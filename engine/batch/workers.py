@@ -12,6 +12,8 @@ while the executor raises `BrokenProcessPool`, which the command line reports.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -45,8 +47,11 @@ _job = threading.local()  # .counts: the counters of the run whose job this thre
 
 
 def _share_counts(counts: Any) -> None:
-    """A worker's initializer: its jobs count into the run's shared counters."""
+    """A worker's initializer: its jobs count into the run's shared counters. A worker says nothing
+    on standard error (a job's failure reaches the caller as its exception): when a run fails, an
+    idle worker whose job queue is closed under it would print a traceback of its own there."""
     _job.counts = counts
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the worker's life
 
 
 def count(slot: int, n: int) -> None:
@@ -84,9 +89,30 @@ class Workers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if exc[0] is None:
+            executor.shutdown(wait=True, cancel_futures=True)
+            return
+        # Leaving on a failure (a job raised, a worker died): stop every worker until the executor is
+        # done. Waiting for them is not enough: the executor misses a worker started while the pool
+        # was breaking, and a worker killed while it waited for a job leaves the job queue's lock
+        # held, so the next one never starts its job; either way shutdown would wait forever
+        # (seen about once in 40 kills).
+        processes = getattr(executor, "_processes", None) or {}
+        manager = getattr(executor, "_executor_manager_thread", None)
+        while manager is not None and manager.is_alive():
+            try:
+                running = list(processes.values())
+            except RuntimeError:  # the executor changed its table meanwhile: again
+                continue
+            if not running:
+                break  # no worker at all: the shutdown below ends the executor
+            for process in running:
+                process.kill()  # a signal only: never reads a worker's status, which the executor does
+            manager.join(timeout=0.05)
+        executor.shutdown(wait=True, cancel_futures=True)
 
     def _get_executor(self) -> ProcessPoolExecutor:
         if self._executor is None:

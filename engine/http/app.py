@@ -51,10 +51,18 @@ log = logging.getLogger("oblige.service")
 
 
 class Limits:
+    """What one request, and the requests in progress, may take.
+
+    `max_busy` bounds the expensive requests (evaluate, findings, explain, ingest) in progress at once,
+    past it 503 with Retry-After; it is a bound per process (a semaphore in `create_app`), and
+    `oblige serve` runs one process: `uvicorn.run` with the app object itself, which uvicorn cannot
+    fork into workers (tests/test_trust.py holds it to that). A deployment that starts N processes of
+    its own allows N × max_busy."""
+
     def __init__(self, max_body: int = 10 * 1024 * 1024, max_events: int = 10_000, max_busy: int = 4):
         self.max_body = max_body
         self.max_events = max_events
-        self.max_busy = max_busy  # expensive requests (evaluate, findings, explain, ingest) at once; then 503
+        self.max_busy = max_busy  # expensive requests at once, per process; then 503
 
 
 # query parameters that look like a credential: a token in a URL ends up in logs and histories
@@ -143,7 +151,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                 items.append(item)
                 if len(items) > limits.max_events:
                     raise HTTPException(status_code=413, detail=f"more than {limits.max_events} events in one request")
-            if items and isinstance(items[-1], Rejected) and "the rest of the array" in items[-1].error:
+            if items and isinstance(items[-1], Rejected) and items[-1].error.endswith("cannot be read"):
                 bad = items[-1]
                 raise HTTPException(status_code=422, detail=f"line {bad.line}: {bad.error}")
             return items, None
@@ -179,13 +187,25 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             busy.release()
 
     def scoped(findings: Findings, who: Grant, store: Store | None) -> dict[str, Any]:
-        """A document as a token may see it: a scoped reader sees findings and rejected events of
-        its units only, and none of the counts over every unit's events."""
+        """A document as a token may see it.
+
+        A reader scoped to some units sees the findings of its units and, of the rejected events, only
+        those whose id is readable and names a stored event of one of its units (by the store's unit
+        column: the rejected body is what failed validation). A rejection with no readable id, or with
+        an id the store does not hold, belongs to no unit: it is shown to '*' readers only, and a scoped
+        reader is not told it exists, not even by a count (`summary.rejected` counts the rejections
+        shown; the counts over every unit's events, GLOBAL_COUNTS, are left out)."""
         doc = scope(findings, who).to_json_dict()
         if who.units == "*":
             return doc
-        owners = store.units_of(r.id for r in findings.rejected if r.id) if store is not None else {}
-        doc["rejected"] = [r for r in doc["rejected"] if r.get("id") and who.sees(owners.get(r["id"]))]
+        ids = [r.id for r in findings.rejected if r.id]
+        owners = store.units_of(ids) if store is not None and ids else {}
+
+        def owned(entry: dict[str, Any]) -> bool:
+            rejected_id = entry.get("id")
+            return rejected_id is not None and who.sees(owners.get(rejected_id))  # no id: no unit's
+
+        doc["rejected"] = [r for r in doc["rejected"] if owned(r)]
         summary = doc["summary"]
         for key in GLOBAL_COUNTS:
             summary.pop(key, None)
