@@ -707,7 +707,7 @@ def test_serve_runs_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
-    result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{tmp_path / 's.db'}", "--port", str(free_port())])
+    result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{tmp_path / 's.db'}", "--create", "--port", str(free_port())])
     assert result.exit_code == 0, result.output
     [(app, kwargs)] = calls
     assert isinstance(app, FastAPI)  # an app object, not an import string: uvicorn cannot start workers for it
