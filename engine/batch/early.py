@@ -81,14 +81,17 @@ class EarlyParse:
         self.workers = self._stack.enter_context(Workers(workers))
         self._results: list[Callable[[], Any]] = []
         self._failure: BaseException | None = None
-        jobs = [(source, r, os.path.join(self.work, f"events-{k}.db"), workers)
-                for k, r in enumerate(split_ranges(self.paths, workers))]
-        self._starter = threading.Thread(target=self._start, args=(jobs,), name="oblige-early-parse", daemon=True)
+        self._starter = threading.Thread(target=self._start, args=(source, workers), name="oblige-early-parse",
+                                         daemon=True)
         self._starter.start()
 
-    def _start(self, jobs: list[tuple[Any, ...]]) -> None:
+    def _start(self, source: RulesetSource, workers: int) -> None:
+        """Split the files (reading them once to number the lines: 0.1 s per million events) and
+        submit the jobs, while the fork server starts; in a thread of its own."""
         try:
-            self._results = [self.workers.submit(_parse_loading, *job) for job in jobs]
+            self._results = [self.workers.submit(_parse_loading, source, r, os.path.join(self.work, f"events-{k}.db"),
+                                                 workers)
+                             for k, r in enumerate(split_ranges(self.paths, workers))]
         except BaseException as exc:  # raised again in the caller's thread, by `spills`
             self._failure = exc
 

@@ -31,9 +31,14 @@ Basis = Literal["rule", "proposed", "determined", "declined"]
 
 @functools.lru_cache(maxsize=4096)  # a kept timeline asks for the same ids at every threshold
 def make_id(prefix: str, *parts: object) -> str:
-    """A deterministic id from the identity of a finding (never from input order)."""
+    """A deterministic id from the identity of a finding (never from input order): the first 16
+    hex digits of the SHA-256 of its parts (the hex of the first 8 bytes: the same digits, a
+    little cheaper, for hundreds of thousands of findings)."""
     text = "\x1f".join(["" if p is None else p if p.__class__ is str else str(p) for p in parts])
-    return prefix + "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return prefix + "-" + _sha256(text.encode("utf-8")).digest()[:8].hex()
+
+
+_sha256 = hashlib.sha256
 
 
 
