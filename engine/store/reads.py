@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -209,8 +209,7 @@ class Reader:
             query = query.limit(limit + 1)
             yield from conn.execute(query).all()
             return
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
-        yield from result
+        yield from conn.execute(query, execution_options={"stream_results": True, "yield_per": 5000})
 
     def _escalation_items(self, conn: Connection, f: Filters, as_of: int, escalator: Escalator,
                           finals: list[tuple[EscalationRow, Any]], after: tuple[int, str] | None,
@@ -230,6 +229,13 @@ class Reader:
             yield order, id_, body
         yield from extra[k:]
 
+    def _items(self, conn: Connection, name: str, f: Filters, as_of: int, escalator: Escalator,
+               finals: list[Final], after: tuple[int, str] | None, limit: int | None) -> Iterator[tuple[int, str, str]]:
+        """(order, id, body) of one list in SPEC order, after `after` (at most limit + 1; all, streamed)."""
+        if name == "escalations":
+            return self._escalation_items(conn, f, as_of, escalator, finals, after, limit)
+        return ((o, i, b) for o, i, b, _ in self._rows(conn, name, self._where(name, f, as_of, escalator), after, limit))
+
     def page(self, as_of: int, f: Filters, limit: int | None = None, cursor: Cursor | None = None,
              conn: Connection | None = None) -> tuple[Page, dict[str, int]]:
         """The lists (or a page of each) and the counts of the whole narrowed lists."""
@@ -245,17 +251,10 @@ class Reader:
                 if name in start and start[name] is None:  # this list was done on an earlier page
                     lists[name], nxt[name] = [], None
                     continue
-                after = start.get(name)
-                if name == "escalations":
-                    items: Iterator[tuple[int, str, str]] = self._escalation_items(conn, f, as_of, escalator, finals,
-                                                                                  after, limit)
-                else:
-                    items = ((o, i, b) for o, i, b, _ in self._rows(conn, name, self._where(name, f, as_of, escalator),
-                                                                    after, limit))
                 taken: list[str] = []
                 last: tuple[int, str] | None = None
                 more = False
-                for order, id_, body in items:
+                for order, id_, body in self._items(conn, name, f, as_of, escalator, finals, start.get(name), limit):
                     if limit is not None and len(taken) == limit:
                         more = True
                         break
@@ -318,7 +317,7 @@ class Reader:
         digest = hashlib.sha256()
         query = (select(EVENTS.c.id, EVENTS.c.digest).where(EVENTS.c.seq.not_in(select(REJECTIONS.c.seq)))
                  .order_by(ident))
-        for id_, hexed in conn.execution_options(stream_results=True, yield_per=20000).execute(query):
+        for id_, hexed in conn.execute(query, execution_options={"stream_results": True, "yield_per": 20000}):
             digest.update(id_.encode("utf-8") + b"\x00" + bytes.fromhex(hexed))
         value = digest.hexdigest()
         try:
@@ -339,24 +338,31 @@ class Reader:
         if cursor is not None and cursor.as_of != as_of:
             raise CursorError("cursor: made for another as_of; ask the next page with the same as_of (or none)")
         with self.store._reading() as conn:
-            page, counts = self.page(as_of, f, limit, cursor, conn)
+            following: Cursor | None = None
+            if limit is None:  # the whole lists, streamed from SQL into `out`: memory stays bounded
+                escalator, finals = self._finals(conn, as_of, self._decisions(conn), f)
+                counts = self._counts(conn, f, as_of, escalator, finals)
+                bodies: dict[str, Iterable[str]] = {
+                    name: (b for _, _, b in self._items(conn, name, f, as_of, escalator, finals, None, None))
+                    for name in LISTS}
+            else:
+                page, counts = self.page(as_of, f, limit, cursor, conn)
+                bodies, following = {n: getattr(page, n) for n in LISTS}, page.next
             read, rejections = self._inputs(conn, as_of)
             if scoped and f.units is not None:
                 rejections = self._scoped_rejections(conn, rejections, f.units)
             stamp = document.receipt(self.engine, self.events_hash(conn), as_of)
-        head = Summary(events=read.events, duplicates=0, rejected=len(rejections) if scoped else read.rejected,
-                       before_effective=read.before_effective, after_as_of=read.after_as_of,
-                       filtered=f.said() or None, **counts)
-        extra: dict[str, object] = {"next": page.next.encode() if page.next else None} if limit is not None else {}
-        if scoped:
-            text = head.model_dump_json(exclude_none=True, exclude={"events", "duplicates", "before_effective",
-                                                                   "after_as_of"})
-            head_out: Any = _Raw(text)
-        else:
-            head_out = head
-        document.write(out, self.engine.ruleset.name, as_of, head_out, page.obligations, page.violations,
-                       page.escalations, rejections, stamp, extra)
-        return head, page.next
+            head = Summary(events=read.events, duplicates=0, rejected=len(rejections) if scoped else read.rejected,
+                           before_effective=read.before_effective, after_as_of=read.after_as_of,
+                           filtered=f.said() or None, **counts)
+            extra: dict[str, object] = {"next": following.encode() if following else None} if limit is not None else {}
+            head_out: Any = head
+            if scoped:
+                head_out = _Raw(head.model_dump_json(exclude_none=True, exclude={
+                    "events", "duplicates", "before_effective", "after_as_of"}))
+            document.write(out, self.engine.ruleset.name, as_of, head_out, bodies["obligations"],
+                           bodies["violations"], bodies["escalations"], rejections, stamp, extra)
+        return head, following
 
     def _scoped_rejections(self, conn: Connection, rejections: list[str], units: frozenset[str]) -> list[str]:
         """Rejections of stored events whose unit is one of `units` (a stored event always has an id and a unit)."""
