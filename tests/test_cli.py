@@ -427,3 +427,11 @@ def test_one_language_in_the_table_headline_and_units() -> None:
     en = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--lang", "en", width=160).stdout
     assert en.startswith("Xunyang District implementing rules") and "xunyang-2022" not in en
     assert "as of 2023-12-31 00:00:" in en and "External party" in en
+
+
+def test_the_command_lines_words_are_the_schemas() -> None:
+    """cli.py writes SPEC §4's words out (importing the schema would slow every command's start)."""
+    import oblige.cli as cli
+    from oblige.engine.rules import schema
+
+    assert (cli.STATUSES, cli.LEVELS, cli.BASES) == (tuple(schema.STATUSES), tuple(schema.LEVELS), tuple(schema.BASES))
