@@ -434,4 +434,4 @@ def test_the_command_lines_words_are_the_schemas() -> None:
     import oblige.cli as cli
     from oblige.engine.rules import schema
 
-    assert (cli.STATUSES, cli.LEVELS, cli.BASES) == (tuple(schema.STATUSES), tuple(schema.LEVELS), tuple(schema.BASES))
+    assert (tuple(schema.STATUSES), tuple(schema.LEVELS), tuple(schema.BASES)) == (cli.STATUSES, cli.LEVELS, cli.BASES)
