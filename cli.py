@@ -608,7 +608,7 @@ def audit_command(records: str, as_of: str | None, fmt: str, out_file: str | Non
         for item in progress.count(items, words["p_read"]):
             session.add(item)
         progress.update(words["p_evaluating"])
-        findings = narrow(session.findings(instant), unit=unit)
+        findings = narrow(session.findings(instant, progress.counter(words["p_partitions"])), unit=unit)
     if fmt == "table" and out_file is None:
         audit_table(findings, rs, Console(), lang, spec)
     elif fmt == "xlsx":

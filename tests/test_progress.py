@@ -57,11 +57,11 @@ def test_progress_on_a_terminal(events: Path, tmp_path: Path) -> None:
     assert code == 0 and shown == ""
     db = f"sqlite:///{tmp_path / 'p.db'}"
     code, shown = on_terminal(["ingest", str(events), "--db", db])
-    assert code == 0 and "正在存储事件" in shown
+    assert code == 0 and "正在存储事件" in shown and "个分区" in shown  # the kept findings' partitions derived
     code, shown = on_terminal(["findings", "--db", db, "--as-of", "2024-01-05", "--unit", "commerce"])
     assert code == 0 and "正在读取已存储的事件" in shown
     code, shown = on_terminal(["audit", str(ROOT / "examples" / "unit-records.csv"), "--as-of", "2024-04-10"])
-    assert code == 0 and "正在读取单位台账" in shown
+    assert code == 0 and "正在读取单位台账" in shown and "已评估" in shown and "个分区" in shown
 
 
 def test_quick_work_and_pipes_stay_silent(events: Path) -> None:
