@@ -236,7 +236,8 @@ def filter_options(command: Callable[..., None]) -> Callable[..., None]:
             click.option("--unit", default=None, help="Only findings that concern this unit."),
             click.option("--status", type=click.Choice(list(STATUSES)), default=None,
                          help="Only obligations with this status (and what follows from them)."),
-            click.option("--article", type=int, default=None, help="Only findings under this article."))):
+            click.option("--article", type=click.IntRange(1, 9999), default=None,
+                         help="Only findings under this article."))):
         command = option(command)
     return command
 

@@ -71,6 +71,7 @@ TOKEN_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "
 GLOBAL_COUNTS = ("events", "duplicates", "before_effective", "after_as_of")
 MAX_PAGE = 10_000  # items per list in one page
 READERS = 64  # reads of the kept findings at once (then 503)
+MAX_ARTICLE = 9999  # an article number: bounded, so that a huge one is a 422, never a database overflow
 
 
 def _is_json_lines(content_type: str) -> bool:
@@ -336,7 +337,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
 
     @app.get("/v1/findings")
     def findings(as_of: str | None = None, unit: str | None = None, status: str | None = None,
-                 article: int | None = None, subject: str | None = None, period: str | None = None,
+                 article: int | None = Query(None, ge=1, le=MAX_ARTICLE), subject: str | None = None, period: str | None = None,
                  level: str | None = None, basis: str | None = None,
                  limit: int | None = Query(None, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
                  who: Grant = Depends(grant)) -> Response:
@@ -362,7 +363,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
 
     @app.get("/v1/obligations")
     def obligations(as_of: str | None = None, unit: str | None = None, status: str | None = None,
-                    article: int | None = None, subject: str | None = None, period: str | None = None,
+                    article: int | None = Query(None, ge=1, le=MAX_ARTICLE), subject: str | None = None, period: str | None = None,
                     limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
                     who: Grant = Depends(grant)) -> Response:
         """A page of obligations, soonest triggered first: `{as_of, total, next, items}`."""
@@ -371,7 +372,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
 
     @app.get("/v1/violations")
     def violations(as_of: str | None = None, unit: str | None = None, status: str | None = None,
-                   article: int | None = None, subject: str | None = None, period: str | None = None,
+                   article: int | None = Query(None, ge=1, le=MAX_ARTICLE), subject: str | None = None, period: str | None = None,
                    limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
                    who: Grant = Depends(grant)) -> Response:
         """A page of violations, earliest first: `{as_of, total, next, items}`."""
@@ -380,7 +381,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
 
     @app.get("/v1/escalations")
     def escalations(as_of: str | None = None, unit: str | None = None, status: str | None = None,
-                    article: int | None = None, subject: str | None = None, period: str | None = None,
+                    article: int | None = Query(None, ge=1, le=MAX_ARTICLE), subject: str | None = None, period: str | None = None,
                     level: str | None = None, basis: str | None = None,
                     limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=2000),
                     who: Grant = Depends(grant)) -> Response:

@@ -61,10 +61,17 @@ class Cursor:
             for name, pos in raw["p"].items():
                 if name not in LISTS:
                     raise ValueError(name)
-                after[name] = None if pos is None else (int(pos[0]), str(pos[1]))
-            return cls(int(raw["a"]), after, True)
+                after[name] = None if pos is None else (_instant(pos[0]), str(pos[1])[:200])
+            return cls(_instant(raw["a"]), after, True)
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, IndexError):
             raise CursorError("cursor: not a cursor this service gave") from None
+
+
+def _instant(value: object) -> int:
+    """An instant from a cursor: an integer a database column holds (a forged one is refused)."""
+    if type(value) is not int or not -(2**62) <= value <= 2**62:
+        raise ValueError("not an instant")
+    return value
 
 
 @dataclass
