@@ -446,7 +446,7 @@ def store_filter_options(command: Callable[..., None]) -> Callable[..., None]:
             click.option("--period", default=None, help="Only findings of this period (e.g. 2023 or 2023-Q2)."),
             click.option("--level", type=click.Choice(list(LEVELS)), default=None, help="Only escalations of this level."),
             click.option("--basis", type=click.Choice(list(BASES)), default=None, help="Only escalations of this basis."),
-            click.option("--limit", type=click.IntRange(min=1), default=None,
+            click.option("--limit", type=click.IntRange(1, 1_000_000), default=None,
                          help="At most this many items of each list; the document ends with the `next` cursor."),
             click.option("--cursor", default=None, help="The next page: the `next` of the previous page."),
             click.option("--rebuild", is_flag=True,
@@ -520,7 +520,7 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
 @click.option("--from", "start", default=None, help="Window start (default: now).")
 @click.option("--to", "end", default=None, help="Window end (default: 30 days after the start).")
 @click.option("--as-of", "as_of", default=None, help="What is known as of this instant (default: the window start).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=None, help="At most this many items.")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table", show_default=True)
 @lang_option
 @params_option
