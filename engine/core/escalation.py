@@ -97,8 +97,7 @@ class Escalator:
                                      v.unit, issuer, str(year_of(v.at)), notice.article, v.at, [v.id]))
         if v.kind not in criticism.applies_to or v.unit not in self.criticism_to:
             return out
-        waits = v.kind in ("overdue", "precondition")  # an act is a violation at once and never remedied
-        at = v.at + self.wait if waits else v.at
+        at = self.criticised_at(v)
         if at > self.as_of or not _unremedied(v, at):
             return out
         year = violation_year(v)
@@ -106,11 +105,21 @@ class Escalator:
         if basis is not None:
             out.append(EscalationRow(make_id("es", "public_criticism", v.id), "public_criticism", basis, v.unit,
                                      criticism.issued_by, str(year), criticism.article, at, [v.id]))
-        if self.year_end is not None and v.unit in self.veto_to:
-            veto_at = max(_year_end(year, self.year_end), at)
-            if veto_at <= self.as_of and _unremedied(v, veto_at):
-                self.note_veto((v.unit, year), (veto_at, (v.at, v.rule, v.subject or "", v.period or ""), v.id))
+        veto_at = self.veto_at(v)
+        if veto_at is not None and v.unit in self.veto_to and veto_at <= self.as_of and _unremedied(v, veto_at):
+            self.note_veto((v.unit, year), (veto_at, (v.at, v.rule, v.subject or "", v.period or ""), v.id))
         return out
+
+    def criticised_at(self, v: ViolationRow) -> int:
+        """When criticism of `v` is due: `after` later for a missed duty, at once for an act (which
+        is a violation the moment it happens and is never remedied)."""
+        return v.at + self.wait if v.kind in ("overdue", "precondition") else v.at
+
+    def veto_at(self, v: ViolationRow) -> int | None:
+        """When a veto may rest on `v`: its year's end, or its criticism if later (None: no veto step)."""
+        if self.year_end is None:
+            return None
+        return max(_year_end(violation_year(v), self.year_end), self.criticised_at(v))
 
     def note_veto(self, key: tuple[str, int], candidate: VetoCandidate) -> None:
         """Keep the earliest veto proposal of a (unit, year) (also used to merge shards' proposals)."""

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from oblige.engine.core.engine import Engine, Partition
-from oblige.engine.core.escalation import Escalator, _year_end, violation_year
+from oblige.engine.core.escalation import Escalator
 from oblige.engine.core.lifecycle import Grouped, case_findings, duty_findings
 from oblige.engine.core.periodic import Duty
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow, row_json
@@ -72,13 +72,14 @@ class Version:
 _ESCALATORS: weakref.WeakKeyDictionary[Engine, Escalator] = weakref.WeakKeyDictionary()
 
 
-def _escalator(engine: Engine) -> Escalator:
-    """One decision-free escalator per engine (its chargeable sets are worth computing once)."""
+def undecided_escalator(engine: Engine) -> Escalator:
+    """A decision-free escalator as of NEVER, its own (its as_of and notes may be changed: threads
+    may share an engine); copied from one per engine, whose chargeable sets are computed once."""
     found = _ESCALATORS.get(engine)
     if found is None:
         rs = engine.ruleset
         found = _ESCALATORS[engine] = Escalator(rs.header.escalation, engine.params, rs.units, NEVER, ())
-    return found
+    return copy.copy(found)
 
 
 Identity = tuple[str, str, str, str | None]  # (kind, id, text, status): a row version
@@ -109,7 +110,7 @@ class _Component:
     def __init__(self, engine: Engine, facts: Sequence[Fact], grouped: Grouped, duties: Sequence[Duty],
                  texts: _Texts):
         self.engine, self.facts, self.grouped, self.duties, self.texts = engine, facts, grouped, duties, texts
-        self.escalator = copy.copy(_escalator(engine))  # its own as_of and notes: threads may share an engine
+        self.escalator = undecided_escalator(engine)
 
     def lifecycle(self, as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
         rs = self.engine.ruleset
@@ -158,11 +159,10 @@ class _Component:
         v = row
         assert isinstance(v, ViolationRow)
         escalator, texts = self.escalator, self.texts
-        waits = v.kind in ("overdue", "precondition")
-        criticised = v.at + escalator.wait if waits else v.at
-        cuts = {start, v.at, criticised}  # the instants the ladder compares as_of with
-        if escalator.year_end is not None:
-            cuts.add(max(_year_end(violation_year(v), escalator.year_end), criticised))
+        cuts = {start, v.at, escalator.criticised_at(v)}  # the instants the ladder compares as_of with
+        veto_at = escalator.veto_at(v)
+        if veto_at is not None:
+            cuts.add(veto_at)
         segments: list[Segment] = []
         opened: dict[Identity, tuple[int, What]] = {}
         for c in sorted(x for x in cuts if start <= x < end):

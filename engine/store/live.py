@@ -19,16 +19,16 @@ from sqlalchemy import and_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from oblige.engine.core.engine import Engine
-from oblige.engine.core.escalation import _year_end, chargeable
 from oblige.engine.core.filters import Filters, narrow
 from oblige.engine.core.findings import Findings, Summary
-from oblige.engine.core.rows import to_model
+from oblige.engine.core.rows import ViolationRow, to_model
+from oblige.engine.core.timeline import undecided_escalator
 from oblige.engine.store.kept import Keeper, Refreshed
 from oblige.engine.store.kept_tables import ESCALATIONS, OBLIGATIONS, VIOLATIONS
 from oblige.engine.store.reads import LISTS, Cursor, CursorError, Reader
 from oblige.engine.store.sql import EVENTS, Store, StoreError, stored_items, stored_verdict
 from oblige.facts.events import Fact
-from oblige.facts.timeutil import format_instant, parse_instant, year_of
+from oblige.facts.timeutil import format_instant, parse_instant
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -176,7 +176,7 @@ def explain_inputs(engine: Engine, store: Store, finding_id: str, as_of: int) ->
             part = conn.execute(select(table.c.part).where(table.c.id == finding_id).limit(1)).scalar()
             if part is not None:
                 break
-        escalator, finals = reader._finals(conn, as_of, reader._decisions(conn), Filters())
+        _, finals = reader._finals(conn, as_of, reader._decisions(conn), Filters())
         if part is None:  # a veto or a decided measure: explained with the violation it rests on, if any
             final = next((e for e, _ in finals if e.id == finding_id), None)
             behind = final.because[0] if final is not None else None
@@ -232,25 +232,18 @@ def agenda(engine: Engine, store: Store, unit: str, start: int, end: int, as_of:
         query = query.limit(limit)
     with store._reading() as conn:
         rows = conn.execute(query).all()
-    rs, params = engine.ruleset, engine.params
-    ladder = rs.header.escalation
-    notice_to, criticism_to = chargeable(ladder.supervision_notice, rs.units), chargeable(ladder.public_criticism, rs.units)
-    veto_to = chargeable(ladder.one_vote_veto, rs.units)
-    wait = params.duration(ladder.public_criticism.after) if ladder.public_criticism.after else 0
-    year_end = params.month_day(ladder.one_vote_veto.at) if ladder.one_vote_veto.at else None
+    rs = engine.ruleset
+    escalator = undecided_escalator(engine)  # the ladder as it would apply to each duty left undone
     rules = {located.rule.id: located for located in rs.rules}
     lang = lang or rs.header.default_lang
     out = []
     for id_, due, body in rows:
         o = json.loads(body)
-        then: list[tuple[str, int]] = []
-        if unit in notice_to and "overdue" in ladder.supervision_notice.applies_to:
-            then.append(("supervision_notice", due))
-        if unit in criticism_to and "overdue" in ladder.public_criticism.applies_to:
-            then.append(("public_criticism", due + wait))
-            if year_end is not None and unit in veto_to:
-                year = int(o["period"][:4]) if o.get("period") else year_of(due)
-                then.append(("one_vote_veto", max(_year_end(year, year_end), due + wait)))
+        undone = ViolationRow(id_, o["rule"], o["article"], "overdue", unit, o.get("subject"), o.get("period"), due,
+                              id_, [], None)
+        escalator.vetoes = {}
+        then = [(e.level, e.at) for e in escalator.add(undone)]
+        then += [("one_vote_veto", at) for at, _, _ in escalator.vetoes.values()]
         located = rules.get(o["rule"])
         title = getattr(located.rule.title, lang, o["action"]) if located is not None else o["action"]
         out.append(AgendaItem(id_, o["rule"], o["article"], o["action"], title, unit, o.get("subject"),

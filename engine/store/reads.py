@@ -46,7 +46,6 @@ class Cursor:
 
     as_of: int
     after: dict[str, tuple[int, str] | None] = field(default_factory=dict)  # absent: from the start
-    started: bool = False
 
     def encode(self) -> str:
         text = json.dumps({"a": self.as_of, "p": {k: list(v) if v else None for k, v in self.after.items()}},
@@ -62,7 +61,7 @@ class Cursor:
                 if name not in LISTS:
                     raise ValueError(name)
                 after[name] = None if pos is None else (_instant(pos[0]), str(pos[1])[:200])
-            return cls(_instant(raw["a"]), after, True)
+            return cls(_instant(raw["a"]), after)
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, IndexError):
             raise CursorError("cursor: not a cursor this service gave") from None
 
