@@ -42,6 +42,10 @@ class StoreError(Exception):
     """The database cannot be used (wrong schema version, unreachable, not a database)."""
 
 
+class _Transient(StoreError):
+    """A lock conflict worth trying again (said as any StoreError if it persists)."""
+
+
 class NoStore(StoreError):
     """There is no event store at the URL (and the caller did not ask to create one)."""
 
@@ -137,9 +141,9 @@ def _sqlite_setup(engine: SqlEngine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=60000")  # first: switching to WAL waits for the lock too
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -226,6 +230,18 @@ class Store:
         return conn.execute(select(META.c.value).where(META.c.key == "schema_version")).scalar()
 
     def _prepare(self, create: bool) -> None:
+        """The schema checked, and made or upgraded under a lock; a transient lock conflict (several
+        processes opening a new SQLite file at once: its switch to WAL can answer "locked" without
+        waiting) is tried again, as `_write` does."""
+        for attempt in range(5):
+            try:
+                return self._prepare_once(create)
+            except _Transient:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def _prepare_once(self, create: bool) -> None:
         try:
             with self._reading() as conn:  # the common case: the schema is there (no write lock taken)
                 found = self._version(conn)
@@ -244,6 +260,9 @@ class Store:
                 found = self._upgrade_from_1()
             if found != SCHEMA_VERSION:
                 raise StoreError(f"{self.shown_url}: database schema version {found}, this oblige uses {SCHEMA_VERSION}")
+        except OperationalError as exc:
+            failure = self._fail(exc)
+            raise (_Transient(str(failure)) if _transient(exc) else failure) from None
         except SQLAlchemyError as exc:
             raise self._fail(exc) from None
         except OSError as exc:
