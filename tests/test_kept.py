@@ -131,3 +131,40 @@ def test_explaining_from_one_partition_equals_explaining_from_everything(engine:
             assert found is not None
             assert explain(finding_id, found[0], engine.ruleset, found[1], "en") == \
                 explain(finding_id, whole, engine.ruleset, facts, "en"), finding_id
+
+
+@SETTINGS
+@given(events=event_streams(), data=st.data())
+def test_kept_counts_equal_counting_the_versions_in_force(engine: Engine, tmp_path_factory, events, data) -> None:
+    """The day sums plus the as_of's own day equal a count of the versions in force, at every
+    instant where a version begins or ends, one either side, and the starts of their days."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from oblige.engine.store import counts as kept_counts
+
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('c') / 'kept.db'}")
+    try:
+        keeper, rest = Keeper(store, engine), list(events)
+        while rest:  # batches: re-derived partitions take their old versions out of the counts
+            cut = data.draw(st.integers(1, len(rest)))
+            store.ingest(verdicts(engine, rest[:cut]), "test")
+            rest = rest[cut:]
+            keeper.refresh()
+        with store._reading() as conn:
+            rows = {name: conn.execute(select(t.c.unit, t.c.status, t.c.level if name == "e" else t.c.unit,
+                                              t.c.year if name == "e" else t.c.article, t.c.article,
+                                              t.c.valid_from, t.c.valid_to)).all()
+                    for name, t in kept_counts.TABLES.items()}
+            edges = sorted({x for found in rows.values() for r in found for x in r[5:] if x < 2**62})
+            day = kept_counts.DAY
+            points = {p for x in edges for p in (x - 1, x, x + 1, x // day * day, x // day * day - 1)}
+            for as_of in data.draw(st.lists(st.sampled_from(sorted(points)), max_size=12)) if points else []:
+                for name, found in rows.items():
+                    expected = Counter((u, s or "", lvl if name == "e" else "", yr if name == "e" else 0, a)
+                                       for u, s, lvl, yr, a, vf, vt in found if vf <= as_of < vt)
+                    got = kept_counts.counts_at(conn, name, as_of, Filters())
+                    assert +got == expected, (name, as_of)
+    finally:
+        store.close()

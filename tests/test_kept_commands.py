@@ -241,4 +241,33 @@ def test_a_schema_1_store_is_upgraded_and_its_old_bodies_judged_again(tmp_path: 
         assert a[key] == b[key]
     assert [(r["file"], r["line"], r["id"]) for r in a["rejected"]] == [("old.jsonl", 1, "old-1")]
     assert "subject" in a["rejected"][0]["error"]
-    assert sqlite3.connect(db).execute("SELECT value FROM oblige_meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert sqlite3.connect(db).execute("SELECT value FROM oblige_meta WHERE key='schema_version'").fetchone() == ("3",)
+
+
+def test_a_schema_2_store_gets_kept_counts_and_its_findings_derived_again(tmp_path: Path) -> None:
+    """A store of schema 2 (kept findings without their counts, other indexes): its derived tables
+    are made again on first use and every finding derived again; the events are untouched."""
+    import sqlite3
+
+    db = tmp_path / "two.db"
+    url = f"sqlite:///{db}"
+    assert run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(db)
+    events = conn.execute("SELECT count(*) FROM oblige_events").fetchone()
+    conn.execute("DROP TABLE oblige_kept_counts")
+    conn.execute("DROP INDEX ix_oblige_ko_from")
+    conn.execute("CREATE INDEX ix_oblige_ko_count ON oblige_kept_obligations (unit, status, valid_to, valid_from)")
+    conn.execute("UPDATE oblige_meta SET value = '2' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    stored = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", "--limit", "3", cwd=tmp_path)
+    direct = run("eval", str(EXAMPLE), "--as-of", "2023-12-31", "--format", "json", cwd=tmp_path)
+    assert stored.returncode == 0, stored.stderr
+    a, b = json.loads(stored.stdout), json.loads(direct.stdout)
+    assert a["summary"] == b["summary"] and a["obligations"] == b["obligations"][:3]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT value FROM oblige_meta WHERE key='schema_version'").fetchone() == ("3",)
+    assert conn.execute("SELECT count(*) FROM oblige_events").fetchone() == events
+    indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "ix_oblige_ko_from" in indexes and "ix_oblige_ko_count" not in indexes
+    assert conn.execute("SELECT count(*) FROM oblige_kept_counts").fetchone()[0] > 0

@@ -25,7 +25,16 @@ from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
 from oblige.engine.core.timeline import ESCALATION, OBLIGATION, VETO, VIOLATION, Version, VetoNote, timeline
-from oblige.engine.store.kept_tables import ESCALATIONS, KEPT_TABLES, OBLIGATIONS, REJECTIONS, VETOES, VIOLATIONS
+from oblige.engine.store import counts
+from oblige.engine.store.kept_tables import (
+    DERIVED_TABLES,
+    ESCALATIONS,
+    KEPT_TABLES,
+    OBLIGATIONS,
+    REJECTIONS,
+    VETOES,
+    VIOLATIONS,
+)
 from oblige.engine.store.sql import DIRTY, EVENTS, META, Store, part_of, stored_verdict
 from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted
@@ -136,7 +145,7 @@ class Keeper:
         parameter or registry change); the stamp becomes this engine's."""
         with self._writing() as conn:
             self._lock(conn)
-            for table in KEPT_TABLES:
+            for table in DERIVED_TABLES:
                 conn.execute(delete(table))
             conn.execute(delete(META).where(META.c.key == STAMP))
             conn.execute(insert(META).values(key=STAMP, value=self.stamp))
@@ -236,10 +245,13 @@ class Keeper:
             ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
             for i in range(0, len(ready), 500):
                 chunk = ready[i:i + 500]
+                counts.forget(conn, chunk)
                 for table in KEPT_TABLES:
                     conn.execute(delete(table).where(table.c.part.in_(chunk)))
                 conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(chunk)))
-            _insert_versions(conn, [(p, v) for p in ready for v in versions.get(p, [])])
+            new = [(p, v) for p in ready for v in versions.get(p, [])]
+            _insert_versions(conn, new)
+            counts.add(conn, counts.deltas(v for _, v in new))
             rows = [{"seq": seq, "part": p, "body": body} for p in ready for seq, body in rejected.get(p, [])]
             if rows:
                 conn.execute(insert(REJECTIONS), rows)

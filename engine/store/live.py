@@ -73,12 +73,14 @@ def keep(engine: Engine, store: Store, *, rebuild: bool = False,
 
 @_database
 def warm_receipt(engine: Engine, store: Store) -> None:
-    """Compute and keep the receipt's hash of the stored events now (a service does it after each
-    ingest, off the request path: otherwise the first reader after an ingest pays a full scan)."""
+    """Compute and keep the receipt's hash and the counts of the stored events now (a service does it
+    after each ingest, off the request path: otherwise the first reader after an ingest pays full scans)."""
     keeper = Keeper(store, engine)
     if keeper.current():
         with store._reading() as conn:
-            Reader(keeper).events_hash(conn)
+            reader = Reader(keeper)
+            reader.events_hash(conn)
+            reader.event_totals(conn)
 
 
 @_database

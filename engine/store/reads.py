@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -25,6 +27,7 @@ from oblige.engine.core.escalation import Escalator
 from oblige.engine.core.filters import Filters
 from oblige.engine.core.findings import BASES, STATUSES, Summary
 from oblige.engine.core.rows import EscalationRow, row_json
+from oblige.engine.store import counts as kept_counts
 from oblige.engine.store.kept import Keeper
 from oblige.engine.store.kept_tables import ESCALATIONS, OBLIGATIONS, REJECTIONS, VETOES, VIOLATIONS
 from oblige.engine.store.sql import EVENTS, META, stored_verdict
@@ -83,7 +86,12 @@ class Page:
     next: Cursor | None
 
 
-def _holds(table: Any, as_of: int) -> ColumnElement[bool]:
+def _holds(table: Any, as_of: int, sqlite: bool = False) -> ColumnElement[bool]:
+    """In force at `as_of`. On SQLite, written so that its planner (which has no statistics) never
+    walks a valid_from or valid_to index for it: a list is read in order along (unit, ord, id) or
+    (ord, id), where a page stops after `limit` rows, instead of every row of the unit sorted."""
+    if sqlite:
+        return and_(table.c.valid_from + 0 <= as_of, table.c.valid_to + 0 > as_of)
     return and_(table.c.valid_from <= as_of, table.c.valid_to > as_of)
 
 
@@ -93,6 +101,7 @@ class Reader:
     def __init__(self, keeper: Keeper):
         self.keeper, self.store, self.engine = keeper, keeper.store, keeper.engine
         self.ladder = self.engine.ruleset.header.escalation
+        self.sqlite = self.store.dialect == "sqlite"
 
     # -- what needs every partition -----------------------------------------------------------
     def _decisions(self, conn: Connection) -> list[Fact]:
@@ -114,21 +123,39 @@ class Reader:
         row per unit and year comes back, not one per partition)."""
         rs = self.engine.ruleset
         escalator = Escalator(self.ladder, self.engine.params, rs.units, as_of, decisions)
-        t = VETOES
-        text = (lambda c: c.collate("C")) if self.store.dialect == "postgresql" else (lambda c: c)
-        rank = func.row_number().over(partition_by=(t.c.unit, t.c.year),
-                                      order_by=(t.c.at, t.c.v_at, text(t.c.rule), text(t.c.subject), text(t.c.period),
-                                                text(t.c.because))).label("rank")
-        ranked = select(t.c.unit, t.c.year, t.c.at, t.c.v_at, t.c.rule, t.c.subject, t.c.period, t.c.because,
-                        t.c.status, t.c.article, rank).where(_holds(t, as_of), *self._unit(t, f)).subquery()
         behind: dict[str, Behind] = {}
-        for unit, year, at, v_at, rule, subject, period, because, status, article, _ in conn.execute(
-                select(ranked).where(ranked.c.rank == 1)):
+        for unit, year, at, v_at, rule, subject, period, because, status, article in self._earliest_vetoes(conn, as_of, f):
             escalator.note_veto((unit, year), (at, (v_at, rule, subject, period), because))
             behind[because] = (status, article, subject or None)
         finals = escalator.finish()
         return escalator, [(e, behind.get(e.because[0]) if e.level == "one_vote_veto" and e.basis != "determined"
                             else None) for e in finals]
+
+    def _earliest_vetoes(self, conn: Connection, as_of: int, f: Filters) -> Iterator[tuple[Any, ...]]:
+        """The earliest kept veto proposal in force at `as_of` of each (unit, year) of the units `f`
+        names: one short walk of `ix_oblige_kt_key` per (unit, year), not a sort of every proposal."""
+        t = VETOES
+        text = (lambda c: c.collate("C")) if self.store.dialect == "postgresql" else (lambda c: c)
+        if f.unit is not None:
+            units = [f.unit] if f.units is None or f.unit in f.units else []
+        elif f.units is not None:
+            units = sorted(f.units)
+        else:
+            units = sorted(self.engine.ruleset.units.codes)  # kept rows name registry units only (the stamp)
+        for unit in units:
+            first = conn.execute(select(func.min(t.c.year)).where(t.c.unit == unit)).scalar()
+            if first is None:
+                continue
+            last = conn.execute(select(func.max(t.c.year)).where(t.c.unit == unit)).scalar() or first
+            for year in range(first, last + 1):
+                row = conn.execute(
+                    select(t.c.unit, t.c.year, t.c.at, t.c.v_at, t.c.rule, t.c.subject, t.c.period, t.c.because,
+                           t.c.status, t.c.article)
+                    .where(t.c.unit == unit, t.c.year == year, _holds(t, as_of))
+                    .order_by(t.c.at, t.c.v_at, text(t.c.rule), text(t.c.subject), text(t.c.period),
+                              text(t.c.because)).limit(1)).first()
+                if row is not None:
+                    yield tuple(row)
 
     # -- conditions -----------------------------------------------------------------------------
     @staticmethod
@@ -140,18 +167,20 @@ class Reader:
             out.append(table.c.unit.in_(sorted(f.units)))
         return out
 
-    def _where(self, name: str, f: Filters, as_of: int, escalator: Escalator) -> list[ColumnElement[bool]]:
+    def _where(self, name: str, f: Filters, as_of: int, escalator: Escalator,
+               by_unit: bool = True) -> list[ColumnElement[bool]]:
+        """The conditions of list `name` narrowed by `f`; without those on units unless `by_unit`."""
         if name == "obligations":
             t = OBLIGATIONS
-            out = [_holds(t, as_of), *self._unit(t, f)]
+            out = [_holds(t, as_of, self.sqlite), *(self._unit(t, f) if by_unit else [])]
             out += [t.c.status == f.status] if f.status is not None else []
         elif name == "violations":
             t = VIOLATIONS
-            out = [_holds(t, as_of), *self._unit(t, f)]
+            out = [_holds(t, as_of, self.sqlite), *(self._unit(t, f) if by_unit else [])]
             out += [t.c.status == f.status] if f.status is not None else []
         else:
             t = ESCALATIONS
-            out = [_holds(t, as_of), *self._unit(t, f)]
+            out = [_holds(t, as_of, self.sqlite), *(self._unit(t, f) if by_unit else [])]
             out += [t.c.status == f.status] if f.status is not None else []
             # a criticism proposal a determination in force replaced is gone
             replaced = [and_(t.c.unit == unit, t.c.year == year)
@@ -201,10 +230,28 @@ class Reader:
                 and (f.subject is None or subject == f.subject))
 
     # -- the lists ------------------------------------------------------------------------------
-    def _rows(self, conn: Connection, name: str, where: list[ColumnElement[bool]], after: tuple[int, str] | None,
-              limit: int | None) -> Iterator[tuple[int, str, str, int]]:
-        """(order, id, body, year) of a list in SPEC order, after `after`, at most `limit` (+1)."""
+    def _rows(self, conn: Connection, name: str, f: Filters, where: list[ColumnElement[bool]],
+              after: tuple[int, str] | None, limit: int | None) -> Iterator[tuple[int, str, str, int]]:
+        """(order, id, body, year) of a list in SPEC order, of the units `f` names, after `after`, at
+        most `limit` (+1). Several units: one ordered walk of (unit, ord, id) each, merged (a walk of
+        every unit's rows in order, or one unit's rows sorted, would read far past the page)."""
         t = {"obligations": OBLIGATIONS, "violations": VIOLATIONS, "escalations": ESCALATIONS}[name]
+        if f.unit is not None:
+            if f.units is not None and f.unit not in f.units:
+                return iter(())
+            walks = [[t.c.unit == f.unit]]
+        elif f.units is not None:
+            walks = [[t.c.unit == unit] for unit in sorted(f.units)]
+        else:
+            walks = [[]]
+        found = [self._walk(conn, t, name, [*where, *narrow], after, limit) for narrow in walks]
+        if len(found) == 1:
+            return found[0]
+        merged = heapq.merge(*found, key=lambda r: (r[0], r[1]))
+        return merged if limit is None else itertools.islice(merged, limit + 1)
+
+    def _walk(self, conn: Connection, t: Any, name: str, where: list[ColumnElement[bool]],
+              after: tuple[int, str] | None, limit: int | None) -> Iterator[tuple[int, str, str, int]]:
         ident = t.c.id.collate("C") if self.store.dialect == "postgresql" else t.c.id
         year = t.c.year if name == "escalations" else t.c.article
         query: Select[Any] = select(t.c.ord, t.c.id, t.c.body, year).where(*where)
@@ -225,8 +272,8 @@ class Reader:
         extra = sorted((e.at, e.id, row_json(e)) for e, behind in finals if self._final_ok(e, behind, f)
                        and (after is None or (e.at, e.id) > after))
         k = 0
-        for order, id_, body, year in self._rows(conn, "escalations", self._where("escalations", f, as_of, escalator),
-                                                 after, limit):
+        for order, id_, body, year in self._rows(conn, "escalations", f, self._where(
+                "escalations", f, as_of, escalator, by_unit=False), after, limit):
             while k < len(extra) and (extra[k][0], extra[k][1]) < (order, id_):
                 yield extra[k]
                 k += 1
@@ -240,7 +287,8 @@ class Reader:
         """(order, id, body) of one list in SPEC order, after `after` (at most limit + 1; all, streamed)."""
         if name == "escalations":
             return self._escalation_items(conn, f, as_of, escalator, finals, after, limit)
-        return ((o, i, b) for o, i, b, _ in self._rows(conn, name, self._where(name, f, as_of, escalator), after, limit))
+        return ((o, i, b) for o, i, b, _ in self._rows(conn, name, f, self._where(name, f, as_of, escalator, by_unit=False),
+                                                     after, limit))
 
     def page(self, as_of: int, f: Filters, limit: int | None = None, cursor: Cursor | None = None,
              conn: Connection | None = None) -> tuple[Page, dict[str, int]]:
@@ -277,6 +325,40 @@ class Reader:
 
     def _counts(self, conn: Connection, f: Filters, as_of: int, escalator: Escalator,
                 finals: list[tuple[EscalationRow, Any]]) -> dict[str, int]:
+        """The counts of the whole narrowed lists at `as_of`: from the kept counts where they split
+        on every filter given, else by counting the row versions in force."""
+        if f.subject is None and f.period is None:
+            counts = self._kept_counts(conn, f, as_of, escalator)
+        else:
+            counts = self._scanned_counts(conn, f, as_of, escalator)
+        for e, behind in finals:
+            if self._final_ok(e, behind, f):
+                counts[e.basis] += 1
+        counts["obligations"] = sum(counts[s] for s in STATUSES)
+        counts["escalations"] = sum(counts[b] for b in BASES)
+        return counts
+
+    def _kept_counts(self, conn: Connection, f: Filters, as_of: int, escalator: Escalator) -> dict[str, int]:
+        counts = dict.fromkeys((*STATUSES, *BASES, "violations"), 0)
+        for (_, status, _, _, article), n in kept_counts.counts_at(conn, "o", as_of, f).items():
+            if n and (f.status is None or status == f.status) and (f.article is None or article == f.article):
+                counts[status] += n
+        for (_, status, _, _, article), n in kept_counts.counts_at(conn, "v", as_of, f).items():
+            if (f.status is None or (status or None) == f.status) and (f.article is None or article == f.article):
+                counts["violations"] += n
+        completed, determined = escalator.completed, escalator.determined
+        for (unit, status, level, year, article), n in kept_counts.counts_at(conn, "e", as_of, f).items():
+            if not n or (f.status is not None and (status or None) != f.status) \
+                    or (f.article is not None and article != f.article) \
+                    or (f.level is not None and level != f.level) \
+                    or (level == "public_criticism" and ("public_criticism", unit, year) in determined):
+                continue
+            basis = "rule" if level == "supervision_notice" else "declined" if year in completed else "proposed"
+            if f.basis is None or basis == f.basis:
+                counts[basis] += n
+        return counts
+
+    def _scanned_counts(self, conn: Connection, f: Filters, as_of: int, escalator: Escalator) -> dict[str, int]:
         counts = dict.fromkeys((*STATUSES, *BASES), 0)
         for status, n in conn.execute(select(OBLIGATIONS.c.status, func.count())
                                       .where(*self._where("obligations", f, as_of, escalator))
@@ -292,10 +374,6 @@ class Reader:
                                            .group_by(t.c.level, t.c.year)):
             basis = "rule" if level == "supervision_notice" else "declined" if year in completed else "proposed"
             counts[basis] += n
-        for e, behind in finals:
-            if self._final_ok(e, behind, f):
-                counts[e.basis] += 1
-        counts["escalations"] = sum(counts[b] for b in BASES)
         return counts
 
     # -- the document ---------------------------------------------------------------------------
@@ -303,36 +381,55 @@ class Reader:
         """Counts over the stored events (the rejected ones apart) and the rejections' JSON, in stored order."""
         any_rejected = conn.execute(select(REJECTIONS.c.seq).limit(1)).first() is not None
         valid = EVENTS.c.seq.not_in(select(REJECTIONS.c.seq)) if any_rejected else true()
-        events = conn.execute(select(func.count()).select_from(EVENTS).where(valid)).scalar() or 0
-        before = conn.execute(select(func.count()).select_from(EVENTS)
-                              .where(valid, EVENTS.c.occurred_at < self.engine.ruleset.effective)).scalar() or 0
+        events, before = self.event_totals(conn)
         after = conn.execute(select(func.count()).select_from(EVENTS)
                              .where(valid, EVENTS.c.occurred_at > as_of)).scalar() or 0
         rejections = [b for (b,) in conn.execute(select(REJECTIONS.c.body).order_by(REJECTIONS.c.seq))]
         return document.InputCounts(events=events, duplicates=0, rejected=len(rejections), before_effective=before,
                                     after_as_of=after), rejections
 
-    def events_hash(self, conn: Connection) -> str:
-        """The receipt's hash of the valid events (as a session computes it), kept until they change."""
+    def event_totals(self, conn: Connection) -> tuple[int, int]:
+        """The valid stored events, and those of them before the ruleset took effect (kept until they change)."""
+
+        def compute() -> str:
+            valid = EVENTS.c.seq.not_in(select(REJECTIONS.c.seq))
+            events = conn.execute(select(func.count()).select_from(EVENTS).where(valid)).scalar() or 0
+            before = conn.execute(select(func.count()).select_from(EVENTS)
+                                  .where(valid, EVENTS.c.occurred_at < self.engine.ruleset.effective)).scalar() or 0
+            return f"{events},{before}"
+
+        events, before = self._cached(conn, "event_counts", compute).split(",")
+        return int(events), int(before)
+
+    def _cached(self, conn: Connection, name: str, compute: Callable[[], str]) -> str:
+        """A value over the stored events, kept in `oblige_meta` until they (or their verdicts) change."""
         key = f"{conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0}:" \
               f"{conn.execute(select(func.count()).select_from(REJECTIONS)).scalar() or 0}:{self.keeper.stamp}"
-        row = conn.execute(select(META.c.value).where(META.c.key == "events_hash")).scalar()
+        row = conn.execute(select(META.c.value).where(META.c.key == name)).scalar()
         if row and row.startswith(key + "="):
             return str(row.split("=", 1)[1])
-        ident = EVENTS.c.id.collate("C") if self.store.dialect == "postgresql" else EVENTS.c.id
-        digest = hashlib.sha256()
-        query = (select(EVENTS.c.id, EVENTS.c.digest).where(EVENTS.c.seq.not_in(select(REJECTIONS.c.seq)))
-                 .order_by(ident))
-        for id_, hexed in conn.execute(query, execution_options={"stream_results": True, "yield_per": 20000}):
-            digest.update(id_.encode("utf-8") + b"\x00" + bytes.fromhex(hexed))
-        value = digest.hexdigest()
+        value = compute()
         try:
             with self.store.engine.begin() as w:
-                w.execute(META.delete().where(META.c.key == "events_hash"))
-                w.execute(META.insert().values(key="events_hash", value=f"{key}={value}"))
+                w.execute(META.delete().where(META.c.key == name))
+                w.execute(META.insert().values(key=name, value=f"{key}={value}"))
         except SQLAlchemyError:  # a cache: a busy database only means it is computed again next time
             pass
         return value
+
+    def events_hash(self, conn: Connection) -> str:
+        """The receipt's hash of the valid events (as a session computes it), kept until they change."""
+
+        def compute() -> str:
+            ident = EVENTS.c.id.collate("C") if self.store.dialect == "postgresql" else EVENTS.c.id
+            digest = hashlib.sha256()
+            query = (select(EVENTS.c.id, EVENTS.c.digest).where(EVENTS.c.seq.not_in(select(REJECTIONS.c.seq)))
+                     .order_by(ident))
+            for id_, hexed in conn.execute(query, execution_options={"stream_results": True, "yield_per": 20000}):
+                digest.update(id_.encode("utf-8") + b"\x00" + bytes.fromhex(hexed))
+            return digest.hexdigest()
+
+        return self._cached(conn, "events_hash", compute)
 
     def write(self, out: IO[str], as_of: int, f: Filters | None = None, limit: int | None = None,
               cursor: Cursor | None = None, scoped: bool = False) -> tuple[Summary, Cursor | None]:

@@ -25,10 +25,10 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from oblige.engine.store.kept_tables import KEPT_TABLES
+from oblige.engine.store.kept_tables import DERIVED_TABLES
 from oblige.facts.reader import Accepted, Rejected, canonical, read_line, split_repeats
 
-SCHEMA_VERSION = "2"  # 2: events know their partition; findings are kept (engine/store/kept.py)
+SCHEMA_VERSION = "3"  # 2: events know their partition; findings are kept (engine/store/kept.py); 3: counts kept
 DEFAULT_URL = "sqlite:///oblige.db"
 BATCH = 500
 
@@ -253,11 +253,13 @@ class Store:
                         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                     found = self._version(conn)  # another process may have created it meanwhile
                     if found is None:
-                        SQLModel.metadata.create_all(conn, tables=[EVENTS, INGEST_LOG, META, DIRTY, *KEPT_TABLES])
+                        SQLModel.metadata.create_all(conn, tables=[EVENTS, INGEST_LOG, META, DIRTY, *DERIVED_TABLES])
                         conn.execute(META.insert().values(key="schema_version", value=SCHEMA_VERSION))
                         found = SCHEMA_VERSION
             if found == "1":
                 found = self._upgrade_from_1()
+            if found == "2":
+                found = self._upgrade_from_2()
             if found != SCHEMA_VERSION:
                 raise StoreError(f"{self.shown_url}: database schema version {found}, this oblige uses {SCHEMA_VERSION}")
         except OperationalError as exc:
@@ -281,7 +283,22 @@ class Store:
             conn.exec_driver_sql("CREATE INDEX ix_oblige_events_part ON oblige_events (part)")
             conn.exec_driver_sql("CREATE INDEX ix_oblige_events_at ON oblige_events (occurred_at)")
             conn.exec_driver_sql("CREATE INDEX ix_oblige_events_type ON oblige_events (type)")
-            SQLModel.metadata.create_all(conn, tables=[DIRTY, *KEPT_TABLES])
+            SQLModel.metadata.create_all(conn, tables=[DIRTY])
+            conn.execute(META.update().where(META.c.key == "schema_version").values(value="2"))
+        return "2"
+
+    def _upgrade_from_2(self) -> str:
+        """Schema 2 -> 3: the kept findings gain their counts and other indexes. They are derived
+        data: dropped and derived again (the next refresh finds no stamp and marks every partition)."""
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+            found = self._version(conn)
+            if found != "2":
+                return found or SCHEMA_VERSION
+            SQLModel.metadata.drop_all(conn, tables=DERIVED_TABLES)
+            SQLModel.metadata.create_all(conn, tables=DERIVED_TABLES)
+            conn.execute(META.delete().where(META.c.key.in_(["kept_stamp", "events_hash", "event_counts"])))
             conn.execute(META.update().where(META.c.key == "schema_version").values(value=SCHEMA_VERSION))
         return SCHEMA_VERSION
 

@@ -1,0 +1,127 @@
+"""The counts of the kept lists at any `as_of`, without counting every row version.
+
+A list's count at `as_of` is the number of its row versions with valid_from <= as_of < valid_to.
+`oblige_kept_counts` holds, per list, unit, key (status, article; an escalation's level and year) and day,
+the versions that begin that day less those that end on it, kept in the transaction that writes
+the versions. Then
+
+    count(as_of) = sum of the days before as_of's day            (one short index range)
+                 + versions beginning within that day up to as_of, still in force
+                 - versions begun before that day, ending within it up to as_of
+
+and the last two read one day of versions through the valid_from and valid_to indexes. The counts
+are those of `Reader`'s scans (tested equal for random events, batches and `as_of`); a filter they
+do not split on (subject, period) is counted by a scan instead.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal, select
+from sqlalchemy.engine import Connection
+
+from oblige.engine.core.filters import Filters
+from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
+from oblige.engine.core.timeline import NEVER, Version
+from oblige.engine.store.kept_tables import COUNTS, ESCALATIONS, OBLIGATIONS, VIOLATIONS
+
+DAY = 86_400_000_000  # instants are microseconds
+TABLES: dict[str, Any] = {"o": OBLIGATIONS, "v": VIOLATIONS, "e": ESCALATIONS}
+Key = tuple[str, str, str, str, int, int]  # (list, unit, status, level, year, article)
+Split = tuple[str, str, str, int, int]  # (unit, status, level, year, article): what a count is split on
+
+
+def day_of(instant: int) -> int:
+    """The day of an instant as SQL's integer division computes it (truncating toward zero)."""
+    return instant // DAY if instant >= 0 else -(-instant // DAY)
+
+
+def deltas(versions: Iterable[Version]) -> Counter[tuple[Key, int]]:
+    """What these new row versions add to the counts, by key and day."""
+    out: Counter[tuple[Key, int]] = Counter()
+    for v in versions:
+        row = v.row
+        if isinstance(row, ObligationRow):
+            key: Key = ("o", v.unit, v.status or "", "", 0, v.article)
+        elif isinstance(row, ViolationRow):
+            key = ("v", v.unit, v.status or "", "", 0, v.article)
+        elif isinstance(row, EscalationRow):
+            key = ("e", v.unit, v.status or "", row.level, int(row.period), v.article)
+        else:
+            continue
+        out[(key, day_of(v.valid_from))] += 1
+        if v.valid_to != NEVER:
+            out[(key, day_of(v.valid_to))] -= 1
+    return out
+
+
+_UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) VALUES ({marks}) "
+           "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
+
+
+def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
+    """Add `changes` to the kept counts (the driver's executemany: thousands of keys per chunk)."""
+    rows = [(*key, day, n) for (key, day), n in changes.items() if n]
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(_UPSERT.format(marks=", ".join([mark] * 8)), rows)
+    finally:
+        cursor.close()
+
+
+def forget(conn: Connection, parts: Sequence[str]) -> None:
+    """Take out of the counts the row versions of these partitions (about to be deleted)."""
+    changes: Counter[tuple[Key, int]] = Counter()
+    for name, table in TABLES.items():
+        level = table.c.level if name == "e" else literal("")
+        year = table.c.year if name == "e" else literal(0)
+        for edge, sign in ((table.c.valid_from, -1), (table.c.valid_to, +1)):
+            day = edge // DAY
+            query = (select(table.c.unit, table.c.status, level, year, table.c.article, day, func.count())
+                     .where(table.c.part.in_(parts), edge != NEVER)
+                     .group_by(table.c.unit, table.c.status, level, year, table.c.article, day))
+            for unit, status, lvl, yr, article, d, n in conn.execute(query):
+                changes[((name, unit, status or "", lvl, int(yr), int(article)), int(d))] += sign * n
+    add(conn, changes)
+
+
+def _units(table: Any, f: Filters, indexed: bool = True) -> list[ColumnElement[bool]]:
+    """The unit conditions of `f`; not `indexed`: written so that SQLite's planner (no statistics)
+    does not walk a unit index for them but the day's valid_from or valid_to range."""
+    column = table.c.unit if indexed else table.c.unit + ""
+    out: list[ColumnElement[bool]] = []
+    if f.unit is not None:
+        out.append(column == f.unit)
+    if f.units is not None:
+        out.append(column.in_(sorted(f.units)))
+    return out
+
+
+def counts_at(conn: Connection, name: str, as_of: int, f: Filters) -> Counter[Split]:
+    """The row versions of list `name` in force at `as_of`, of the units `f` names, by (unit,
+    status, level, year, article)."""
+    table = TABLES[name]
+    start = day_of(as_of) * DAY
+    out: Counter[Split] = Counter()
+    c = COUNTS
+    where = [c.c.list == name, c.c.day < day_of(as_of), *_units(c, f)]
+    for unit, status, level, year, article, n in conn.execute(
+            select(c.c.unit, c.c.status, c.c.level, c.c.year, c.c.article, func.sum(c.c.n)).where(*where)
+            .group_by(c.c.unit, c.c.status, c.c.level, c.c.year, c.c.article)):
+        out[(unit, status, level, int(year), int(article))] += int(n)
+    level = table.c.level if name == "e" else literal("")
+    year = table.c.year if name == "e" else literal(0)
+    narrow = _units(table, f, indexed=conn.dialect.name != "sqlite")
+    begun = and_(table.c.valid_from >= start, table.c.valid_from <= as_of, table.c.valid_to > as_of)
+    ended = and_(table.c.valid_to >= start, table.c.valid_to <= as_of, table.c.valid_from < start)
+    for condition, sign in ((begun, +1), (ended, -1)):
+        for unit, status, lvl, yr, article, n in conn.execute(
+                select(table.c.unit, table.c.status, level, year, table.c.article, func.count())
+                .where(condition, *narrow).group_by(table.c.unit, table.c.status, level, year, table.c.article)):
+            out[(unit, status or "", lvl, int(yr), int(article))] += sign * n
+    return out
