@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, func, literal, select
 from sqlalchemy.engine import Connection
 
 from oblige.engine.core.filters import Filters
-from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
-from oblige.engine.core.timeline import NEVER, Version
+from oblige.engine.core.rows import EscalationRow
+from oblige.engine.core.timeline import ESCALATION, NEVER, OBLIGATION, VIOLATION, Version
 from oblige.engine.store.kept_tables import COUNTS, ESCALATIONS, OBLIGATIONS, VIOLATIONS
 
 DAY = 86_400_000_000  # instants are microseconds
@@ -38,31 +38,38 @@ def day_of(instant: int) -> int:
     return instant // DAY if instant >= 0 else -(-instant // DAY)
 
 
-def deltas(versions: Iterable[Version]) -> Counter[tuple[Key, int]]:
-    """What these new row versions add to the counts, by key and day."""
-    out: Counter[tuple[Key, int]] = Counter()
+def _key(kind: str, unit: str, status: str | None, level: str | None, year: int | None,
+         article: int) -> Key:
+    return (kind, unit, status or "", level or "", year or 0, article)
+
+
+def deltas(versions: Iterable[Version], into: Counter[tuple[Key, int]] | None = None) -> Counter[tuple[Key, int]]:
+    """What these new row versions add to the counts, by key and day (added to `into`)."""
+    out: Counter[tuple[Key, int]] = Counter() if into is None else into
     for v in versions:
-        row = v.row
-        if isinstance(row, ObligationRow):
-            key: Key = ("o", v.unit, v.status or "", "", 0, v.article)
-        elif isinstance(row, ViolationRow):
-            key = ("v", v.unit, v.status or "", "", 0, v.article)
-        elif isinstance(row, EscalationRow):
-            key = ("e", v.unit, v.status or "", row.level, int(row.period), v.article)
-        else:
+        kind = _KINDS.get(v.kind)
+        if kind is None:  # a veto proposal: not a listed row
             continue
+        if kind == "e":
+            row = cast(EscalationRow, v.row)
+            key: Key = (kind, v.unit, v.status or "", row.level, int(row.period), v.article)
+        else:
+            key = (kind, v.unit, v.status or "", "", 0, v.article)
         out[(key, day_of(v.valid_from))] += 1
         if v.valid_to != NEVER:
             out[(key, day_of(v.valid_to))] -= 1
     return out
 
 
+_KINDS = {OBLIGATION: "o", VIOLATION: "v", ESCALATION: "e"}
+
 _UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) VALUES ({marks}) "
            "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
 
 
 def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
-    """Add `changes` to the kept counts (the driver's executemany: thousands of keys per chunk)."""
+    """Add `changes` to the kept counts (the driver's executemany: thousands of keys per chunk). A
+    partition derived again to the same versions changes nothing: its old and new versions cancel."""
     rows = [(*key, day, n) for (key, day), n in changes.items() if n]
     if not rows:
         return
@@ -74,20 +81,18 @@ def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
         cursor.close()
 
 
-def forget(conn: Connection, parts: Sequence[str]) -> None:
-    """Take out of the counts the row versions of these partitions (about to be deleted)."""
-    changes: Counter[tuple[Key, int]] = Counter()
+def replaced(conn: Connection, parts: Sequence[str], into: Counter[tuple[Key, int]]) -> None:
+    """Take out of the counts (in `into`) the row versions of these partitions, about to be deleted."""
     for name, table in TABLES.items():
         level = table.c.level if name == "e" else literal("")
         year = table.c.year if name == "e" else literal(0)
-        for edge, sign in ((table.c.valid_from, -1), (table.c.valid_to, +1)):
-            day = edge // DAY
-            query = (select(table.c.unit, table.c.status, level, year, table.c.article, day, func.count())
-                     .where(table.c.part.in_(parts), edge != NEVER)
-                     .group_by(table.c.unit, table.c.status, level, year, table.c.article, day))
-            for unit, status, lvl, yr, article, d, n in conn.execute(query):
-                changes[((name, unit, status or "", lvl, int(yr), int(article)), int(d))] += sign * n
-    add(conn, changes)
+        for unit, status, lvl, yr, article, start, end in conn.execute(
+                select(table.c.unit, table.c.status, level, year, table.c.article, table.c.valid_from,
+                       table.c.valid_to).where(table.c.part.in_(parts))):
+            key = _key(name, unit, status, lvl, yr, article)
+            into[(key, day_of(start))] -= 1
+            if end != NEVER:
+                into[(key, day_of(end))] += 1
 
 
 def _units(table: Any, f: Filters, indexed: bool = True) -> list[ColumnElement[bool]]:

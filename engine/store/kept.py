@@ -13,6 +13,7 @@ itself until `rebuild` re-derives everything under its stamp.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -243,15 +244,16 @@ class Keeper:
                 return n  # another engine rebuilt meanwhile: its rows, not ours
             now = dict(conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part.in_(parts))).all())
             ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
+            changes: Counter[tuple[counts.Key, int]] = Counter()
             for i in range(0, len(ready), 500):
                 chunk = ready[i:i + 500]
-                counts.forget(conn, chunk)
+                counts.replaced(conn, chunk, changes)
                 for table in KEPT_TABLES:
                     conn.execute(delete(table).where(table.c.part.in_(chunk)))
                 conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(chunk)))
             new = [(p, v) for p in ready for v in versions.get(p, [])]
             _insert_versions(conn, new)
-            counts.add(conn, counts.deltas(v for _, v in new))
+            counts.add(conn, counts.deltas((v for _, v in new), changes))
             rows = [{"seq": seq, "part": p, "body": body} for p in ready for seq, body in rejected.get(p, [])]
             if rows:
                 conn.execute(insert(REJECTIONS), rows)
