@@ -247,3 +247,28 @@ def test_a_reader_in_progress_blocks_neither_ingest_nor_another_reader(engine: E
         assert len(seen) == 20
     other.close()
     store.close()
+
+
+def test_deriving_kept_findings_folds_a_large_log_back(engine: Engine, tmp_path: Path, monkeypatch) -> None:
+    """Past WAL_LIMIT the keeper checkpoints after each chunk (TRUNCATE), even while another
+    connection reads: two deriving processes otherwise starve SQLite's own checkpoint."""
+    from oblige.engine.store import sql
+    from oblige.engine.store.kept import Keeper
+
+    db = tmp_path / "wal.db"
+    store = Store(f"sqlite:///{db}")
+    try:
+        example = ROOT / "examples" / "events.jsonl"
+        store.ingest(read_lines(example.read_text(encoding="utf-8").splitlines(), str(example), engine.ruleset.units), "x")
+        wal = Path(str(db) + "-wal")
+        assert wal.stat().st_size > 0  # the ingest's frames, not yet folded back
+        monkeypatch.setattr(sql, "WAL_LIMIT", 1 << 40)
+        store.checkpoint()
+        assert wal.stat().st_size > 0  # below the limit: left to SQLite
+        monkeypatch.setattr(sql, "WAL_LIMIT", 1)
+        with store._reading() as reader:  # a reader that has finished its read holds no snapshot
+            reader.exec_driver_sql("SELECT count(*) FROM oblige_events").all()
+        Keeper(store, engine).refresh(workers=1)
+        assert wal.stat().st_size == 0
+    finally:
+        store.close()

@@ -211,6 +211,7 @@ class Keeper:
                 continue
             after = marks[-1][0]
             events = self._derive_and_write(dict(marks))
+            self.store.checkpoint()
             done.partitions += len(marks)
             done.events += events
             if progress is not None:
@@ -268,6 +269,7 @@ def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple
         events = 0
         for i in range(0, len(marks), CHUNK):
             events += keeper._derive_and_write(dict(marks[i:i + CHUNK]))
+            store.checkpoint()
         return len(marks), events
     finally:
         store.close()
