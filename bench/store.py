@@ -314,6 +314,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50, help="sequential requests per endpoint")
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of the concurrent phase")
+    parser.add_argument("--store", default=None,
+                        help="an existing store holding this very stream (same --events and --seed): no whole ingest, "
+                             "its reads measured")
     parser.add_argument("--skip", default="", help="comma list of: whole,batches,compare,derive,serve (without whole, no reads either)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -330,7 +333,8 @@ def main() -> None:
         try:
             # whole file into a fresh store; the last one is kept for the reads
             runs = []
-            for k in range(0 if "whole" in skip else max(1, args.repeat)):
+            url = args.store
+            for k in range(0 if "whole" in skip or url else max(1, args.repeat)):
                 url = fresh.new("whole")  # the same store each time, emptied
                 say(f"ingest {args.events:,} events, run {k + 1} ({load()})")
                 seconds, peak = ingest_whole(stream, url, work)
@@ -340,7 +344,7 @@ def main() -> None:
             if runs:
                 result["ingest_whole"] = runs
                 result["ingest_whole_median_events_per_s"] = statistics.median(r["events_per_s"] for r in runs)
-            else:
+            elif url is None:
                 skip |= {"compare", "serve", "derive"}
             if "compare" not in skip:
                 say(f"findings vs eval ({load()})")
