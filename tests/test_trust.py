@@ -769,3 +769,42 @@ def test_a_burst_past_max_busy_is_refused_and_the_server_answers(engine: Engine,
         release.set()
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_readers_past_the_bound_wait_their_turn_then_are_refused(engine: Engine, tmp_path: Path, monkeypatch) -> None:
+    """Reads of the kept findings: READERS at once; the next waits for a slot (served when one frees
+    within READER_WAIT), past READER_WAIT it is a 503 with Retry-After; /healthz answers throughout."""
+    from oblige.engine.http import app as app_module
+
+    entered, release = threading.Semaphore(0), threading.Event()
+    real = app_module.stored_document
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.release()
+        release.wait(timeout=120)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "READERS", 1)
+    monkeypatch.setattr(app_module, "READER_WAIT", 3.0)
+    monkeypatch.setattr(app_module, "stored_document", held)
+    base, srv, thread = start_server(create_app(engine, f"sqlite:///{tmp_path / 'r.db'}", None))
+    got: list[int] = []
+    try:
+        first = threading.Thread(target=lambda: got.append(httpx.get(f"{base}/v1/findings", timeout=120).status_code))
+        first.start()
+        assert entered.acquire(timeout=60), "the first read did not start"
+        refused = httpx.get(f"{base}/v1/findings", timeout=60)  # waits READER_WAIT, the slot still taken
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert "too many readers" in refused.json()["detail"]
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        second = threading.Thread(target=lambda: got.append(httpx.get(f"{base}/v1/findings", timeout=120).status_code))
+        second.start()
+        time.sleep(0.5)  # the second one is waiting for the slot
+        release.set()
+        first.join(timeout=60)
+        second.join(timeout=60)
+        assert got == [200, 200]  # the waiting reader was served once the slot came back
+    finally:
+        release.set()
+        srv.should_exit = True
+        thread.join(timeout=10)

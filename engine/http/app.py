@@ -70,7 +70,8 @@ TOKEN_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "
 # what a reader scoped to some units may not see: counts over every unit's events
 GLOBAL_COUNTS = ("events", "duplicates", "before_effective", "after_as_of")
 MAX_PAGE = 10_000  # items per list in one page
-READERS = 64  # reads of the kept findings at once (then 503)
+READERS = 16  # reads of the kept findings at once; more wait their turn up to READER_WAIT seconds (then 503)
+READER_WAIT = 30.0
 MAX_ARTICLE = 9999  # an article number: bounded, so that a huge one is a 422, never a database overflow
 
 
@@ -221,7 +222,9 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         """The app's one store (its connection pool serves every request thread)."""
         with shared_lock:
             if not shared:
-                shared.append(Store(store_url, create=False))
+                # a read holds up to two connections (its snapshot; a cache write): the pool serves every
+                # reader at once, so none fails with the pool's timeout (50 readers at 1M events did)
+                shared.append(Store(store_url, create=False, pool=(READERS, READERS + 8)))
             return shared[0]
 
     readers = threading.BoundedSemaphore(READERS)
@@ -242,9 +245,9 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
 
     @contextmanager
     def reading() -> Iterator[None]:
-        """Reads of the kept findings are cheap and bounded in memory (pages; whole documents are
-        spooled to a file): many at once, up to READERS, then 503 and Retry-After."""
-        if not readers.acquire(timeout=5):
+        """Reads of the kept findings are bounded in memory (pages; whole documents are spooled to a
+        file): READERS at once, the others wait their turn up to READER_WAIT, then 503 and Retry-After."""
+        if not readers.acquire(timeout=READER_WAIT):
             raise HTTPException(status_code=503, detail="busy: too many readers at once; retry shortly",
                                 headers={"Retry-After": "1"})
         try:
@@ -258,7 +261,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the event loop: answered while every worker thread reads
         return {"status": "ok", "ruleset": engine.ruleset.name}
 
     @app.post("/v1/events")

@@ -186,7 +186,8 @@ SCHEMA_LOCK = 7206150  # PostgreSQL advisory lock taken while the schema is crea
 
 
 class Store:
-    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True):
+    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True, pool: tuple[int, int] | None = None):
+        """`pool`: (size, overflow) of the connection pool, for a service reading from many threads."""
         self.url = url
         self.shown_url = mask_url(url)
         try:
@@ -196,7 +197,9 @@ class Store:
         if not create and parsed.get_backend_name() == "sqlite" and not _sqlite_file_exists(parsed.database):
             raise self._missing()
         try:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+            sizes = {} if pool is None or memory else {"pool_size": pool[0], "max_overflow": pool[1]}
+            self.engine = create_engine(url, pool_pre_ping=True, **sizes)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot use database {self.shown_url!r}: {self._scrub(_first_line(exc))}") from None
         self.dialect = self.engine.dialect.name
