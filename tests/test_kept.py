@@ -131,3 +131,45 @@ def test_explaining_from_one_partition_equals_explaining_from_everything(engine:
             assert found is not None
             assert explain(finding_id, found[0], engine.ruleset, found[1], "en") == \
                 explain(finding_id, whole, engine.ruleset, facts, "en"), finding_id
+
+
+def kept_rows(store: Store) -> dict[str, list[tuple]]:
+    """Every row of every kept table, every column."""
+    from sqlalchemy import select
+
+    from oblige.engine.store.kept_tables import KEPT_TABLES
+
+    with store._reading() as conn:
+        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr) for t in KEPT_TABLES}
+
+
+@SETTINGS
+@given(events=event_streams(), data=st.data())
+def test_rederiving_keeps_what_one_derivation_writes(engine: Engine, tmp_path_factory, events, data) -> None:
+    """A partition re-derived keeps the stored rows it derives again and replaces the others: after any
+    batches the kept rows are those one derivation of every event writes, and re-deriving every
+    partition once more changes none of them (rejections apart, whose line is the batch's)."""
+    root = tmp_path_factory.mktemp("r")
+    batched, whole = Store(f"sqlite:///{root / 'batched.db'}"), Store(f"sqlite:///{root / 'whole.db'}")
+    try:
+        keeper, rest = Keeper(batched, engine), list(events)
+        while rest:
+            cut = data.draw(st.integers(1, len(rest)))
+            batched.ingest(verdicts(engine, rest[:cut]), "test")
+            rest = rest[cut:]
+            if data.draw(st.booleans()):
+                keeper.refresh()
+        keeper.refresh()
+        whole.ingest(verdicts(engine, events), "test")
+        Keeper(whole, engine).refresh()
+        got, expected = kept_rows(batched), kept_rows(whole)
+        rejections = "oblige_kept_rejections"
+        assert {k: v for k, v in got.items() if k != rejections} == {k: v for k, v in expected.items() if k != rejections}
+        assert [r[0] for r in got[rejections]] == [r[0] for r in expected[rejections]]
+        with keeper._writing() as conn:
+            keeper._mark_all(conn)
+        keeper.refresh()
+        assert kept_rows(batched) == got
+    finally:
+        batched.close()
+        whole.close()
