@@ -173,3 +173,14 @@ def test_rederiving_keeps_what_one_derivation_writes(engine: Engine, tmp_path_fa
     finally:
         batched.close()
         whole.close()
+
+
+def test_the_write_cache_is_the_connections_own_again_after(engine: Engine, store: Store) -> None:
+    from oblige.engine.store.kept import WRITE_CACHE_KIB, _write_cache
+
+    keeper = Keeper(store, engine)
+    with keeper._writing() as conn:
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        with _write_cache(conn):
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -WRITE_CACHE_KIB
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before

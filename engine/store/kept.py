@@ -13,7 +13,8 @@ itself until `rebuild` re-derives everything under its stamp.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,7 +238,8 @@ class Keeper:
                 return n  # another engine rebuilt meanwhile: its rows, not ours
             now = dict(conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part.in_(parts))).all())
             ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
-            _replace(conn, ready, prepared)
+            with _write_cache(conn):
+                _replace(conn, ready, prepared)
             for i in range(0, len(ready), 500):
                 conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(ready[i:i + 500])))
         return n
@@ -254,6 +256,27 @@ def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple
         return len(marks), events
     finally:
         store.close()
+
+
+WRITE_CACHE_KIB = 65536  # SQLite's page cache while a chunk's rows are written (its default is 2 MiB)
+
+
+@contextmanager
+def _write_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a larger page cache while a chunk's rows are written, the connection's own again after.
+
+    Every row goes into a table and its four to six indexes: with the default 2 MiB cache the pages of
+    a large store's indexes are read again and again, and a chunk's changed pages spill to the WAL
+    before its commit (at 200k events the writes took half the derivation; a larger cache halved them)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
 
 
 Rows = tuple[list[tuple[Any, ...]], ...]  # a partition's rows of each kept table, in _COLUMNS order
