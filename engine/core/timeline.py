@@ -108,9 +108,15 @@ class _Component:
     ladder, at the instants it compares) — the escalator knows no decisions: readers apply them."""
 
     def __init__(self, engine: Engine, facts: Sequence[Fact], grouped: Grouped, duties: Sequence[Duty],
-                 texts: _Texts):
+                 texts: _Texts, escalators: list[Escalator]):
         self.engine, self.facts, self.grouped, self.duties, self.texts = engine, facts, grouped, duties, texts
-        self.escalator = undecided_escalator(engine)
+        self._escalators = escalators  # the partition's one escalator, made when a violation first needs it
+
+    @property
+    def escalator(self) -> Escalator:
+        if not self._escalators:
+            self._escalators.append(undecided_escalator(self.engine))
+        return self._escalators[0]
 
     def lifecycle(self, as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
         rs = self.engine.ruleset
@@ -124,19 +130,20 @@ class _Component:
     def rows(self, points: set[int]) -> list[Segment]:
         """Obligation and violation versions; `points` are the instants of the facts involved."""
         states: dict[int, tuple[list[ObligationRow], list[ViolationRow]]] = {}
-        pending = [NEVER, *points]
+        pending = [NEVER]
         while pending:  # to a fixpoint: a state may name thresholds no earlier state showed
-            found: set[int] = set()
             for c in pending:
-                if c not in states:
-                    states[c] = obs, _ = self.lifecycle(c)
-                    for o in obs:  # the lifecycle compares as_of with these (and with facts' instants)
-                        found.add(o.triggered_at)
-                        if o.due is not None:
-                            found.add(o.due + 1)
-            found -= points
-            points |= found
-            pending = list(found)
+                states[c] = obs, _ = self.lifecycle(c)
+                for o in obs:  # the lifecycle compares as_of with these (and with facts' instants)
+                    points.add(o.triggered_at)
+                    if o.due is not None:
+                        points.add(o.due + 1)
+            # From the last threshold on nothing changes: the state there is the state at NEVER, already
+            # known (and so are the thresholds it names), so only the earlier points are evaluated.
+            last = max(points)
+            pending = [c for c in points if c not in states and c != last]
+        if last not in states:
+            states[last] = states[NEVER]
         texts = self.texts
         segments: list[Segment] = []
         opened: dict[Identity, tuple[int, What]] = {}
@@ -154,28 +161,28 @@ class _Component:
         return segments
 
     def escalations(self, violation: Segment) -> list[Segment]:
-        """The escalations and veto proposals of one violation version, over its interval."""
+        """The escalations and veto proposals of one violation version, over its interval.
+
+        The ladder compares `as_of` only with the instant each of them is made at (`at`: the
+        violation's for a notice, the criticism's, the veto's) and every other condition it asks is
+        the same at any `as_of` (no decisions here), so each holds from its instant on: they are made
+        once, at NEVER, and each holds over [max(start, at), end)."""
         (_, _, _, status), (article, _, subject, _, row), start, end = violation
         v = row
         assert isinstance(v, ViolationRow)
         escalator, texts = self.escalator, self.texts
-        cuts = {start, v.at, escalator.criticised_at(v)}  # the instants the ladder compares as_of with
-        veto_at = escalator.veto_at(v)
-        if veto_at is not None:
-            cuts.add(veto_at)
+        escalator.as_of, escalator.vetoes = NEVER, {}
         segments: list[Segment] = []
-        opened: dict[Identity, tuple[int, What]] = {}
-        for c in sorted(x for x in cuts if start <= x < end):
-            escalator.as_of, escalator.vetoes = c, {}
-            now: dict[Identity, What] = {}
-            for e in escalator.add(v):
-                now[(ESCALATION, e.id, texts(e), status)] = (article, e.unit, subject, e.at, e)
-            for (unit, year), (at, (v_at, rule, subj, period), because) in escalator.vetoes.items():
+        for e in escalator.add(v):
+            if max(start, e.at) < end:
+                segments.append(((ESCALATION, e.id, texts(e), status), (article, e.unit, subject, e.at, e),
+                                 max(start, e.at), end))
+        for (unit, year), (at, (v_at, rule, subj, period), because) in escalator.vetoes.items():
+            if max(start, at) < end:
                 n = VetoNote(unit, year, at, v_at, rule, subj, period, because)
                 text = f"{unit}\x1f{year}\x1f{at}\x1f{v_at}\x1f{rule}\x1f{subj}\x1f{period}\x1f{because}"
-                now[(VETO, f"{unit}\x1f{year}\x1f{because}", text, status)] = (article, unit, subject, at, n)
-            _advance(opened, now, c, segments)
-        _advance(opened, {}, end, segments)
+                segments.append(((VETO, f"{unit}\x1f{year}\x1f{because}", text, status), (article, unit, subject, at, n),
+                                 max(start, at), end))
         return segments
 
 
@@ -237,9 +244,10 @@ def timeline(engine: Engine, key: Partition, facts: Sequence[Fact], grouped: Gro
     `facts` sorted by (time, id) and `grouped` their matches, as `Engine.match` gives them."""
     duties = engine.duties.get(key[1], []) if key[0] == UNIT_PARTITION else []
     texts = _Texts()
+    escalators: list[Escalator] = []
     segments: list[Segment] = []
     for part, own_duties, points in _components(facts, grouped, duties):
-        component = _Component(engine, facts, part, own_duties, texts)
+        component = _Component(engine, facts, part, own_duties, texts, escalators)
         rows = component.rows(points)
         segments += rows
         for segment in rows:

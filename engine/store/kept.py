@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
-from oblige.engine.core.timeline import ESCALATION, OBLIGATION, VETO, VIOLATION, Version, VetoNote, timeline
+from oblige.engine.core.timeline import Version, VetoNote, timeline
 from oblige.engine.store import counts
 from oblige.engine.store.kept_tables import (
     DERIVED_TABLES,
@@ -238,26 +239,20 @@ class Keeper:
                         facts[part].append(item.fact)
         keyed = [(split_part(p), sorted(fs, key=lambda f: (f.at, f.id))) for p, fs in facts.items()]
         matched = engine.match(keyed)
-        versions = {part_of(key): timeline(engine, key, fs, matched[key]) for key, fs in keyed}
+        # the rows to write, built before the write lock (which serialises the writers)
+        prepared = {part_of(key): _rows_of(part_of(key), timeline(engine, key, fs, matched[key])) for key, fs in keyed}
+        for p, found in rejected.items():
+            prepared.setdefault(p, _rows_of(p, []))[-1].extend((seq, p, body) for seq, body in found)
         with self._writing() as conn:
             self._lock(conn)
             if self._stamp_in(conn) != self.stamp:
                 return n  # another engine rebuilt meanwhile: its rows, not ours
             now = dict(conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part.in_(parts))).all())
             ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
-            changes: Counter[tuple[counts.Key, int]] = Counter()
+            with _write_cache(conn):
+                _replace(conn, ready, prepared)
             for i in range(0, len(ready), 500):
-                chunk = ready[i:i + 500]
-                counts.replaced(conn, chunk, changes)
-                for table in KEPT_TABLES:
-                    conn.execute(delete(table).where(table.c.part.in_(chunk)))
-                conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(chunk)))
-            new = [(p, v) for p in ready for v in versions.get(p, [])]
-            _insert_versions(conn, new)
-            counts.add(conn, counts.deltas((v for _, v in new), changes))
-            rows = [{"seq": seq, "part": p, "body": body} for p in ready for seq, body in rejected.get(p, [])]
-            if rows:
-                conn.execute(insert(REJECTIONS), rows)
+                conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(ready[i:i + 500])))
         return n
 
 
@@ -275,43 +270,105 @@ def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple
         store.close()
 
 
-def _insert_versions(conn: Connection, versions: Iterable[tuple[str, Version]]) -> None:
-    """Row versions as rows, inserted by the driver's executemany (a million rows are written on a
-    large ingest: SQLAlchemy's per-row parameter processing cost a fifth of the derivation)."""
-    by_kind: dict[str, list[tuple[object, ...]]] = {OBLIGATION: [], VIOLATION: [], ESCALATION: [], VETO: []}
-    for part, v in versions:
+WRITE_CACHE_KIB = 65536  # SQLite's page cache while a chunk's rows are written (its default is 2 MiB)
+
+
+@contextmanager
+def _write_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a larger page cache while a chunk's rows are written, the connection's own again after.
+
+    Every row goes into a table and its four to six indexes: with the default 2 MiB cache the pages of
+    a large store's indexes are read again and again, and a chunk's changed pages spill to the WAL
+    before its commit (at 200k events the writes took half the derivation; a larger cache halved them)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
+
+
+Rows = tuple[list[tuple[Any, ...]], ...]  # a partition's rows of each kept table, in _COLUMNS order
+
+
+def _rows_of(part: str, versions: Iterable[Version]) -> Rows:
+    """A partition's row versions as the rows of each kept table (and an empty list for its rejections)."""
+    obligations: list[tuple[Any, ...]] = []
+    violations: list[tuple[Any, ...]] = []
+    escalations: list[tuple[Any, ...]] = []
+    vetoes: list[tuple[Any, ...]] = []
+    for v in versions:
         row = v.row
         if isinstance(row, ObligationRow):
-            by_kind[OBLIGATION].append((v.id, v.valid_from, v.valid_to, part, v.unit, v.status, v.article, row.subject,
-                                        row.period, v.order, row.due, v.text))
+            obligations.append((v.id, v.valid_from, v.valid_to, part, v.unit, v.status, v.article, row.subject,
+                                row.period, v.order, row.due, v.text))
         elif isinstance(row, ViolationRow):
-            by_kind[VIOLATION].append((v.id, v.valid_from, v.valid_to, part, v.unit, v.status, v.article, row.kind,
-                                       row.subject, row.period, v.order, v.text))
+            violations.append((v.id, v.valid_from, v.valid_to, part, v.unit, v.status, v.article, row.kind,
+                               row.subject, row.period, v.order, v.text))
         elif isinstance(row, EscalationRow):
-            by_kind[ESCALATION].append((v.id, v.valid_from, v.valid_to, part, v.unit, v.status, v.article, v.subject,
-                                        row.level, int(row.period), v.order, v.text))
+            escalations.append((v.id, v.valid_from, v.valid_to, part, v.unit, v.status, v.article, v.subject,
+                                row.level, int(row.period), v.order, v.text))
         elif isinstance(row, VetoNote):
-            by_kind[VETO].append((part, row.unit, row.year, v.valid_from, v.valid_to, row.at, row.v_at, row.rule,
-                                  row.subject, row.period, row.because, v.status, v.article))
+            vetoes.append((part, row.unit, row.year, v.valid_from, v.valid_to, row.at, row.v_at, row.rule,
+                           row.subject, row.period, row.because, v.status, v.article))
+    return obligations, violations, escalations, vetoes, []
+
+
+def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> None:
+    """The kept rows of `parts` become the prepared ones. A row version that is already stored, every
+    column equal, stays (re-deriving a partition mostly finds its earlier versions again): only the
+    stored rows that are no longer derived are deleted and only the new ones inserted, by the driver's
+    executemany (SQLAlchemy's per-row parameter processing cost a fifth of the derivation; deleting and
+    re-inserting unchanged rows, with every index of the tables kept, cost more than deriving them)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    empty: Rows = ([], [], [], [], [])
+    changes: Counter[tuple[counts.Key, int]] = Counter()  # the kept counts follow the rows deleted and inserted
     try:
-        for kind, table, columns in _COLUMNS:
-            rows = by_kind[kind]
-            if rows:
+        for k, (table, columns, key) in enumerate(_COLUMNS):
+            listed = _LISTED.get(table.name)
+            new = [row for p in parts for row in prepared.get(p, empty)[k]]
+            old: list[tuple[Any, ...]] = []
+            for i in range(0, len(parts), 500):
+                chunk = parts[i:i + 500]
+                cursor.execute(f"SELECT {', '.join(columns)} FROM {table.name} "
+                               f"WHERE part IN ({', '.join([mark] * len(chunk))})", chunk)
+                old += map(tuple, cursor.fetchall())
+            if old:
+                derived = set(new)
+                gone = [row for row in old if row not in derived]
+                if gone:
+                    cursor.executemany(f"DELETE FROM {table.name} WHERE "
+                                       + " AND ".join(f"{columns[c]} = {mark}" for c in key),
+                                       [tuple(row[c] for c in key) for row in gone])
+                    if listed is not None:
+                        counts.of_rows(listed, gone, -1, changes)
+                stored = set(old)
+                new = [row for row in new if row not in stored]
+            if new:
                 cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                                   f"VALUES ({', '.join([mark] * len(columns))})", rows)
+                                   f"VALUES ({', '.join([mark] * len(columns))})", new)
+                if listed is not None:
+                    counts.of_rows(listed, new, +1, changes)
     finally:
         cursor.close()
+    counts.add(conn, changes)
 
 
+_LISTED = {OBLIGATIONS.name: "o", VIOLATIONS.name: "v", ESCALATIONS.name: "e"}  # tables whose rows are counted
+
+# each kept table: its columns in the order of the rows above, and the positions of its primary key
 _COLUMNS = (
-    (OBLIGATION, OBLIGATIONS, ("id", "valid_from", "valid_to", "part", "unit", "status", "article", "subject", "period",
-                               "ord", "due", "body")),
-    (VIOLATION, VIOLATIONS, ("id", "valid_from", "valid_to", "part", "unit", "status", "article", "kind", "subject",
-                             "period", "ord", "body")),
-    (ESCALATION, ESCALATIONS, ("id", "valid_from", "valid_to", "part", "unit", "status", "article", "subject", "level",
-                               "year", "ord", "body")),
-    (VETO, VETOES, ("part", "unit", "year", "valid_from", "valid_to", "at", "v_at", "rule", "subject", "period",
-                    "because", "status", "article")),
+    (OBLIGATIONS, ("id", "valid_from", "valid_to", "part", "unit", "status", "article", "subject", "period", "ord", "due",
+                   "body"), (0, 1)),
+    (VIOLATIONS, ("id", "valid_from", "valid_to", "part", "unit", "status", "article", "kind", "subject", "period", "ord",
+                  "body"), (0, 1)),
+    (ESCALATIONS, ("id", "valid_from", "valid_to", "part", "unit", "status", "article", "subject", "level", "year", "ord",
+                   "body"), (0, 1)),
+    (VETOES, ("part", "unit", "year", "valid_from", "valid_to", "at", "v_at", "rule", "subject", "period", "because",
+              "status", "article"), (0, 1, 2, 3, 10)),
+    (REJECTIONS, ("seq", "part", "body"), (0,)),
 )
