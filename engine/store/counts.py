@@ -2,8 +2,8 @@
 
 A list's count at `as_of` is the number of its row versions with valid_from <= as_of < valid_to.
 `oblige_kept_counts` holds, per list, unit, key (status, article; an escalation's level and year) and day,
-the versions that begin that day less those that end on it, kept in the transaction that writes
-the versions. Then
+the versions that begin that day less those that end on it, changed with the rows the keeper deletes
+and inserts, in the same transaction. Then
 
     count(as_of) = sum of the days before as_of's day            (one short index range)
                  + versions beginning within that day up to as_of, still in force
@@ -16,15 +16,14 @@ do not split on (subject, period) is counted by a scan instead.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, select
 from sqlalchemy.engine import Connection
 
 from oblige.engine.core.filters import Filters
-from oblige.engine.core.rows import EscalationRow
-from oblige.engine.core.timeline import ESCALATION, NEVER, OBLIGATION, VIOLATION, Version
+from oblige.engine.core.timeline import NEVER
 from oblige.engine.store.kept_tables import COUNTS, ESCALATIONS, OBLIGATIONS, VIOLATIONS
 
 DAY = 86_400_000_000  # instants are microseconds
@@ -38,38 +37,24 @@ def day_of(instant: int) -> int:
     return instant // DAY if instant >= 0 else -(-instant // DAY)
 
 
-def _key(kind: str, unit: str, status: str | None, level: str | None, year: int | None,
-         article: int) -> Key:
-    return (kind, unit, status or "", level or "", year or 0, article)
+def of_rows(name: str, rows: Iterable[tuple[Any, ...]], sign: int, into: Counter[tuple[Key, int]]) -> None:
+    """What rows of list `name`, as the keeper writes them — (id, valid_from, valid_to, part, unit,
+    status, article, …, and for escalations level and year at 8 and 9) — change in the counts:
+    `sign` +1 for rows inserted, -1 for rows deleted."""
+    escalations = name == "e"
+    for row in rows:
+        key: Key = (name, row[4], row[5] or "", row[8] if escalations else "", row[9] if escalations else 0, row[6])
+        into[(key, day_of(row[1]))] += sign
+        if row[2] != NEVER:
+            into[(key, day_of(row[2]))] -= sign
 
-
-def deltas(versions: Iterable[Version], into: Counter[tuple[Key, int]] | None = None) -> Counter[tuple[Key, int]]:
-    """What these new row versions add to the counts, by key and day (added to `into`)."""
-    out: Counter[tuple[Key, int]] = Counter() if into is None else into
-    for v in versions:
-        kind = _KINDS.get(v.kind)
-        if kind is None:  # a veto proposal: not a listed row
-            continue
-        if kind == "e":
-            row = cast(EscalationRow, v.row)
-            key: Key = (kind, v.unit, v.status or "", row.level, int(row.period), v.article)
-        else:
-            key = (kind, v.unit, v.status or "", "", 0, v.article)
-        out[(key, day_of(v.valid_from))] += 1
-        if v.valid_to != NEVER:
-            out[(key, day_of(v.valid_to))] -= 1
-    return out
-
-
-_KINDS = {OBLIGATION: "o", VIOLATION: "v", ESCALATION: "e"}
 
 _UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) VALUES ({marks}) "
            "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
 
 
 def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
-    """Add `changes` to the kept counts (the driver's executemany: thousands of keys per chunk). A
-    partition derived again to the same versions changes nothing: its old and new versions cancel."""
+    """Add `changes` to the kept counts (the driver's executemany: thousands of keys per chunk)."""
     rows = [(*key, day, n) for (key, day), n in changes.items() if n]
     if not rows:
         return
@@ -79,20 +64,6 @@ def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
         cursor.executemany(_UPSERT.format(marks=", ".join([mark] * 8)), rows)
     finally:
         cursor.close()
-
-
-def replaced(conn: Connection, parts: Sequence[str], into: Counter[tuple[Key, int]]) -> None:
-    """Take out of the counts (in `into`) the row versions of these partitions, about to be deleted."""
-    for name, table in TABLES.items():
-        level = table.c.level if name == "e" else literal("")
-        year = table.c.year if name == "e" else literal(0)
-        for unit, status, lvl, yr, article, start, end in conn.execute(
-                select(table.c.unit, table.c.status, level, year, table.c.article, table.c.valid_from,
-                       table.c.valid_to).where(table.c.part.in_(parts))):
-            key = _key(name, unit, status, lvl, yr, article)
-            into[(key, day_of(start))] -= 1
-            if end != NEVER:
-                into[(key, day_of(end))] += 1
 
 
 def _units(table: Any, f: Filters, indexed: bool = True) -> list[ColumnElement[bool]]:

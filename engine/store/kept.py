@@ -31,7 +31,6 @@ from oblige.engine.store import counts
 from oblige.engine.store.kept_tables import (
     DERIVED_TABLES,
     ESCALATIONS,
-    KEPT_TABLES,
     OBLIGATIONS,
     REJECTIONS,
     VETOES,
