@@ -44,6 +44,20 @@ def store(tmp_path: Path):
     s.close()
 
 
+def ingest_in_batches(store: Store, keeper: Keeper, engine: Engine, events: list[dict], data: st.DataObject,
+                      always_refresh: bool = False) -> None:
+    """The events ingested in random batches, the kept findings refreshed or not in between (always,
+    if asked), and refreshed at the end."""
+    rest = list(events)
+    while rest:
+        cut = data.draw(st.integers(1, len(rest)))
+        store.ingest(verdicts(engine, rest[:cut]), "test")
+        rest = rest[cut:]
+        if always_refresh or data.draw(st.booleans()):
+            keeper.refresh()
+    keeper.refresh()
+
+
 filters = st.builds(Filters, unit=st.none() | st.sampled_from(UNITS[:6]),
                     status=st.none() | st.sampled_from(["open", "fulfilled", "fulfilled_late", "overdue", "discharged"]),
                     article=st.none() | st.sampled_from([19, 20, 28, 35, 36, 37]),
@@ -58,14 +72,8 @@ filters = st.builds(Filters, unit=st.none() | st.sampled_from(UNITS[:6]),
 def test_kept_findings_equal_evaluation(engine: Engine, tmp_path_factory, events, hours, data) -> None:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('k') / 'kept.db'}")
     try:
-        keeper, rest = Keeper(store, engine), list(events)
-        while rest:  # random ingest batches, refreshed or not in between
-            cut = data.draw(st.integers(1, len(rest)))
-            store.ingest(verdicts(engine, rest[:cut]), "test")
-            rest = rest[cut:]
-            if data.draw(st.booleans()):
-                keeper.refresh()
-        keeper.refresh()
+        keeper = Keeper(store, engine)
+        ingest_in_batches(store, keeper, engine, events, data)
         reader = Reader(keeper)
         for h in hours:
             as_of = parse_instant(instant(h))
@@ -146,12 +154,8 @@ def test_kept_counts_equal_counting_the_versions_in_force(engine: Engine, tmp_pa
 
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('c') / 'kept.db'}")
     try:
-        keeper, rest = Keeper(store, engine), list(events)
-        while rest:  # batches: re-derived partitions take their old versions out of the counts
-            cut = data.draw(st.integers(1, len(rest)))
-            store.ingest(verdicts(engine, rest[:cut]), "test")
-            rest = rest[cut:]
-            keeper.refresh()
+        keeper = Keeper(store, engine)  # re-derived partitions take their old versions out of the counts
+        ingest_in_batches(store, keeper, engine, events, data, always_refresh=True)
         with store._reading() as conn:
             rows = {name: conn.execute(select(t.c.unit, t.c.status, t.c.level if name == "e" else t.c.unit,
                                               t.c.year if name == "e" else t.c.article, t.c.article,
@@ -190,14 +194,8 @@ def test_rederiving_keeps_what_one_derivation_writes(engine: Engine, tmp_path_fa
     root = tmp_path_factory.mktemp("r")
     batched, whole = Store(f"sqlite:///{root / 'batched.db'}"), Store(f"sqlite:///{root / 'whole.db'}")
     try:
-        keeper, rest = Keeper(batched, engine), list(events)
-        while rest:
-            cut = data.draw(st.integers(1, len(rest)))
-            batched.ingest(verdicts(engine, rest[:cut]), "test")
-            rest = rest[cut:]
-            if data.draw(st.booleans()):
-                keeper.refresh()
-        keeper.refresh()
+        keeper = Keeper(batched, engine)
+        ingest_in_batches(batched, keeper, engine, events, data)
         whole.ingest(verdicts(engine, events), "test")
         Keeper(whole, engine).refresh()
         got, expected = kept_rows(batched), kept_rows(whole)
