@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import heapq
 import itertools
 import marshal
 import multiprocessing
@@ -30,7 +31,7 @@ from typing import IO, Any
 
 from oblige.engine.batch.early import EarlyParse
 from oblige.engine.batch.early import split_ranges as _split
-from oblige.engine.batch.runs import RunWriter, merge_blocks, merge_runs
+from oblige.engine.batch.runs import RunWriter, merge_runs
 from oblige.engine.batch.workers import Workers, count
 from oblige.engine.core import document
 from oblige.engine.core.engine import BATCH, Engine, Partition
@@ -39,7 +40,7 @@ from oblige.engine.core.evaluate import PartitionEvaluator, Tally
 from oblige.engine.core.findings import Rejection, Summary
 from oblige.engine.core.rows import row_json
 from oblige.engine.rules.ruleset import Ruleset
-from oblige.facts.events import SUBJECT_PARTITION, UNIT_PARTITION, Fact
+from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected, read_line
 
 CHUNK = 5000
@@ -54,7 +55,11 @@ def _shard(key: Partition, shards: int) -> int:
     return zlib.crc32(_part_key(key).encode("utf-8")) % shards
 
 
-def _unpack(blob: bytes) -> Fact:  # packed by _row
+def _pack(f: Fact) -> bytes:
+    return marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data, f.about))
+
+
+def _unpack(blob: bytes) -> Fact:
     return Fact(*marshal.loads(blob))  # marshal keeps tuples as tuples
 
 
@@ -62,7 +67,6 @@ INSERT_EV = "INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def _create_spill(db: sqlite3.Connection) -> None:
-    db.execute("PRAGMA page_size=16384")  # fewer, larger pages: inserts and index builds ~10 % cheaper (measured)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     # indexes are built once the rows are in (a sort, cheaper than keeping a B-tree in id order
@@ -75,10 +79,8 @@ def _create_spill(db: sqlite3.Connection) -> None:
 
 def _row(item: Accepted, shards: int, eff: bool, order: int) -> tuple[Any, ...]:
     f = item.fact
-    # _part_key(f.partition) and _shard of it, inlined (once per event read)
-    key = f"{SUBJECT_PARTITION}\x1f{f.subject}" if f.subject is not None else f"{UNIT_PARTITION}\x1f{f.about or f.unit}"
-    return (f.id, item.digest, zlib.crc32(key.encode("utf-8")) % shards, key, f.at, int(eff), f.type,
-            marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data, f.about)), item.file, item.line, order)
+    return (f.id, item.digest, _shard(f.partition, shards), _part_key(f.partition), f.at, int(eff), f.type, _pack(f),
+            item.file, item.line, order)
 
 
 def _write_spill(spill: str, verdicts: Iterable[tuple[int, Accepted | Rejected]], shards: int, effective: int) -> str:
@@ -115,7 +117,7 @@ def _write_spill(spill: str, verdicts: Iterable[tuple[int, Accepted | Rejected]]
     return spill
 
 
-def _settle_worker(collect: bool = True) -> None:
+def _settle_worker() -> None:
     """In a worker process, move what is alive now (ruleset, engine) out of the collector's reach.
 
     Full collections traverse every tracked object; the ruleset and the compiled engine are
@@ -123,17 +125,10 @@ def _settle_worker(collect: bool = True) -> None:
     (measured: a quarter of phase 2 at 1M events). Not done in the caller's own process, where
     freezing would keep its cyclic garbage alive. The young generation's threshold is raised
     too: a worker allocates millions of short-lived acyclic tuples, and collecting every 700
-    allocations cost ~5% of phase 2 (measured).
-
-    Phase 2 passes `collect=False`: its workers do not collect at all. Its collections only walked
-    the findings buffered for the sorted runs (3 % of a 50,000-event shard), and it makes almost
-    no cyclic garbage (measured: under 1,000 objects for a 50,000-event shard, freed when the
-    worker exits after its one job)."""
+    allocations cost ~5% of phase 2 (measured)."""
     if multiprocessing.parent_process() is not None:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        if not collect:
-            gc.disable()
 
 
 def _range_verdicts(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]]) -> Iterator[tuple[int, Accepted | Rejected]]:
@@ -177,53 +172,18 @@ def _parse_stored(ruleset: Ruleset, url: str, first: int, last: int, spill: str,
         store.close()
 
 
-def _fetched(cursor: sqlite3.Cursor, size: int = 1000) -> Iterator[list[Any]]:
-    """A cursor's rows as blocks, for `merge_blocks`."""
-    return iter(lambda: cursor.fetchmany(size), [])
-
-
-@contextlib.contextmanager
-def _no_collections() -> Iterator[None]:
-    """No cyclic garbage collection inside: for a stretch that makes no cycles but many tuples,
-    which a collection would only walk (restored as found; harmless if another thread overlaps)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _events_hash(spills: list[str]) -> str:
     """`Session.events_hash` of the spilled events: SHA-256 over (id, digest) in id order.
 
-    Fed a chunk at a time: hashing the concatenation is hashing the pieces in turn. Without
-    collections: the chunks' tuples set them off, and each walked the whole engine of the calling
-    process (0.13 s of collections for 0.08 s of hashing at 100,000 events, measured)."""
-    with _no_collections():
-        return _hash_spills(spills)
-
-
-def _hash_spills(spills: list[str]) -> str:
+    Fed a chunk at a time: hashing the concatenation is hashing the pieces in turn."""
     digest = hashlib.sha256()
     dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
-    rows = merge_blocks([_fetched(db.execute("SELECT id, digest FROM ev ORDER BY id")) for db in dbs])
+    rows = heapq.merge(*(db.execute("SELECT id, digest FROM ev ORDER BY id") for db in dbs))
     for chunk in iter(lambda: list(itertools.islice(rows, 10_000)), []):
         digest.update(b"".join(event_id.encode("utf-8") + b"\x00" + event_digest for event_id, event_digest in chunk))
     for db in dbs:
         db.close()
     return digest.hexdigest()
-
-
-def _count_after(spills: list[str], as_of: int) -> int:
-    """How many spilled events happened after `as_of`."""
-    total = 0
-    for spill in spills:
-        db = sqlite3.connect(f"file:{spill}?mode=ro", uri=True)
-        total += db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0]
-        db.close()
-    return total
 
 
 @dataclass
@@ -237,7 +197,7 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
                     run_budget: int = RUN_BUDGET, decisions: list[Fact] | None = None) -> ShardResult:
     """Phase 2 for one shard (runs in a worker process, or inline for one shard)."""
     engine = Engine(ruleset)
-    _settle_worker(collect=False)
+    _settle_worker()
     out = {table: RunWriter(out_dir, f"{table}-{shard}", run_budget) for table in ("ob", "vi", "es")}
     evaluator = PartitionEvaluator(engine, as_of, decisions or [])
     sources = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
@@ -248,7 +208,7 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
         facts: list[Fact] = []
         streams = [src.execute("SELECT part, at, id, fact FROM ev WHERE shard = ? AND eff = 1 ORDER BY part, at, id",
                                (shard,)) for src in sources]
-        for part, _, _, blob in merge_blocks(map(_fetched, streams)):  # (part, at, id) is unique: the blob is never compared
+        for part, _, _, blob in heapq.merge(*streams):  # (part, at, id) is unique: the blob is never compared
             if part != current:
                 if current is not None:
                     yield _partition(current), facts
@@ -371,13 +331,9 @@ class BatchEvaluator:
         stats = self._merge(spills)
         rs = self.engine.ruleset
         with _reporting(workers, self.on_partitions):
-            jobs = [workers.submit(_evaluate_shard, rs, spills, k, self.workers, as_of, work, self.run_budget,
-                                   stats["decisions"]) for k in range(self.workers)]
-            # hashed here while the workers evaluate: this process would only wait meanwhile, and
-            # an idle worker hashing after them held up the document (0.1 s at 100,000 events)
-            events_hash = _events_hash(spills)
-            stats["after_as_of"] = _count_after(spills, as_of)
-            results = [job() for job in jobs]
+            results = workers.map(_evaluate_shard, [(rs, spills, k, self.workers, as_of, work, self.run_budget,
+                                                       stats["decisions"]) for k in range(self.workers)])
+        events_hash = workers.submit(_events_hash, spills)  # computed by an idle worker while the document is written
         return self._write(stats, results, spills, events_hash, as_of, out)
 
     def _merge(self, spills: list[str]) -> dict[str, Any]:
@@ -388,9 +344,6 @@ class BatchEvaluator:
         stats: dict[str, Any] = {"events": 0, "duplicates": 0, "before_effective": 0, "decisions": [], "rejected": 0}
         conflict = "conflicting duplicate id: differs from the event first read with this id"
         dbs = [sqlite3.connect(spill) for spill in spills]
-        for db in dbs:  # scratch files: nothing to journal or sync (each commit synced the file: ~10 ms)
-            db.execute("PRAGMA journal_mode=OFF")
-            db.execute("PRAGMA synchronous=OFF")
         for k, db in enumerate(dbs):
             # winners: ids of this range already kept by an earlier range, with the kept digest
             db.execute("CREATE TEMP TABLE w (id TEXT PRIMARY KEY, digest BLOB)")
@@ -420,7 +373,7 @@ class BatchEvaluator:
         return stats
 
     # ---- phase 3 --------------------------------------------------------------------------
-    def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], events_hash: str,
+    def _write(self, stats: dict[str, Any], results: list[ShardResult], spills: list[str], events_hash: Callable[[], str],
                as_of: int, out: IO[str]) -> Summary:
         engine = self.engine
         tally = Tally()
@@ -428,19 +381,20 @@ class BatchEvaluator:
             tally.merge(r.tally)
         finals = document.finish(engine, as_of, stats["decisions"], [r.vetoes for r in results], tally)
         dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
+        after = sum(db.execute("SELECT count(*) FROM ev WHERE at > ?", (as_of,)).fetchone()[0] for db in dbs)
         read = document.InputCounts(events=stats["events"], duplicates=stats["duplicates"], rejected=stats["rejected"],
-                                    before_effective=stats["before_effective"], after_as_of=stats["after_as_of"])
+                                    before_effective=stats["before_effective"], after_as_of=after)
         head = document.summary(read, tally)
 
         def merged(table: str, extra: Iterable[tuple[int, str, str]] = ()) -> Iterator[str]:
             return map(itemgetter(2), merge_runs([p for r in results for p in r.runs[table]], extra))
 
-        rows = merge_blocks([_fetched(db.execute("SELECT ord, file, line, id, error FROM rej ORDER BY ord")) for db in dbs])
+        rows = heapq.merge(*(db.execute("SELECT ord, file, line, id, error FROM rej ORDER BY ord") for db in dbs))
         rejected = (Rejection(file=file, line=line, id=event_id, error=error).model_dump_json()
                     for _, file, line, event_id, error in rows)  # in reading order
         document.write(out, engine.ruleset.name, as_of, head, merged("ob"), merged("vi"),
                        merged("es", [(e.at, e.id, row_json(e)) for e in finals]), rejected,
-                       document.receipt(engine, events_hash, as_of))
+                       document.receipt(engine, events_hash(), as_of))
         for db in dbs:
             db.close()
         return head
