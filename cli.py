@@ -132,14 +132,8 @@ def _guard() -> Iterator[None]:
         if isinstance(exc, RulesetError):
             _fail(f"cannot use the ruleset (or its --params or --units file):\n{exc}")
         if isinstance(exc, BrokenProcessPool):
-            click.echo("oblige: a worker process died or could not start (killed, out of memory?); no document was "
-                       "completed", err=True)
-            # Ended here, not by the interpreter's exit: that joins the pool's manager thread, which a
-            # worker killed while holding the job queue's lock can leave waiting forever (a CI run hung
-            # so for 20 minutes after printing this line). The workers see the pipes close and exit.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(EXIT_INTERNAL)
+            _fail("a worker process died or could not start (killed, out of memory?); no document was completed",
+                  EXIT_INTERNAL)
         raise
 
 
