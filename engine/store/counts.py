@@ -16,7 +16,7 @@ do not split on (subject, period) is counted by a scan instead.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, select
@@ -37,16 +37,18 @@ def day_of(instant: int) -> int:
     return instant // DAY if instant >= 0 else -(-instant // DAY)
 
 
-def of_rows(name: str, rows: Iterable[tuple[Any, ...]], sign: int, into: Counter[tuple[Key, int]]) -> None:
-    """What rows of list `name`, as the keeper writes them — (id, valid_from, valid_to, part, unit,
-    status, article, …, and for escalations level and year at 8 and 9) — change in the counts:
-    `sign` +1 for rows inserted, -1 for rows deleted."""
-    escalations = name == "e"
+def of_rows(name: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], sign: int,
+            into: Counter[tuple[Key, int]]) -> None:
+    """What rows of list `name` (tuples in the order of `columns`, as the keeper writes them) change
+    in the counts: `sign` +1 for rows inserted, -1 for rows deleted."""
+    at = {c: columns.index(c) for c in ("valid_from", "valid_to", "unit", "status", "article")}
+    level, year = (columns.index("level"), columns.index("year")) if name == "e" else (None, None)
     for row in rows:
-        key: Key = (name, row[4], row[5] or "", row[8] if escalations else "", row[9] if escalations else 0, row[6])
-        into[(key, day_of(row[1]))] += sign
-        if row[2] != NEVER:
-            into[(key, day_of(row[2]))] -= sign
+        key: Key = (name, row[at["unit"]], row[at["status"]] or "", "" if level is None else row[level],
+                    0 if year is None else row[year], row[at["article"]])
+        into[(key, day_of(row[at["valid_from"]]))] += sign
+        if row[at["valid_to"]] != NEVER:
+            into[(key, day_of(row[at["valid_to"]]))] -= sign
 
 
 _UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) VALUES ({marks}) "

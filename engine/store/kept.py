@@ -344,20 +344,20 @@ def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> N
                                        + " AND ".join(f"{columns[c]} = {mark}" for c in key),
                                        [tuple(row[c] for c in key) for row in gone])
                     if listed is not None:
-                        counts.of_rows(listed, gone, -1, changes)
+                        counts.of_rows(listed, columns, gone, -1, changes)
                 stored = set(old)
                 new = [row for row in new if row not in stored]
             if new:
                 cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) "
                                    f"VALUES ({', '.join([mark] * len(columns))})", new)
                 if listed is not None:
-                    counts.of_rows(listed, new, +1, changes)
+                    counts.of_rows(listed, columns, new, +1, changes)
     finally:
         cursor.close()
     counts.add(conn, changes)
 
 
-_LISTED = {OBLIGATIONS.name: "o", VIOLATIONS.name: "v", ESCALATIONS.name: "e"}  # tables whose rows are counted
+_LISTED = {table.name: name for name, table in counts.TABLES.items()}  # tables whose rows are counted, by list
 
 # each kept table: its columns in the order of the rows above, and the positions of its primary key
 _COLUMNS = (
