@@ -312,9 +312,9 @@ class Store:
         an older snapshot and the log only grows (2.9 GB by the middle of a 1M-event ingest); a
         TRUNCATE checkpoint waits (busy timeout) for that reader's short read instead."""
         database = make_url(self.url).database
-        if self.dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        if self.dialect != "sqlite" or not _sqlite_file_exists(database) or str(database).startswith("file:"):
             return
-        wal = Path(database + "-wal")
+        wal = Path(f"{database}-wal")
         try:
             if wal.stat().st_size < WAL_LIMIT:
                 return
