@@ -113,11 +113,13 @@ class EarlyParse:
 
     def close(self) -> None:
         """Wait for the workers (a run that ends early waits for its parsing) and remove the spill files."""
-        self._starter.join()
-        self._stack.close()
+        self.__exit__(None, None, None)
 
     def __enter__(self) -> EarlyParse:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, *exc: Any) -> None:
+        """The failure, if any, goes on to the workers: leaving on one, they are stopped rather
+        than waited for (a worker killed while waiting for a job leaves the others blocked)."""
+        self._starter.join()
+        self._stack.__exit__(*exc)

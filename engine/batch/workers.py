@@ -92,10 +92,11 @@ class Workers:
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        if exc[0] is None:
+        if exc[0] is None and not getattr(executor, "_broken", False):
             executor.shutdown(wait=True, cancel_futures=True)
             return
-        # Leaving on a failure (a job raised, a worker died): stop every worker until the executor is
+        # Leaving on a failure (a job raised, a worker died; or a caller that left without saying so
+        # from a broken pool): stop every worker until the executor is
         # done. Waiting for them is not enough: the executor misses a worker started while the pool
         # was breaking, and a worker killed while it waited for a job leaves the job queue's lock
         # held, so the next one never starts its job; either way shutdown would wait forever
