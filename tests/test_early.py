@@ -66,3 +66,24 @@ def test_a_ruleset_error_ends_the_command_and_leaves_nothing(events: Path, tmp_p
     assert done.returncode == 2 and "units_error: not valid YAML" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
     assert not [p for p in scratch.iterdir() if p.name.startswith("oblige-")]  # no spill left behind
+
+
+def test_leaving_on_a_failure_tells_the_workers(events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that fails while parsing early (a worker died) hands the failure on to its workers, which
+    then stop the others rather than wait for them: waiting hung about 1 run in 15 when the killed
+    worker held the job queue's lock (the others block on it forever)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from oblige.engine.batch.workers import Workers
+
+    seen: list[object] = []
+    leave = Workers.__exit__
+
+    def recording(self: Workers, *exc: object) -> None:
+        seen.append(exc[0])
+        leave(self, *exc)
+
+    monkeypatch.setattr(Workers, "__exit__", recording)
+    with pytest.raises(BrokenProcessPool), parse_early([str(events)], 2, (None, None, None)) as early:
+        raise BrokenProcessPool("a worker died")
+    assert seen == [BrokenProcessPool]
