@@ -84,6 +84,8 @@ def test_leaving_on_a_failure_tells_the_workers(events: Path, monkeypatch: pytes
         leave(self, *exc)
 
     monkeypatch.setattr(Workers, "__exit__", recording)
-    with pytest.raises(BrokenProcessPool), parse_early([str(events)], 2, (None, None, None)) as early:
+    early = parse_early([str(events)], 2, (None, None, None))
+    assert early is not None
+    with pytest.raises(BrokenProcessPool), early:
         raise BrokenProcessPool("a worker died")
     assert seen == [BrokenProcessPool]
