@@ -397,6 +397,29 @@ def test_disk_full_is_a_store_error(engine: Engine, tmp_path: Path) -> None:
     assert Store(f"sqlite:///{tmp_path / 'full.db'}").count() >= 1
 
 
+def test_disk_full_while_deriving_is_a_store_error(engine: Engine, tmp_path: Path) -> None:
+    """The keeper writes its rows through the driver's executemany; a database that fills up there
+    is still a StoreError (one line, exit 2), never the driver's own exception."""
+    from sqlalchemy import event as sa_event
+
+    from oblige.engine.store.kept import Keeper
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    store = Store(url)
+    many = [json.dumps({**GOOD, "id": f"f-{i}", "subject": f"s-{i}" * 10}) for i in range(2000)]
+    store.ingest(read_lines(many, "b", engine.ruleset.units), "b")  # stored and marked, not yet derived
+    pages = sqlite3.connect(tmp_path / "full.db").execute("PRAGMA page_count").fetchone()[0]
+
+    @sa_event.listens_for(store.engine, "connect")
+    def _small(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 4}")
+
+    store.engine.dispose()
+    with pytest.raises(StoreError, match="full"):
+        Keeper(store, engine).refresh(workers=1)
+    store.close()
+
+
 def test_disk_full_through_the_cli(tmp_path: Path) -> None:
     mount = tmp_path / "small"
     mount.mkdir()

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from oblige.engine.core.filters import Filters
 from oblige.engine.core.timeline import NEVER
+from oblige.engine.store.driver import driver_sql
 from oblige.engine.store.kept_tables import COUNTS, ESCALATIONS, OBLIGATIONS, VIOLATIONS
 
 DAY = 86_400_000_000  # instants are microseconds
@@ -51,7 +52,7 @@ def of_rows(name: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], 
             into[(key, day_of(row[at["valid_to"]]))] -= sign
 
 
-_UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) VALUES ({marks}) "
+_UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
 
 
@@ -60,12 +61,7 @@ def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
     rows = [(*key, day, n) for (key, day), n in changes.items() if n]
     if not rows:
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(_UPSERT.format(marks=", ".join([mark] * 8)), rows)
-    finally:
-        cursor.close()
+    driver_sql(conn, _UPSERT, rows)
 
 
 def _units(table: Any, f: Filters, indexed: bool = True) -> list[ColumnElement[bool]]:

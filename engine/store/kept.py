@@ -28,6 +28,7 @@ from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
 from oblige.engine.core.timeline import Version, VetoNote, timeline
 from oblige.engine.store import counts
+from oblige.engine.store.driver import driver_sql
 from oblige.engine.store.kept_tables import (
     DERIVED_TABLES,
     ESCALATIONS,
@@ -322,38 +323,31 @@ def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> N
     stored rows that are no longer derived are deleted and only the new ones inserted, by the driver's
     executemany (SQLAlchemy's per-row parameter processing cost a fifth of the derivation; deleting and
     re-inserting unchanged rows, with every index of the tables kept, cost more than deriving them)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     empty: Rows = ([], [], [], [], [])
     changes: Counter[tuple[counts.Key, int]] = Counter()  # the kept counts follow the rows deleted and inserted
-    try:
-        for k, (table, columns, key) in enumerate(_COLUMNS):
-            listed = _LISTED.get(table.name)
-            new = [row for p in parts for row in prepared.get(p, empty)[k]]
-            old: list[tuple[Any, ...]] = []
-            for i in range(0, len(parts), 500):
-                chunk = parts[i:i + 500]
-                cursor.execute(f"SELECT {', '.join(columns)} FROM {table.name} "
-                               f"WHERE part IN ({', '.join([mark] * len(chunk))})", chunk)
-                old += map(tuple, cursor.fetchall())
-            if old:
-                derived = set(new)
-                gone = [row for row in old if row not in derived]
-                if gone:
-                    cursor.executemany(f"DELETE FROM {table.name} WHERE "
-                                       + " AND ".join(f"{columns[c]} = {mark}" for c in key),
-                                       [tuple(row[c] for c in key) for row in gone])
-                    if listed is not None:
-                        counts.of_rows(listed, columns, gone, -1, changes)
-                stored = set(old)
-                new = [row for row in new if row not in stored]
-            if new:
-                cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                                   f"VALUES ({', '.join([mark] * len(columns))})", new)
+    for k, (table, columns, key) in enumerate(_COLUMNS):
+        listed = _LISTED.get(table.name)
+        new = [row for p in parts for row in prepared.get(p, empty)[k]]
+        old: list[tuple[Any, ...]] = []
+        for i in range(0, len(parts), 500):
+            chunk = parts[i:i + 500]
+            old += map(tuple, driver_sql(conn, f"SELECT {', '.join(columns)} FROM {table.name} "
+                                               f"WHERE part IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
+        if old:
+            derived = set(new)
+            gone = [row for row in old if row not in derived]
+            if gone:
+                driver_sql(conn, f"DELETE FROM {table.name} WHERE " + " AND ".join(f"{columns[c]} = ?" for c in key),
+                           [tuple(row[c] for c in key) for row in gone])
                 if listed is not None:
-                    counts.of_rows(listed, columns, new, +1, changes)
-    finally:
-        cursor.close()
+                    counts.of_rows(listed, columns, gone, -1, changes)
+            stored = set(old)
+            new = [row for row in new if row not in stored]
+        if new:
+            driver_sql(conn, f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                       new)
+            if listed is not None:
+                counts.of_rows(listed, columns, new, +1, changes)
     counts.add(conn, changes)
 
 
