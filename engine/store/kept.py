@@ -158,7 +158,10 @@ class Keeper:
         """Derive every dirty partition (none when another stamp holds the store); many of them on
         `workers` processes (default: the batch runtime's, from PARALLEL dirty partitions)."""
         try:
-            return self._refresh(progress, workers)
+            done = self._refresh(progress, workers)
+            if done.partitions:
+                self.store.analyze()  # PostgreSQL plans the reads of what was just written with its statistics
+            return done
         except SQLAlchemyError as exc:
             raise self.store._fail(exc) from None
 

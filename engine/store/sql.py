@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, event, func, inspect, make_url, select
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text, event, func, inspect, make_url, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -331,6 +331,25 @@ class Store:
             raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
+
+    def analyze(self) -> list[str]:
+        """PostgreSQL: refresh the planner's statistics of the store's tables that changed by more than
+        a tenth since their last ANALYZE (autovacuum's own rule, applied now rather than left to a
+        daemon that may be off or a minute behind). Right after a 200,000-event ingest the planner
+        still held the empty tables' statistics: it sorted all 68,000 rows of a unit for a page of
+        100 (152 ms) instead of walking (unit, ord, id) (0.7 ms). SQLite: nothing (its reads are
+        written for a planner without statistics). Returns the tables analysed."""
+        if self.dialect != "postgresql":
+            return []
+        names = [t.name for t in (EVENTS, DIRTY, *DERIVED_TABLES)]
+        with self.engine.begin() as conn:
+            stale = [name for name, in conn.execute(
+                select(text("relname")).select_from(text("pg_stat_user_tables"))
+                .where(text("relname = ANY(:names) AND n_mod_since_analyze > 50 + 0.1 * n_live_tup"))
+                .order_by(text("relname")), {"names": names})]
+            if stale:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(stale))
+        return stale
 
     def close(self) -> None:
         self.engine.dispose()
