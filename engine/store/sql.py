@@ -189,6 +189,7 @@ def _transient(exc: OperationalError) -> bool:
 
 
 SCHEMA_LOCK = 7206150  # PostgreSQL advisory lock taken while the schema is created
+ANALYZE_LOCK = 7206152  # PostgreSQL advisory lock taken while statistics are refreshed
 
 
 class Store:
@@ -343,6 +344,10 @@ class Store:
             return []
         names = [t.name for t in (EVENTS, DIRTY, *DERIVED_TABLES)]
         with self.engine.begin() as conn:
+            # one at a time: two ANALYZE of one table at once can fail ("tuple concurrently updated");
+            # a process that finds another analysing leaves it to that one
+            if not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({ANALYZE_LOCK})").scalar():
+                return []
             stale = [name for name, in conn.execute(
                 select(text("relname")).select_from(text("pg_stat_user_tables"))
                 .where(text("relname = ANY(:names) AND n_mod_since_analyze > 50 + 0.1 * n_live_tup"))
