@@ -299,3 +299,23 @@ def test_postgresql_plans_the_kept_reads_with_fresh_statistics(db_url: str, tmp_
     assert "Index Scan using ix_oblige_ko_" in plan and "Presorted Key: ord" in plan and "Bitmap" not in plan, plan
     assert store.analyze() == []  # nothing changed since: nothing to analyse
     store.close()
+
+
+def test_bulk_writes_fail_as_sqlalchemy_errors(db_url: str) -> None:
+    """The keeper's bulk writes (a COPY on PostgreSQL, the driver's executemany elsewhere) raise
+    SQLAlchemy's errors, which the store turns into a StoreError (one line, exit 2), never the driver's."""
+    from sqlalchemy.exc import IntegrityError
+
+    from oblige.engine.store.driver import insert_rows
+
+    store = Store(db_url)
+    columns = ("part", "unit", "year", "valid_from", "valid_to", "at", "v_at", "rule", "subject", "period", "because",
+               "status", "article")
+    row = ("subject\x1fc1", "public_security", 2023, 1, 2, 3, 4, "r", "c1", "2023", "v-1", None, 7)
+    with store.engine.begin() as conn:
+        insert_rows(conn, "oblige_kept_vetoes", columns, [row])
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        insert_rows(conn, "oblige_kept_vetoes", columns, [row])  # the same primary key again
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM oblige_kept_vetoes")).scalar() == 1
+    store.close()

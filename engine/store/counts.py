@@ -56,10 +56,19 @@ _UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, art
            "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
 
 
+# the keys of one call are distinct (a Counter's): no row is updated twice by one statement
+_UPSERT_ARRAYS = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) SELECT * FROM "
+                  "unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::bigint[], ?::bigint[]) "
+                  "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
+
+
 def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
     """Add `changes` to the kept counts (the driver's executemany: thousands of keys per chunk)."""
     rows = [(*key, day, n) for (key, day), n in changes.items() if n]
     if not rows:
+        return
+    if conn.dialect.name == "postgresql":  # one statement over arrays, not a pipelined statement per key
+        driver_sql(conn, _UPSERT_ARRAYS, tuple(list(column) for column in zip(*rows, strict=True)))
         return
     driver_sql(conn, _UPSERT, rows)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.exc import DBAPIError
 
 
 def driver_sql(conn: Connection, sql: str, params: tuple[Any, ...] | list[Any] | list[tuple[Any, ...]]) -> CursorResult[Any]:
@@ -16,3 +17,20 @@ def driver_sql(conn: Connection, sql: str, params: tuple[Any, ...] | list[Any] |
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
     return conn.exec_driver_sql(sql, params)
+
+
+def insert_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Plain INSERTs of many rows. PostgreSQL: one COPY (psycopg's pipelined executemany spent
+    ~30 µs of Python per row: half of deriving 20,000 events' findings); elsewhere `driver_sql`.
+    A database error from the COPY is raised as SQLAlchemy's, like every other statement's."""
+    if conn.dialect.name != "postgresql":
+        driver_sql(conn, f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+        return
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    dbapi = conn.connection.driver_connection
+    try:
+        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect) from exc

@@ -28,7 +28,7 @@ from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
 from oblige.engine.core.timeline import Version, VetoNote, timeline
 from oblige.engine.store import counts
-from oblige.engine.store.driver import driver_sql
+from oblige.engine.store.driver import driver_sql, insert_rows
 from oblige.engine.store.kept_tables import (
     DERIVED_TABLES,
     ESCALATIONS,
@@ -347,8 +347,7 @@ def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> N
             stored = set(old)
             new = [row for row in new if row not in stored]
         if new:
-            driver_sql(conn, f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                       new)
+            insert_rows(conn, table.name, columns, new)
             if listed is not None:
                 counts.of_rows(listed, columns, new, +1, changes)
     counts.add(conn, changes)
