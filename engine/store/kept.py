@@ -30,6 +30,7 @@ from oblige.engine.core.timeline import Version, VetoNote, timeline
 from oblige.engine.store import counts
 from oblige.engine.store.driver import driver_sql, insert_rows
 from oblige.engine.store.kept_tables import (
+    COUNTS,
     DERIVED_TABLES,
     ESCALATIONS,
     OBLIGATIONS,
@@ -72,6 +73,7 @@ class Keeper:
     def __init__(self, store: Store, engine: Engine):
         self.store, self.engine = store, engine
         self.stamp = stamp_of(engine)
+        self.written: Counter[str] = Counter()  # rows this keeper wrote to each table in its last refresh
 
     # -- the stamp -----------------------------------------------------------------------------
     def _stamp_in(self, conn: Connection) -> str | None:
@@ -157,10 +159,11 @@ class Keeper:
     def refresh(self, progress: Callable[[int], None] | None = None, workers: int | None = None) -> Refreshed:
         """Derive every dirty partition (none when another stamp holds the store); many of them on
         `workers` processes (default: the batch runtime's, from PARALLEL dirty partitions)."""
+        self.written = Counter()
         try:
             done = self._refresh(progress, workers)
-            if done.partitions:
-                self.store.analyze()  # PostgreSQL plans the reads of what was just written with its statistics
+            if done.partitions:  # PostgreSQL plans the reads of what was just written with its statistics
+                self.store.analyze({**self.written, EVENTS.name: done.events, DIRTY.name: done.partitions})
             return done
         except SQLAlchemyError as exc:
             raise self.store._fail(exc) from None
@@ -179,8 +182,9 @@ class Keeper:
             marks = [(p, s) for p, s in conn.execute(select(DIRTY.c.part, DIRTY.c.seq).order_by(DIRTY.c.part))]
         shares = [marks[i::n] for i in range(n)]
         with Workers(n) as pool:
-            for parts, events in pool.map(_derive_share, [(self.engine.ruleset, self.store.url, share)
-                                                          for share in shares]):
+            for parts, events, written in pool.map(_derive_share, [(self.engine.ruleset, self.store.url, share)
+                                                                   for share in shares]):
+                self.written.update(written)
                 done.partitions += parts
                 done.events += events
         if progress is not None:
@@ -253,14 +257,14 @@ class Keeper:
             now = dict(conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part.in_(parts))).all())
             ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
             with _write_cache(conn):
-                _replace(conn, ready, prepared)
+                self.written.update(_replace(conn, ready, prepared))
             for i in range(0, len(ready), 500):
                 conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(ready[i:i + 500])))
         return n
 
 
-def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple[int, int]:
-    """A worker's share of a refresh: (partitions, events) derived and written."""
+def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple[int, int, Counter[str]]:
+    """A worker's share of a refresh: (partitions, events) derived and written, and the rows written to each table."""
     store = Store(url, create=False)
     try:
         keeper = Keeper(store, Engine(ruleset))
@@ -268,7 +272,7 @@ def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple
         for i in range(0, len(marks), CHUNK):
             events += keeper._derive_and_write(dict(marks[i:i + CHUNK]))
             store.checkpoint()
-        return len(marks), events
+        return len(marks), events, keeper.written
     finally:
         store.close()
 
@@ -320,7 +324,7 @@ def _rows_of(part: str, versions: Iterable[Version]) -> Rows:
     return obligations, violations, escalations, vetoes, []
 
 
-def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> None:
+def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> Counter[str]:
     """The kept rows of `parts` become the prepared ones. A row version that is already stored, every
     column equal, stays (re-deriving a partition mostly finds its earlier versions again): only the
     stored rows that are no longer derived are deleted and only the new ones inserted, by the driver's
@@ -328,6 +332,7 @@ def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> N
     re-inserting unchanged rows, with every index of the tables kept, cost more than deriving them)."""
     empty: Rows = ([], [], [], [], [])
     changes: Counter[tuple[counts.Key, int]] = Counter()  # the kept counts follow the rows deleted and inserted
+    written: Counter[str] = Counter()  # rows deleted or inserted, by table (for the planner's statistics)
     for k, (table, columns, key) in enumerate(_COLUMNS):
         listed = _LISTED.get(table.name)
         new = [row for p in parts for row in prepared.get(p, empty)[k]]
@@ -342,15 +347,19 @@ def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> N
             if gone:
                 driver_sql(conn, f"DELETE FROM {table.name} WHERE " + " AND ".join(f"{columns[c]} = ?" for c in key),
                            [tuple(row[c] for c in key) for row in gone])
+                written[table.name] += len(gone)
                 if listed is not None:
                     counts.of_rows(listed, columns, gone, -1, changes)
             stored = set(old)
             new = [row for row in new if row not in stored]
         if new:
             insert_rows(conn, table.name, columns, new)
+            written[table.name] += len(new)
             if listed is not None:
                 counts.of_rows(listed, columns, new, +1, changes)
     counts.add(conn, changes)
+    written[COUNTS.name] += len(changes)
+    return written
 
 
 _LISTED = {table.name: name for name, table in counts.TABLES.items()}  # tables whose rows are counted, by list
