@@ -254,47 +254,23 @@ def test_parallel_parsing_settles_ids_repeated_across_ranges(tmp_path: Path) -> 
 def test_a_worker_killed_mid_run_exits_4_not_a_result(tmp_path: Path) -> None:
     """A dead worker (the out-of-memory killer, a crash in the matching core) ends the run with
     exit 4 and says so; it neither hangs nor exits 0/1/3 as if the document were complete."""
-    import os
-    import signal
     import subprocess
     import sys
     import time
 
     from bench.generate import generate
+    from bench.kill import kill_a_worker  # the loop of this scenario (python -m bench.kill) uses it too
 
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in generate(60_000, 3)), encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "eval", str(path),
                              "--as-of", "2024-06-01", "--format", "json", "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    def children(pid: int) -> list[int]:
-        out = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                            out.append(int(entry))
-                except (OSError, IndexError, ValueError):
-                    continue
-        return out
-
     # workers are forked by the run's fork server (a child of the command): kill one of them
     killed = False
     deadline = time.monotonic() + 60
     while not killed and proc.poll() is None and time.monotonic() < deadline:
-        for server in children(proc.pid):
-            try:
-                with open(f"/proc/{server}/cmdline", "rb") as f:
-                    if b"forkserver" not in f.read():
-                        continue
-            except OSError:
-                continue
-            workers = children(server)
-            if workers:
-                os.kill(workers[0], signal.SIGKILL)
-                killed = True
-                break
+        killed = kill_a_worker(proc.pid)
         time.sleep(0.01)
     _, err = proc.communicate(timeout=120)
     assert killed, "no worker process was seen"
