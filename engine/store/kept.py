@@ -327,9 +327,10 @@ def _rows_of(part: str, versions: Iterable[Version]) -> Rows:
 def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> Counter[str]:
     """The kept rows of `parts` become the prepared ones. A row version that is already stored, every
     column equal, stays (re-deriving a partition mostly finds its earlier versions again): only the
-    stored rows that are no longer derived are deleted and only the new ones inserted, by the driver's
-    executemany (SQLAlchemy's per-row parameter processing cost a fifth of the derivation; deleting and
-    re-inserting unchanged rows, with every index of the tables kept, cost more than deriving them)."""
+    stored rows that are no longer derived are deleted and only the new ones inserted, in bulk (the
+    driver's executemany, a COPY on PostgreSQL: see driver.py; deleting and re-inserting unchanged
+    rows, with every index of the tables kept, cost more than deriving them). Returns the rows
+    deleted or inserted in each table."""
     empty: Rows = ([], [], [], [], [])
     changes: Counter[tuple[counts.Key, int]] = Counter()  # the kept counts follow the rows deleted and inserted
     written: Counter[str] = Counter()  # rows deleted or inserted, by table (for the planner's statistics)
