@@ -3,7 +3,7 @@
 Workers are forked from a fork server (see `_context`): never from the caller, which may be a
 threaded service. One executor per run replaces each finished worker
 while this process is busy between phases (settling repeats), so the next phase finds its
-workers ready, and the last phase can hand a side job (the events hash) to an idle worker.
+workers ready.
 
 A `concurrent.futures` executor rather than `multiprocessing.Pool`: when a worker dies (a
 crash in the matching core, the out-of-memory killer) the pool would wait for it forever,
