@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import itertools
 import marshal
 import multiprocessing
 import os
@@ -30,7 +29,7 @@ from typing import IO, Any
 
 from oblige.engine.batch.early import EarlyParse
 from oblige.engine.batch.early import split_ranges as _split
-from oblige.engine.batch.runs import RunWriter, merge_blocks, merge_runs
+from oblige.engine.batch.runs import RunWriter, chunks, merge_blocks, merge_runs
 from oblige.engine.batch.workers import Workers, count
 from oblige.engine.core import document
 from oblige.engine.core.engine import BATCH, Engine, Partition
@@ -39,7 +38,7 @@ from oblige.engine.core.evaluate import PartitionEvaluator, Tally
 from oblige.engine.core.findings import Rejection, Summary
 from oblige.engine.core.rows import row_json
 from oblige.engine.rules.ruleset import Ruleset
-from oblige.facts.events import SUBJECT_PARTITION, UNIT_PARTITION, Fact
+from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted, Rejected, read_line
 
 CHUNK = 5000
@@ -51,7 +50,11 @@ def _part_key(key: Partition) -> str:
 
 
 def _shard(key: Partition, shards: int) -> int:
-    return zlib.crc32(_part_key(key).encode("utf-8")) % shards
+    return _shard_of_key(_part_key(key), shards)
+
+
+def _shard_of_key(part_key: str, shards: int) -> int:
+    return zlib.crc32(part_key.encode("utf-8")) % shards
 
 
 def _unpack(blob: bytes) -> Fact:  # packed by _row
@@ -75,9 +78,8 @@ def _create_spill(db: sqlite3.Connection) -> None:
 
 def _row(item: Accepted, shards: int, eff: bool, order: int) -> tuple[Any, ...]:
     f = item.fact
-    # _part_key(f.partition) and _shard of it, inlined (once per event read)
-    key = f"{SUBJECT_PARTITION}\x1f{f.subject}" if f.subject is not None else f"{UNIT_PARTITION}\x1f{f.about or f.unit}"
-    return (f.id, item.digest, zlib.crc32(key.encode("utf-8")) % shards, key, f.at, int(eff), f.type,
+    key = _part_key(f.partition)  # formatted once, for the shard too
+    return (f.id, item.digest, _shard_of_key(key, shards), key, f.at, int(eff), f.type,
             marshal.dumps((f.id, f.type, f.at, f.unit, f.subject, f.data, f.about)), item.file, item.line, order)
 
 
@@ -209,7 +211,7 @@ def _hash_spills(spills: list[str]) -> str:
     digest = hashlib.sha256()
     dbs = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]
     rows = merge_blocks([_fetched(db.execute("SELECT id, digest FROM ev ORDER BY id")) for db in dbs])
-    for chunk in iter(lambda: list(itertools.islice(rows, 10_000)), []):
+    for chunk in chunks(rows, 10_000):
         digest.update(b"".join(event_id.encode("utf-8") + b"\x00" + event_digest for event_id, event_digest in chunk))
     for db in dbs:
         db.close()
