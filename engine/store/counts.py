@@ -52,14 +52,14 @@ def of_rows(name: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], 
             into[(key, day_of(row[at["valid_to"]]))] -= sign
 
 
-_UPSERT = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-           "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
-
-
-# the keys of one call are distinct (a Counter's): no row is updated twice by one statement
-_UPSERT_ARRAYS = ("INSERT INTO oblige_kept_counts (list, unit, status, level, year, article, day, n) SELECT * FROM "
-                  "unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::bigint[], ?::bigint[]) "
-                  "ON CONFLICT (list, unit, status, level, year, article, day) DO UPDATE SET n = oblige_kept_counts.n + excluded.n")
+_KEY = ("list", "unit", "status", "level", "year", "article", "day")
+_INTO = f"INSERT INTO {COUNTS.name} ({', '.join(_KEY)}, n) "
+_ADD = f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET n = {COUNTS.name}.n + excluded.n"
+_UPSERT = _INTO + f"VALUES ({', '.join('?' * (len(_KEY) + 1))})" + _ADD
+# PostgreSQL: the rows as one array per column. The keys of one call are distinct (a Counter's):
+# no row is updated twice by one statement
+_UPSERT_ARRAYS = (_INTO + "SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], "
+                  "?::bigint[], ?::bigint[])" + _ADD)
 
 
 def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
