@@ -163,7 +163,7 @@ class Keeper:
         try:
             done = self._refresh(progress, workers)
             if done.partitions:  # PostgreSQL plans the reads of what was just written with its statistics
-                self.store.analyze({**self.written, EVENTS.name: done.events, DIRTY.name: done.partitions})
+                self.store.analyze({**self.written, DIRTY.name: done.partitions})  # the events: by the ingest
             return done
         except SQLAlchemyError as exc:
             raise self.store._fail(exc) from None

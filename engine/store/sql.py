@@ -407,6 +407,7 @@ class Store:
             log.read, log.stored, log.duplicates, log.rejected = report.read, report.stored, report.duplicates, report.rejected
             session.add(log)
             session.commit()
+        self.analyze({EVENTS.name: report.stored})
         return report
 
     def _write(self, batch: list[Accepted], report: IngestReport) -> None:
