@@ -42,7 +42,7 @@ from oblige.engine.store.sql import DIRTY, EVENTS, META, Store, part_of, stored_
 from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted
 
-CHUNK = 2000  # partitions derived per transaction
+CHUNK = 20000  # partitions derived per transaction
 PARALLEL = 8000  # dirty partitions from which the derivation runs on worker processes
 STAMP = "kept_stamp"
 WRITER_LOCK = 7206151  # the ingest writers' PostgreSQL advisory lock
