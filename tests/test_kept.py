@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from oblige import Engine
 from oblige.engine.core.filters import Filters, narrow
+from oblige.engine.store import kept as kept_module
 from oblige.engine.store.kept import Keeper
 from oblige.engine.store.reads import Cursor, Reader
 from oblige.engine.store.sql import Store
@@ -71,7 +72,9 @@ filters = st.builds(Filters, unit=st.none() | st.sampled_from(UNITS[:6]),
 @given(events=event_streams(), hours=st.lists(as_of_hours, min_size=1, max_size=3), data=st.data())
 def test_kept_findings_equal_evaluation(engine: Engine, tmp_path_factory, events, hours, data) -> None:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('k') / 'kept.db'}")
+    bulk_from = kept_module.BULK
     try:
+        kept_module.BULK = data.draw(st.sampled_from([1, bulk_from]))  # from one mark: indexes built after the rows
         keeper = Keeper(store, engine)
         ingest_in_batches(store, keeper, engine, events, data)
         reader = Reader(keeper)
@@ -83,6 +86,7 @@ def test_kept_findings_equal_evaluation(engine: Engine, tmp_path_factory, events
             expected = narrow(whole, filters=f).to_json_dict()
             assert json.loads(kept(reader, as_of, f)) == expected
     finally:
+        kept_module.BULK = bulk_from
         store.close()
 
 

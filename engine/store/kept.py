@@ -27,12 +27,13 @@ from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
 from oblige.engine.core.timeline import Version, VetoNote, timeline
-from oblige.engine.store import counts
+from oblige.engine.store import bulk, counts
 from oblige.engine.store.driver import driver_sql, insert_rows
 from oblige.engine.store.kept_tables import (
     COUNTS,
     DERIVED_TABLES,
     ESCALATIONS,
+    KEPT_TABLES,
     OBLIGATIONS,
     REJECTIONS,
     VETOES,
@@ -44,6 +45,7 @@ from oblige.facts.reader import Accepted
 
 CHUNK = 20000  # partitions derived per transaction
 PARALLEL = 8000  # dirty partitions from which the derivation runs on worker processes
+BULK = 8000  # dirty partitions from which a refresh into empty kept tables builds their indexes after (bulk.py)
 STAMP = "kept_stamp"
 WRITER_LOCK = 7206151  # the ingest writers' PostgreSQL advisory lock
 
@@ -119,17 +121,21 @@ class Keeper:
             if found is not None:
                 return False
             conn.execute(insert(META).values(key=STAMP, value=self.stamp))
-            self._mark_all(conn)
+            marked = self._mark_all(conn)
+        self.store.analyze({DIRTY.name: marked})
         return True
 
-    def _mark_all(self, conn: Connection) -> None:
-        """Every partition dirty: those with events, and every unit with calendar duties."""
+    def _mark_all(self, conn: Connection) -> int:
+        """Every partition dirty: those with events, and every unit with calendar duties. Returns how
+        many (the caller refreshes the marks' statistics after its transaction: see Store.analyze)."""
         self._fill_parts(conn)
         parts = dict(conn.execute(select(EVENTS.c.part, func.max(EVENTS.c.seq)).group_by(EVENTS.c.part)).all())
         for unit in self.engine.duties:
             parts.setdefault(part_of((UNIT_PARTITION, unit)), 0)
         conn.execute(delete(DIRTY))
-        self.store.mark_dirty(conn, {p: s for p, s in parts.items() if p is not None})
+        marks = {p: s for p, s in parts.items() if p is not None}
+        self.store.mark_dirty(conn, marks)
+        return len(marks)
 
     def _fill_parts(self, conn: Connection) -> None:
         """Events stored by schema 1 get their partition (read with this engine's registry)."""
@@ -153,7 +159,8 @@ class Keeper:
                 conn.execute(delete(table))
             conn.execute(delete(META).where(META.c.key == STAMP))
             conn.execute(insert(META).values(key=STAMP, value=self.stamp))
-            self._mark_all(conn)
+            marked = self._mark_all(conn)
+        self.store.analyze({DIRTY.name: marked})
         return self.refresh(progress)
 
     def refresh(self, progress: Callable[[int], None] | None = None, workers: int | None = None) -> Refreshed:
@@ -197,12 +204,16 @@ class Keeper:
         with self.store._reading() as conn:
             unparted = conn.execute(select(EVENTS.c.seq).where(EVENTS.c.part.is_(None)).limit(1)).first()
             if unparted is None and conn.execute(select(DIRTY.c.part).limit(1)).first() is None:
+                if bulk.is_aside(conn):  # a crash left them aside
+                    self._indexes_back()
                 return done  # the common case: nothing to do
         if unparted is not None:
             with self._writing() as w:
                 self._lock(w)
                 self._fill_parts(w)
-                self._mark_all(w)
+                marked = self._mark_all(w)
+            self.store.analyze({DIRTY.name: marked})
+        self._set_aside()
         self._parallel(workers, progress, done)
         after = ""
         while True:
@@ -211,11 +222,11 @@ class Keeper:
                                      .order_by(DIRTY.c.part).limit(CHUNK)).all()
             if not marks:
                 if after == "":
-                    return done
+                    break
                 after = ""  # marks added behind us meanwhile: one more pass from the start
                 with self.store._reading() as conn:
                     if conn.execute(select(DIRTY.c.part).limit(1)).first() is None:
-                        return done
+                        break
                 continue
             after = marks[-1][0]
             events = self._derive_and_write(dict(marks))
@@ -224,6 +235,29 @@ class Keeper:
             done.events += events
             if progress is not None:
                 progress(done.partitions)
+        self._indexes_back()
+        return done
+
+    def _set_aside(self) -> None:
+        """Many partitions to derive into empty kept tables: their secondary indexes are built after
+        the rows (bulk.py)."""
+        with self.store._reading() as conn:
+            if (conn.execute(select(func.count()).select_from(DIRTY)).scalar() or 0) < BULK:
+                return
+        with self._writing() as conn:
+            self._lock(conn)
+            bulk.set_aside(conn)
+
+    def _indexes_back(self) -> None:
+        """The indexes set aside, built again once nothing is left to derive."""
+        with self.store._reading() as conn:
+            if not bulk.is_aside(conn):
+                return
+        with self._writing() as conn:
+            self._lock(conn)
+            if conn.execute(select(DIRTY.c.part).limit(1)).first() is None and bulk.restore(conn):
+                for table in KEPT_TABLES:  # their statistics are fresh (restore analysed them)
+                    self.written.pop(table.name, None)
 
     def _derive_and_write(self, marks: dict[str, int]) -> int:
         """Derive these partitions from their events and write them, each only if its mark is unchanged."""

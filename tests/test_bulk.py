@@ -1,0 +1,121 @@
+"""A refresh into empty kept tables builds their secondary indexes after the rows (store/bulk.py):
+the same rows and the same indexes as row-by-row upkeep, and a crash with the indexes aside is
+mended by the next refresh. On SQLite and the machine's PostgreSQL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+
+from oblige import Engine
+from oblige.engine.store import bulk
+from oblige.engine.store import kept as kept_module
+from oblige.engine.store.kept import Keeper
+from oblige.engine.store.kept_tables import KEPT_TABLES
+from oblige.engine.store.sql import Store
+from oblige.facts.files import read_files
+from tests.conftest import ROOT
+from tests.test_store import db_url  # noqa: F401 - the fixture
+
+EVENTS = [str(ROOT / "examples" / "events.jsonl"), str(ROOT / "examples" / "more.jsonl")]
+
+
+def indexes(store: Store) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    with store._reading() as conn:
+        found = inspect(conn)
+        return {t.name: sorted((i["name"], tuple(i["column_names"])) for i in found.get_indexes(t.name))
+                for t in KEPT_TABLES}
+
+
+def rows(store: Store) -> dict[str, list[tuple]]:
+    with store._reading() as conn:
+        return {t.name: sorted(map(tuple, conn.execute(select(t)).all())) for t in KEPT_TABLES}
+
+
+def ingested(url: str, engine: Engine) -> Store:
+    store = Store(url)
+    store.ingest(read_files(EVENTS, engine.ruleset.units), "x")
+    return store
+
+
+def test_indexes_built_after_the_rows_are_the_schemas_and_the_rows_the_same(engine: Engine, db_url: str,  # noqa: F811
+                                                                          tmp_path: Path, monkeypatch) -> None:
+    plain = ingested(f"sqlite:///{tmp_path / 'plain.db'}", engine)
+    store = ingested(db_url, engine)
+    try:
+        schema = indexes(store)
+        assert all(schema[t.name] for t in KEPT_TABLES[:4])
+        Keeper(plain, engine).refresh(workers=1)
+        aside: list[int] = []
+        real = Keeper._derive_and_write
+
+        def derive(keeper: Keeper, marks: dict[str, int]) -> int:
+            aside.append(sum(len(v) for v in indexes(keeper.store).values()))  # while the rows are written
+            return real(keeper, marks)
+
+        monkeypatch.setattr(kept_module, "BULK", 1)
+        monkeypatch.setattr(Keeper, "_derive_and_write", derive)
+        done = Keeper(store, engine).refresh(workers=1)
+        assert done.partitions and aside
+        assert aside[0] == sum(1 for t in KEPT_TABLES for i in t.indexes if [c.name for c in i.columns] == ["part"])
+        assert indexes(store) == schema
+        assert rows(store) == rows(plain) and rows(plain)["oblige_kept_obligations"]
+        with store._reading() as conn:
+            assert not bulk.is_aside(conn)
+    finally:
+        plain.close()
+        store.close()
+
+
+def test_rows_already_kept_are_not_bulk_loaded(engine: Engine, tmp_path: Path, monkeypatch) -> None:
+    store = ingested(f"sqlite:///{tmp_path / 'o.db'}", engine)
+    try:
+        Keeper(store, engine).refresh(workers=1)
+        monkeypatch.setattr(kept_module, "BULK", 1)
+        with store.engine.begin() as conn:
+            assert bulk.set_aside(conn) is False  # the tables hold rows: their indexes stay
+        assert indexes(store) == {t.name: sorted((str(i.name), tuple(c.name for c in i.columns)) for i in t.indexes)
+                                  for t in KEPT_TABLES}
+    finally:
+        store.close()
+
+
+def test_a_crash_with_the_indexes_aside_is_mended_by_the_next_refresh(engine: Engine, db_url: str,  # noqa: F811
+                                                                    tmp_path: Path, monkeypatch) -> None:
+    plain = ingested(f"sqlite:///{tmp_path / 'plain.db'}", engine)
+    store = ingested(db_url, engine)
+    try:
+        schema = indexes(store)
+        Keeper(plain, engine).refresh(workers=1)
+        monkeypatch.setattr(kept_module, "BULK", 1)
+        monkeypatch.setattr(kept_module, "CHUNK", 3)
+
+        class Crash(Exception):
+            pass
+
+        real = Keeper._derive_and_write
+        calls: list[int] = []
+
+        def dies(keeper: Keeper, marks: dict[str, int]) -> int:
+            calls.append(1)
+            if len(calls) > 2:
+                raise Crash  # as a kill after two chunks were written
+            return real(keeper, marks)
+
+        monkeypatch.setattr(Keeper, "_derive_and_write", dies)
+        with pytest.raises(Crash):
+            Keeper(store, engine).refresh(workers=1)
+        with store._reading() as conn:
+            assert bulk.is_aside(conn)
+        assert indexes(store) != schema
+        monkeypatch.setattr(Keeper, "_derive_and_write", real)
+        monkeypatch.setattr(kept_module, "BULK", 10**9)  # the next refresh is an ordinary one
+        Keeper(store, engine).refresh(workers=1)
+        assert indexes(store) == schema
+        assert rows(store) == rows(plain)
+        with store._reading() as conn:
+            assert not bulk.is_aside(conn)
+    finally:
+        plain.close()
+        store.close()
