@@ -17,7 +17,7 @@ from sqlalchemy import Index, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from oblige.engine.store.kept_tables import ESCALATIONS, KEPT_TABLES, OBLIGATIONS, VETOES, VIOLATIONS
-from oblige.engine.store.sql import META
+from oblige.engine.store.sql import ANALYZE_LOCK, META
 
 ASIDE = "kept_indexes_aside"  # oblige_meta: the secondary indexes of the kept tables are dropped
 
@@ -26,6 +26,15 @@ def secondary() -> list[Index]:
     """The indexes set aside: every index of the kept tables but those on `part` alone."""
     return [index for table in KEPT_TABLES for index in sorted(table.indexes, key=lambda i: str(i.name))
             if [c.name for c in index.columns] != ["part"]]
+
+
+def _no_analyze(conn: Connection) -> None:
+    """PostgreSQL: wait for a refresh of statistics to end, and hold off the next until commit. An
+    ANALYZE holds a lock on each table it has read until it commits, and dropping or building an
+    index waits for those locks while holding its own: without this the two could wait for each
+    other (seen as "deadlock detected" between two concurrent ingests)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ANALYZE_LOCK})")
 
 
 def is_aside(conn: Connection) -> bool:
@@ -40,6 +49,7 @@ def set_aside(conn: Connection) -> bool:
     for table in (OBLIGATIONS, VIOLATIONS, ESCALATIONS, VETOES):
         if conn.execute(select(table.c.part).limit(1)).first() is not None:
             return False
+    _no_analyze(conn)
     for index in secondary():
         index.drop(conn, checkfirst=True)
     conn.execute(insert(META).values(key=ASIDE, value="1"))
@@ -51,6 +61,7 @@ def restore(conn: Connection) -> bool:
     missing) and clear the note. Returns whether there was anything to restore."""
     if not is_aside(conn):
         return False
+    _no_analyze(conn)
     for index in secondary():
         index.create(conn, checkfirst=True)
     if conn.dialect.name == "postgresql":  # an index build sets the table's row count, not its statistics
