@@ -408,7 +408,7 @@ def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None,
                    ruleset_path: str | None, fmt: str, rejects_file: str | None, quiet: bool) -> None:
     """Store events from FILES durably and idempotently (default: SQLite file oblige.db here), and
     bring the findings kept in the store up to date with them."""
-    from oblige.engine.store.live import keep
+    from oblige.engine.store.live import ingest
     from oblige.facts.files import read_files
 
     engine = _engine(ruleset_path, params_file, units_file)
@@ -416,10 +416,10 @@ def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None,
     words = _words(engine, None)
     with _guard(), _progress(words["p_storing"], quiet) as progress:
         try:
-            report = store.ingest(progress.count(read_files(files, engine.ruleset.units), words["p_read"]),
-                                  sources=" ".join(files))
-            progress.update(words["p_keeping"])
-            keeper, refreshed = keep(engine, store, progress=lambda n: progress.update(words["p_kept"].format(n=n)))
+            report, keeper, refreshed = ingest(
+                engine, store, progress.count(read_files(files, engine.ruleset.units), words["p_read"]),
+                " ".join(files), keeping=lambda: progress.update(words["p_keeping"]),
+                progress=lambda n: progress.update(words["p_kept"].format(n=n)))
             if refreshed is None:
                 click.echo(f"oblige: {keeper.mismatch()}; the events are stored, their findings not kept", err=True)
         finally:

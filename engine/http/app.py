@@ -30,7 +30,7 @@ from oblige.engine.store.live import (
     PagingError,
     agenda,
     explain_inputs,
-    keep,
+    ingest,
     stored_document,
     stored_list,
     warm_receipt,
@@ -278,9 +278,8 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
                 allowed.append(item)
         def run() -> IngestReport:
             with expensive():
-                store = open_store()
-                report = store.ingest(allowed, sources="http")
-                keep(engine, store)  # the kept findings follow (a crash here: the next reader redoes it)
+                # the kept findings follow (a crash between the two: the next reader redoes it)
+                report, _, _ = ingest(engine, open_store(), allowed, "http")
                 if report.stored:
                     stale_receipt.set()
                 return report

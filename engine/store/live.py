@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any, ParamSpec, TypeVar
 
@@ -26,8 +26,9 @@ from oblige.engine.core.timeline import undecided_escalator
 from oblige.engine.store.kept import Keeper, Refreshed
 from oblige.engine.store.kept_tables import ESCALATIONS, OBLIGATIONS, VIOLATIONS
 from oblige.engine.store.reads import LISTS, Cursor, CursorError, Reader
-from oblige.engine.store.sql import EVENTS, Store, StoreError, stored_items, stored_verdict
+from oblige.engine.store.sql import EVENTS, IngestReport, Store, StoreError, stored_items, stored_verdict
 from oblige.facts.events import Fact
+from oblige.facts.reader import Accepted, Rejected
 from oblige.facts.timeutil import format_instant, parse_instant
 
 P = ParamSpec("P")
@@ -69,6 +70,20 @@ def keep(engine: Engine, store: Store, *, rebuild: bool = False,
     if not keeper.current():
         return keeper, None
     return keeper, keeper.refresh(progress)
+
+
+@_database
+def ingest(engine: Engine, store: Store, items: Iterable[Accepted | Rejected], sources: str, *,
+           keeping: Callable[[], None] | None = None,
+           progress: Callable[[int], None] | None = None) -> tuple[IngestReport, Keeper, Refreshed | None]:
+    """Store events and bring the kept findings up to date with them (None: the store's findings are
+    another stamp's, which this engine leaves alone); `keeping` is called when the events are stored."""
+    keeper = Keeper(store, engine)
+    mine = keeper.claim()  # first: a new store is claimed with nothing to mark
+    report = store.ingest(items, sources)
+    if keeping is not None:
+        keeping()
+    return report, keeper, keeper.refresh(progress) if mine else None
 
 
 @_database
