@@ -333,9 +333,9 @@ class Store:
         finally:
             raw.close()
 
-    def analyze(self, written: Mapping[str, int]) -> list[str]:
+    def analyze(self, written: Mapping[str, int], share: float = 0.1) -> list[str]:
         """PostgreSQL: refresh the planner's statistics of the tables to which `written` rows were just
-        written, where they are over a tenth of the rows the planner knows (autovacuum's own rule,
+        written, where they are over `share` of the rows the planner knows (a tenth: autovacuum's own rule,
         applied now rather than left to a daemon that may be off or a minute behind; the writer
         counts, because the server's own counts of changes reach its statistics views late).
         Right after a 200,000-event ingest the planner still held the empty tables' statistics: it
@@ -352,7 +352,7 @@ class Store:
             query = text("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:names)")
             known: dict[str, float] = dict(conn.execute(query, {"names": sorted(written)}).all())
             stale = sorted(name for name, n in written.items()
-                           if name in known and n > 50 + 0.1 * max(float(known[name]), 0.0))
+                           if name in known and n > 50 + share * max(float(known[name]), 0.0))
             if stale:
                 conn.exec_driver_sql("ANALYZE " + ", ".join(stale))
         return stale
