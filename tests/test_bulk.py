@@ -3,6 +3,7 @@ the same rows and the same indexes as row-by-row upkeep, and a crash with the in
 mended by the next refresh. On SQLite and the machine's PostgreSQL."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,33 +40,39 @@ def ingested(url: str, engine: Engine) -> Store:
     return store
 
 
-def test_indexes_built_after_the_rows_are_the_schemas_and_the_rows_the_same(engine: Engine, db_url: str,  # noqa: F811
-                                                                          tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def pair(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[tuple[Store, Store, dict]]:  # noqa: F811
+    """The example events in a store at `db_url` (nothing kept yet) with its schema's indexes, and
+    the same events kept row by row (the indexes in place) in an SQLite store beside it."""
     plain = ingested(f"sqlite:///{tmp_path / 'plain.db'}", engine)
     store = ingested(db_url, engine)
     try:
-        schema = indexes(store)
-        assert all(schema[t.name] for t in KEPT_TABLES[:4])
         Keeper(plain, engine).refresh(workers=1)
-        aside: list[int] = []
-        real = Keeper._derive_and_write
-
-        def derive(keeper: Keeper, marks: dict[str, int]) -> int:
-            aside.append(sum(len(v) for v in indexes(keeper.store).values()))  # while the rows are written
-            return real(keeper, marks)
-
-        monkeypatch.setattr(kept_module, "BULK", 1)
-        monkeypatch.setattr(Keeper, "_derive_and_write", derive)
-        done = Keeper(store, engine).refresh(workers=1)
-        assert done.partitions and aside
-        assert aside[0] == sum(1 for t in KEPT_TABLES for i in t.indexes if [c.name for c in i.columns] == ["part"])
-        assert indexes(store) == schema
-        assert rows(store) == rows(plain) and rows(plain)["oblige_kept_obligations"]
-        with store._reading() as conn:
-            assert not bulk.is_aside(conn)
+        yield plain, store, indexes(store)
     finally:
         plain.close()
         store.close()
+
+
+def test_indexes_built_after_the_rows_are_the_schemas_and_the_rows_the_same(engine: Engine, pair, monkeypatch) -> None:
+    plain, store, schema = pair
+    assert all(schema[t.name] for t in KEPT_TABLES[:4])
+    aside: list[int] = []
+    real = Keeper._derive_and_write
+
+    def derive(keeper: Keeper, marks: dict[str, int]) -> int:
+        aside.append(sum(len(v) for v in indexes(keeper.store).values()))  # while the rows are written
+        return real(keeper, marks)
+
+    monkeypatch.setattr(kept_module, "BULK", 1)
+    monkeypatch.setattr(Keeper, "_derive_and_write", derive)
+    done = Keeper(store, engine).refresh(workers=1)
+    assert done.partitions and aside
+    assert aside[0] == sum(1 for t in KEPT_TABLES for i in t.indexes if [c.name for c in i.columns] == ["part"])
+    assert indexes(store) == schema
+    assert rows(store) == rows(plain) and rows(plain)["oblige_kept_obligations"]
+    with store._reading() as conn:
+        assert not bulk.is_aside(conn)
 
 
 def test_rows_already_kept_are_not_bulk_loaded(engine: Engine, tmp_path: Path, monkeypatch) -> None:
@@ -81,41 +88,33 @@ def test_rows_already_kept_are_not_bulk_loaded(engine: Engine, tmp_path: Path, m
         store.close()
 
 
-def test_a_crash_with_the_indexes_aside_is_mended_by_the_next_refresh(engine: Engine, db_url: str,  # noqa: F811
-                                                                    tmp_path: Path, monkeypatch) -> None:
-    plain = ingested(f"sqlite:///{tmp_path / 'plain.db'}", engine)
-    store = ingested(db_url, engine)
-    try:
-        schema = indexes(store)
-        Keeper(plain, engine).refresh(workers=1)
-        monkeypatch.setattr(kept_module, "BULK", 1)
-        monkeypatch.setattr(kept_module, "CHUNK", 3)
+def test_a_crash_with_the_indexes_aside_is_mended_by_the_next_refresh(engine: Engine, pair, monkeypatch) -> None:
+    plain, store, schema = pair
+    monkeypatch.setattr(kept_module, "BULK", 1)
+    monkeypatch.setattr(kept_module, "CHUNK", 3)
 
-        class Crash(Exception):
-            pass
+    class Crash(Exception):
+        pass
 
-        real = Keeper._derive_and_write
-        calls: list[int] = []
+    real = Keeper._derive_and_write
+    calls: list[int] = []
 
-        def dies(keeper: Keeper, marks: dict[str, int]) -> int:
-            calls.append(1)
-            if len(calls) > 2:
-                raise Crash  # as a kill after two chunks were written
-            return real(keeper, marks)
+    def dies(keeper: Keeper, marks: dict[str, int]) -> int:
+        calls.append(1)
+        if len(calls) > 2:
+            raise Crash  # as a kill after two chunks were written
+        return real(keeper, marks)
 
-        monkeypatch.setattr(Keeper, "_derive_and_write", dies)
-        with pytest.raises(Crash):
-            Keeper(store, engine).refresh(workers=1)
-        with store._reading() as conn:
-            assert bulk.is_aside(conn)
-        assert indexes(store) != schema
-        monkeypatch.setattr(Keeper, "_derive_and_write", real)
-        monkeypatch.setattr(kept_module, "BULK", 10**9)  # the next refresh is an ordinary one
+    monkeypatch.setattr(Keeper, "_derive_and_write", dies)
+    with pytest.raises(Crash):
         Keeper(store, engine).refresh(workers=1)
-        assert indexes(store) == schema
-        assert rows(store) == rows(plain)
-        with store._reading() as conn:
-            assert not bulk.is_aside(conn)
-    finally:
-        plain.close()
-        store.close()
+    with store._reading() as conn:
+        assert bulk.is_aside(conn)
+    assert indexes(store) != schema
+    monkeypatch.setattr(Keeper, "_derive_and_write", real)
+    monkeypatch.setattr(kept_module, "BULK", 10**9)  # the next refresh is an ordinary one
+    Keeper(store, engine).refresh(workers=1)
+    assert indexes(store) == schema
+    assert rows(store) == rows(plain)
+    with store._reading() as conn:
+        assert not bulk.is_aside(conn)
