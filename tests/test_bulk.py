@@ -118,3 +118,25 @@ def test_a_crash_with_the_indexes_aside_is_mended_by_the_next_refresh(engine: En
     assert rows(store) == rows(plain)
     with store._reading() as conn:
         assert not bulk.is_aside(conn)
+
+
+def test_a_crash_before_the_indexes_are_built_is_mended_by_the_next_reader(engine: Engine, pair, monkeypatch) -> None:
+    """Everything derived, the process killed as it was to build the indexes: the next refresh has
+    nothing to derive, finds the note and builds them."""
+    plain, store, schema = pair
+    monkeypatch.setattr(kept_module, "BULK", 1)
+
+    def killed(conn: object) -> bool:
+        raise KeyboardInterrupt  # as a kill before the index builds commit
+
+    monkeypatch.setattr(bulk, "restore", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Keeper(store, engine).refresh(workers=1)
+    monkeypatch.undo()
+    with store._reading() as conn:
+        assert bulk.is_aside(conn)
+    assert indexes(store) != schema and rows(store) == rows(plain)
+    assert Keeper(store, engine).refresh(workers=1).partitions == 0  # nothing left to derive
+    assert indexes(store) == schema
+    with store._reading() as conn:
+        assert not bulk.is_aside(conn)

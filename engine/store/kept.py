@@ -217,10 +217,12 @@ class Keeper:
             return done
         with self.store._reading() as conn:
             unparted = conn.execute(select(EVENTS.c.seq).where(EVENTS.c.part.is_(None)).limit(1)).first()
-            if unparted is None and conn.execute(select(DIRTY.c.part).limit(1)).first() is None:
-                if bulk.is_aside(conn):  # a crash left them aside
-                    self._indexes_back()
-                return done  # the common case: nothing to do
+            idle = unparted is None and conn.execute(select(DIRTY.c.part).limit(1)).first() is None
+            aside = idle and bulk.is_aside(conn)
+        if idle:  # the common case: nothing to do (unless a crash left the indexes aside)
+            if aside:
+                self._indexes_back()
+            return done
         if unparted is not None:
             with self._writing() as w:
                 self._lock(w)
