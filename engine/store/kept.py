@@ -189,17 +189,17 @@ class Keeper:
         except SQLAlchemyError as exc:
             raise self.store._fail(exc) from None
 
-    def _parallel(self, workers: int | None, progress: Callable[[int], None] | None, done: Refreshed) -> None:
-        """The dirty partitions shared out among worker processes, each deriving and writing its chunks
-        (writers queue on the store's write lock; derivation, most of the work, runs side by side)."""
+    def _parallel(self, workers: int | None, progress: Callable[[int], None] | None, done: Refreshed,
+                  count: int) -> None:
+        """The `count` dirty partitions shared out among worker processes, each deriving and writing its
+        chunks (writers queue on the store's write lock; derivation, most of the work, runs side by side)."""
         from oblige.engine.batch.run import default_workers
         from oblige.engine.batch.workers import Workers
 
+        n = default_workers() if workers is None else workers
+        if count < PARALLEL or n < 2:
+            return
         with self.store._reading() as conn:
-            count = conn.execute(select(func.count()).select_from(DIRTY)).scalar() or 0
-            n = default_workers() if workers is None else workers
-            if count < PARALLEL or n < 2:
-                return
             marks = [(p, s) for p, s in conn.execute(select(DIRTY.c.part, DIRTY.c.seq).order_by(DIRTY.c.part))]
         shares = [marks[i::n] for i in range(n)]
         with Workers(n) as pool:
@@ -229,8 +229,13 @@ class Keeper:
                 self._fill_parts(w)
                 marked = self._mark_all(w)
             self.store.analyze({DIRTY.name: marked})
-        self._set_aside()
-        self._parallel(workers, progress, done)
+        with self.store._reading() as conn:
+            count = conn.execute(select(func.count()).select_from(DIRTY)).scalar() or 0
+        if count >= BULK:  # many partitions to derive: into empty kept tables, their indexes are built after
+            with self._writing() as w:
+                self._lock(w)
+                bulk.set_aside(w)
+        self._parallel(workers, progress, done, count)
         after = ""
         while True:
             with self.store._reading() as conn:
@@ -253,16 +258,6 @@ class Keeper:
                 progress(done.partitions)
         self._indexes_back()
         return done
-
-    def _set_aside(self) -> None:
-        """Many partitions to derive into empty kept tables: their secondary indexes are built after
-        the rows (bulk.py)."""
-        with self.store._reading() as conn:
-            if (conn.execute(select(func.count()).select_from(DIRTY)).scalar() or 0) < BULK:
-                return
-        with self._writing() as conn:
-            self._lock(conn)
-            bulk.set_aside(conn)
 
     def _indexes_back(self) -> None:
         """The indexes set aside, built again once nothing is left to derive."""

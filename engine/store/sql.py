@@ -387,7 +387,7 @@ class Store:
             session.commit()
             log_id = log.id
         pending: list[Accepted] = []
-        marked = [0]  # dirty marks written (their table's statistics are refreshed with the events')
+        marked = 0  # dirty marks written (their table's statistics are refreshed with the events')
         for item in items:
             report.read += 1
             if isinstance(item, Rejected):
@@ -396,10 +396,10 @@ class Store:
                 continue
             pending.append(item)
             if len(pending) >= batch_size:
-                self._write(pending, report, marked)
+                marked += self._write(pending, report)
                 pending = []
         if pending:
-            self._write(pending, report, marked)
+            marked += self._write(pending, report)
         with Session(self.engine) as session:
             found_log = session.get(IngestLog, log_id)
             assert found_log is not None
@@ -409,10 +409,11 @@ class Store:
             session.add(log)
             session.commit()
         # the keeper reads and deletes the marks next: planned for an empty table, each delete was a scan
-        self.analyze({EVENTS.name: report.stored, DIRTY.name: marked[0]})
+        self.analyze({EVENTS.name: report.stored, DIRTY.name: marked})
         return report
 
-    def _write(self, batch: list[Accepted], report: IngestReport, marked: list[int]) -> None:
+    def _write(self, batch: list[Accepted], report: IngestReport) -> int:
+        """Store a batch; returns the partitions it marked dirty."""
         first, later = split_repeats(batch)  # repeats inside the batch are settled after the write
         table = EVENTS
         for attempt in range(5):
@@ -451,11 +452,11 @@ class Store:
                     raise
                 time.sleep(0.2 * (attempt + 1))
         report.stored += len(inserted)
-        marked[0] += len(dirty)
         for event_id in existing_ids:
             self._settle(first[event_id], known.get(event_id), report)
         for item in later:
             self._settle(item, first[item.fact.id].digest.hex(), report)
+        return len(dirty)
 
     def mark_dirty(self, conn: Connection, parts: dict[str, int]) -> None:
         """Note (in the caller's transaction) that these partitions' kept findings are behind."""
