@@ -408,8 +408,8 @@ def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None,
                    ruleset_path: str | None, fmt: str, rejects_file: str | None, quiet: bool) -> None:
     """Store events from FILES durably and idempotently (default: SQLite file oblige.db here), and
     bring the findings kept in the store up to date with them."""
+    from oblige.engine.store.ahead import read_ahead
     from oblige.engine.store.live import ingest
-    from oblige.facts.files import read_files
 
     engine = _engine(ruleset_path, params_file, units_file)
     store = _store(db_url, create=True)
@@ -417,7 +417,7 @@ def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None,
     with _guard(), _progress(words["p_storing"], quiet) as progress:
         try:
             report, keeper, refreshed = ingest(
-                engine, store, progress.count(read_files(files, engine.ruleset.units), words["p_read"]),
+                engine, store, progress.count(read_ahead(files, engine.ruleset.units), words["p_read"]),
                 " ".join(files), keeping=lambda: progress.update(words["p_keeping"]),
                 progress=lambda n: progress.update(words["p_kept"].format(n=n)))
             if refreshed is None:

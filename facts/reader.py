@@ -201,18 +201,6 @@ def canonical(fact: Fact) -> str:
     return orjson.dumps(out).decode("utf-8")
 
 
-def split_repeats(batch: Iterable[Accepted]) -> tuple[dict[str, Accepted], list[Accepted]]:
-    """The first occurrence of each id in a batch, and the later occurrences in reading order."""
-    first: dict[str, Accepted] = {}
-    later: list[Accepted] = []
-    for item in batch:
-        if item.fact.id in first:
-            later.append(item)
-        else:
-            first[item.fact.id] = item
-    return first, later
-
-
 _NAME = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 
 

@@ -39,7 +39,8 @@ from oblige.engine.core.findings import Rejection, Summary
 from oblige.engine.core.rows import row_json
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.events import UNIT_PARTITION, Fact
-from oblige.facts.reader import Accepted, Rejected, read_line
+from oblige.facts.files import range_verdicts
+from oblige.facts.reader import Accepted, Rejected
 
 CHUNK = 5000
 RUN_BUDGET = 16 << 20  # bytes of findings per table a worker sorts in memory before writing a run
@@ -138,31 +139,10 @@ def _settle_worker(collect: bool = True) -> None:
             gc.disable()
 
 
-def _range_verdicts(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]]) -> Iterator[tuple[int, Accepted | Rejected]]:
-    """Verdicts of the lines in byte ranges, line by line, keyed by (file index, byte offset)."""
-    for index, path, start, end, first_line in segments:
-        with open(path, "rb") as f:
-            f.seek(start)
-            offset, number = start, first_line
-            while offset < end:  # line by line: memory stays at one line, not the whole range
-                raw = f.readline()
-                if not raw:
-                    break
-                order = (index << 40) + offset
-                offset += len(raw)
-                text = raw.decode("utf-8", "surrogateescape")  # a bad byte rejects its line (read_line)
-                if order == index << 40:
-                    text = text.removeprefix("\ufeff")
-                item = read_line(text, path, number, ruleset.units)
-                if item is not None:
-                    yield order, item
-                number += 1
-
-
 def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]], spill: str, shards: int) -> str:
     """Phase 1 for one byte range (runs in a worker)."""
     _settle_worker()
-    return _write_spill(spill, _range_verdicts(ruleset, segments), shards, ruleset.effective)
+    return _write_spill(spill, range_verdicts(segments, ruleset.units), shards, ruleset.effective)
 
 
 def _parse_stored(ruleset: Ruleset, url: str, first: int, last: int, spill: str, shards: int) -> str:

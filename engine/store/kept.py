@@ -29,6 +29,7 @@ from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
 from oblige.engine.core.timeline import Version, VetoNote, timeline
 from oblige.engine.store import bulk, counts
 from oblige.engine.store.driver import driver_sql, insert_rows
+from oblige.engine.store.incoming import part_of
 from oblige.engine.store.kept_tables import (
     COUNTS,
     DERIVED_TABLES,
@@ -39,7 +40,7 @@ from oblige.engine.store.kept_tables import (
     VETOES,
     VIOLATIONS,
 )
-from oblige.engine.store.sql import DIRTY, EVENTS, META, Store, part_of, stored_verdict
+from oblige.engine.store.sql import DIRTY, EVENTS, META, Store, stored_verdict
 from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted
 

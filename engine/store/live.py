@@ -23,6 +23,7 @@ from oblige.engine.core.filters import Filters, narrow
 from oblige.engine.core.findings import Findings, Summary
 from oblige.engine.core.rows import ViolationRow, to_model
 from oblige.engine.core.timeline import undecided_escalator
+from oblige.engine.store.incoming import Incoming
 from oblige.engine.store.kept import Keeper, Refreshed
 from oblige.engine.store.kept_tables import ESCALATIONS, OBLIGATIONS, VIOLATIONS
 from oblige.engine.store.reads import LISTS, Cursor, CursorError, Reader
@@ -73,7 +74,7 @@ def keep(engine: Engine, store: Store, *, rebuild: bool = False,
 
 
 @_database
-def ingest(engine: Engine, store: Store, items: Iterable[Accepted | Rejected], sources: str, *,
+def ingest(engine: Engine, store: Store, items: Iterable[Accepted | Rejected | Incoming], sources: str, *,
            keeping: Callable[[], None] | None = None,
            progress: Callable[[int], None] | None = None) -> tuple[IngestReport, Keeper, Refreshed | None]:
     """Store events and bring the kept findings up to date with them (None: the store's findings are

@@ -25,17 +25,13 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 from oblige.engine.store.driver import driver_sql
+from oblige.engine.store.incoming import Incoming, prepared, split_repeats
 from oblige.engine.store.kept_tables import DERIVED_TABLES
-from oblige.facts.reader import Accepted, Rejected, canonical, read_line, split_repeats
+from oblige.facts.reader import Accepted, Rejected, read_line
 
 SCHEMA_VERSION = "3"  # 2: events know their partition; findings are kept (engine/store/kept.py); 3: counts kept
 DEFAULT_URL = "sqlite:///oblige.db"
 BATCH = 5000  # events per ingest transaction: each commit is synced (with 500, the syncs were a sixth of storing)
-
-
-def part_of(partition: tuple[str, str]) -> str:
-    """A partition as stored: "subject:<id>" or "unit:<code>"."""
-    return f"{partition[0]}:{partition[1]}"
 
 
 class StoreError(Exception):
@@ -369,7 +365,7 @@ class Store:
             raise StoreError(f"unsupported database dialect {self.dialect!r} (SQLite and PostgreSQL are supported)")
         driver_sql(conn, sql, rows)
 
-    def ingest(self, items: Iterable[Accepted | Rejected], sources: str, batch_size: int = BATCH) -> IngestReport:
+    def ingest(self, items: Iterable[Accepted | Rejected | Incoming], sources: str, batch_size: int = BATCH) -> IngestReport:
         """Store valid events in bounded transactions; count repeats; reject conflicts.
 
         A database that fails (full, read-only, corrupt, gone) raises StoreError; what the
@@ -379,16 +375,16 @@ class Store:
         except SQLAlchemyError as exc:
             raise self._fail(exc) from None
 
-    def _ingest(self, items: Iterable[Accepted | Rejected], sources: str, batch_size: int) -> IngestReport:
+    def _ingest(self, items: Iterable[Accepted | Rejected | Incoming], sources: str, batch_size: int) -> IngestReport:
         report = IngestReport()
         with Session(self.engine) as session:
             log = IngestLog(started_at=_now_us(), sources=sources)
             session.add(log)
             session.commit()
             log_id = log.id
-        pending: list[Accepted] = []
+        pending: list[Incoming] = []
         marked = 0  # dirty marks written (their table's statistics are refreshed with the events')
-        for item in items:
+        for item in prepared(items):
             report.read += 1
             if isinstance(item, Rejected):
                 report.rejected += 1
@@ -412,7 +408,7 @@ class Store:
         self.analyze({EVENTS.name: report.stored, DIRTY.name: marked})
         return report
 
-    def _write(self, batch: list[Accepted], report: IngestReport) -> int:
+    def _write(self, batch: list[Incoming], report: IngestReport) -> int:
         """Store a batch; returns the partitions it marked dirty."""
         first, later = split_repeats(batch)  # repeats inside the batch are settled after the write
         table = EVENTS
@@ -433,14 +429,12 @@ class Store:
                     rows: list[tuple[Any, ...]] = []
                     dirty: dict[str, int] = {}
                     for item in first.values():
-                        f = item.fact
-                        if f.id in known:
+                        if item.id in known:
                             continue
                         seq = seq0 + len(rows) + 1
-                        partition = part_of(f.partition)
-                        dirty[partition] = seq
-                        rows.append((f.id, seq, item.digest.hex(), f.type, f.at, f.unit, f.subject, canonical(f), now,
-                                     item.file, item.line, partition))
+                        dirty[item.part] = seq
+                        rows.append((item.id, seq, item.digest, item.type, item.at, item.unit, item.subject, item.body,
+                                     now, item.file, item.line, item.part))
                     if rows:  # ON CONFLICT DO NOTHING: a second line of defence
                         self._driver_many(conn, _INSERT_EVENT, rows)
                         self.mark_dirty(conn, dirty)
@@ -455,7 +449,7 @@ class Store:
         for event_id in existing_ids:
             self._settle(first[event_id], known.get(event_id), report)
         for item in later:
-            self._settle(item, first[item.fact.id].digest.hex(), report)
+            self._settle(item, first[item.id].digest, report)
         return len(dirty)
 
     def mark_dirty(self, conn: Connection, parts: dict[str, int]) -> None:
@@ -465,12 +459,12 @@ class Store:
         self._driver_many(conn, _UPSERT_DIRTY, list(parts.items()))
 
     @staticmethod
-    def _settle(item: Accepted, stored_digest: str | None, report: IngestReport) -> None:
-        if stored_digest == item.digest.hex():
+    def _settle(item: Incoming, stored_digest: str | None, report: IngestReport) -> None:
+        if stored_digest == item.digest:
             report.duplicates += 1
         else:
             report.rejected += 1
-            report.rejections.append(Rejected(item.file, item.line, item.fact.id,
+            report.rejections.append(Rejected(item.file, item.line, item.id,
                                               "conflicting duplicate id: differs from the event already stored with this id",
                                               item.raw))
 
