@@ -216,14 +216,17 @@ class Keeper:
         done = Refreshed()
         if not self._claim():
             return done
+        while True:
+            self._derive_all(progress, workers, done)
+            if self._indexes_back():  # else marks came in before they could be built: those first
+                return done
+
+    def _derive_all(self, progress: Callable[[int], None] | None, workers: int | None, done: Refreshed) -> None:
+        """Derive every partition marked dirty (the marks added meanwhile too)."""
         with self.store._reading() as conn:
             unparted = conn.execute(select(EVENTS.c.seq).where(EVENTS.c.part.is_(None)).limit(1)).first()
-            idle = unparted is None and conn.execute(select(DIRTY.c.part).limit(1)).first() is None
-            aside = idle and bulk.is_aside(conn)
-        if idle:  # the common case: nothing to do (unless a crash left the indexes aside)
-            if aside:
-                self._indexes_back()
-            return done
+            if unparted is None and conn.execute(select(DIRTY.c.part).limit(1)).first() is None:
+                return  # the common case: nothing to do
         if unparted is not None:
             with self._writing() as w:
                 self._lock(w)
@@ -257,19 +260,22 @@ class Keeper:
             done.events += events
             if progress is not None:
                 progress(done.partitions)
-        self._indexes_back()
-        return done
 
-    def _indexes_back(self) -> None:
-        """The indexes set aside, built again once nothing is left to derive."""
+    def _indexes_back(self) -> bool:
+        """The indexes set aside (by this refresh, or by one a crash ended), built again once nothing
+        is left to derive; False if marks came in first. Nothing is read with them aside: on
+        PostgreSQL the kept counts are only computed as they are built (bulk.counted_after)."""
         with self.store._reading() as conn:
             if not bulk.is_aside(conn):
-                return
+                return True
         with self._writing() as conn:
             self._lock(conn)
-            if conn.execute(select(DIRTY.c.part).limit(1)).first() is None and bulk.restore(conn):
+            if conn.execute(select(DIRTY.c.part).limit(1)).first() is not None:
+                return False
+            if bulk.restore(conn):
                 for table in KEPT_TABLES:  # their statistics are fresh (restore analysed them)
                     self.written.pop(table.name, None)
+        return True
 
     def _derive_and_write(self, marks: dict[str, int]) -> int:
         """Derive these partitions from their events and write them, each only if its mark is unchanged."""
@@ -302,8 +308,9 @@ class Keeper:
                 return n  # another engine rebuilt meanwhile: its rows, not ours
             now = dict(conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part.in_(parts))).all())
             ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
+            counted = not (bulk.counted_after(conn) and bulk.is_aside(conn))  # else when the indexes are built
             with _write_cache(conn):
-                written = _replace(conn, ready, prepared)
+                written = _replace(conn, ready, prepared, counted)
             for i in range(0, len(ready), 500):
                 conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(ready[i:i + 500])))
         self.written.update(written)
@@ -374,18 +381,18 @@ def _rows_of(part: str, versions: Iterable[Version]) -> Rows:
     return obligations, violations, escalations, vetoes, []
 
 
-def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> Counter[str]:
+def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows], counted: bool = True) -> Counter[str]:
     """The kept rows of `parts` become the prepared ones. A row version that is already stored, every
     column equal, stays (re-deriving a partition mostly finds its earlier versions again): only the
     stored rows that are no longer derived are deleted and only the new ones inserted, in bulk (the
     driver's executemany, a COPY on PostgreSQL: see driver.py; deleting and re-inserting unchanged
-    rows, with every index of the tables kept, cost more than deriving them). Returns the rows
-    deleted or inserted in each table."""
+    rows, with every index of the tables kept, cost more than deriving them). The kept counts follow,
+    unless not `counted` (see bulk.py). Returns the rows deleted or inserted in each table."""
     empty: Rows = ([], [], [], [], [])
     changes: Counter[tuple[counts.Key, int]] = Counter()  # the kept counts follow the rows deleted and inserted
     written: Counter[str] = Counter()  # rows deleted or inserted, by table (for the planner's statistics)
     for k, (table, columns, key) in enumerate(_COLUMNS):
-        listed = _LISTED.get(table.name)
+        listed = _LISTED.get(table.name) if counted else None
         new = [row for p in parts for row in prepared.get(p, empty)[k]]
         old: list[tuple[Any, ...]] = []
         for i in range(0, len(parts), 500):
@@ -408,8 +415,9 @@ def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows]) -> C
             written[table.name] += len(new)
             if listed is not None:
                 counts.of_rows(listed, columns, new, +1, changes)
-    counts.add(conn, changes)
-    written[COUNTS.name] += len(changes)
+    if changes:
+        counts.add(conn, changes)
+        written[COUNTS.name] += len(changes)
     return written
 
 
