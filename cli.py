@@ -416,10 +416,14 @@ def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None,
     words = _words(engine, None)
     with _guard(), _progress(words["p_storing"], quiet) as progress:
         try:
-            report, keeper, refreshed = ingest(
-                engine, store, progress.count(read_ahead(files, engine.ruleset.units), words["p_read"]),
-                " ".join(files), keeping=lambda: progress.update(words["p_keeping"]),
-                progress=lambda n: progress.update(words["p_kept"].format(n=n)))
+            try:
+                report, keeper, refreshed = ingest(
+                    engine, store, progress.count(read_ahead(files, engine.ruleset.units), words["p_read"]),
+                    " ".join(files), keeping=lambda: progress.update(words["p_keeping"]),
+                    progress=lambda n: progress.update(words["p_kept"].format(n=n)))
+            except BrokenProcessPool:
+                _fail("a worker process died or could not start (killed, out of memory?); the events stored before "
+                      "it stay stored: run the same ingest again to finish (repeats count as duplicates)", EXIT_INTERNAL)
             if refreshed is None:
                 click.echo(f"oblige: {keeper.mismatch()}; the events are stored, their findings not kept", err=True)
         finally:

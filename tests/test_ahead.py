@@ -119,3 +119,36 @@ def test_an_ingest_read_ahead_stores_what_an_ingest_read_here_stores(engine: Eng
                        [tuple(v for k, v in row._mapping.items() if k != "received_at") for row in rows]))
     assert stored[0] == stored[1]
     assert stored[0][0]["duplicates"] > 0 and stored[0][0]["rejected"] > 20
+
+
+def test_a_worker_killed_during_an_ingest_says_what_stays_stored(tmp_path: Path) -> None:
+    """The ingest's reading processes (and then its deriving ones) are fork-server children: one of
+    them killed ends the command with exit 4 and one line saying that what was stored stays, and a
+    second run finishes the ingest."""
+    import subprocess
+    import sys
+    import time
+
+    from bench.generate import generate
+    from bench.kill import kill_a_worker
+    from tests.conftest import ROOT
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in generate(40_000, 3)), encoding="utf-8")
+    assert path.stat().st_size > ahead.AHEAD_BYTES
+    command = [sys.executable, "-c", "from oblige.cli import main; main()", "ingest", str(path), "--db",
+               f"sqlite:///{tmp_path / 'o.db'}", "--format", "json"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    killed = False
+    deadline = time.monotonic() + 60
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        killed = kill_a_worker(proc.pid)
+        time.sleep(0.01)
+    _, err = proc.communicate(timeout=120)
+    assert killed, "no worker process was seen"
+    assert proc.returncode == 4, err
+    assert err.strip().splitlines()[-1].startswith("oblige: a worker process died") and "stay stored" in err
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["stored"] + report["duplicates"] == 40_000 - report["rejected"]
