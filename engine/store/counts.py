@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from oblige.engine.core.filters import Filters
 from oblige.engine.core.timeline import NEVER
-from oblige.engine.store.driver import driver_sql
+from oblige.engine.store.driver import insert_many
 from oblige.engine.store.kept_tables import COUNTS, ESCALATIONS, OBLIGATIONS, VIOLATIONS
 
 DAY = 86_400_000_000  # instants are microseconds
@@ -53,24 +53,16 @@ def of_rows(name: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], 
 
 
 _KEY = ("list", "unit", "status", "level", "year", "article", "day")
+_TYPES = ("text", "text", "text", "text", "int", "int", "bigint", "bigint")  # and n
 _INTO = f"INSERT INTO {COUNTS.name} ({', '.join(_KEY)}, n) "
-_ADD = f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET n = {COUNTS.name}.n + excluded.n"
-_UPSERT = _INTO + f"VALUES ({', '.join('?' * (len(_KEY) + 1))})" + _ADD
-# PostgreSQL: the rows as one array per column. The keys of one call are distinct (a Counter's):
-# no row is updated twice by one statement
-_UPSERT_ARRAYS = (_INTO + "SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[], "
-                  "?::bigint[], ?::bigint[])" + _ADD)
+_ADD = f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET n = {COUNTS.name}.n + excluded.n"
 
 
 def add(conn: Connection, changes: Counter[tuple[Key, int]]) -> None:
-    """Add `changes` to the kept counts (the driver's executemany: thousands of keys per chunk)."""
-    rows = [(*key, day, n) for (key, day), n in changes.items() if n]
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":  # one statement over arrays, not a pipelined statement per key
-        driver_sql(conn, _UPSERT_ARRAYS, tuple(list(column) for column in zip(*rows, strict=True)))
-        return
-    driver_sql(conn, _UPSERT, rows)
+    """Add `changes` to the kept counts (thousands of keys per chunk; those of one call are distinct,
+    a Counter's, so that no row is updated twice by one statement)."""
+    insert_many(conn, COUNTS.name, (*_KEY, "n"), _TYPES, [(*key, day, n) for (key, day), n in changes.items() if n],
+                _ADD)
 
 
 AGGREGATE_MEMORY = "64MB"  # PostgreSQL's work_mem for `rebuild`, in its transaction only

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from oblige.engine.store.driver import driver_sql
+from oblige.engine.store.driver import insert_many
 from oblige.engine.store.incoming import Incoming, prepared, split_repeats
 from oblige.engine.store.kept_tables import DERIVED_TABLES
 from oblige.facts.reader import Accepted, Rejected, read_line
@@ -104,10 +104,7 @@ def _table(model: type[SQLModel]) -> Table:
 EVENTS, INGEST_LOG, META, DIRTY = _table(StoredEvent), _table(IngestLog), _table(Meta), _table(Dirty)
 _EVENT_COLUMNS = ("id", "seq", "digest", "type", "occurred_at", "unit", "subject", "body", "received_at", "source", "line",
                   "part")
-_INSERT_EVENT = (f"INSERT INTO {EVENTS.name} ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))}) "
-                 "ON CONFLICT (id) DO NOTHING")
-_UPSERT_DIRTY = (f"INSERT INTO {DIRTY.name} (part, seq) VALUES (?, ?) "
-                 "ON CONFLICT (part) DO UPDATE SET seq = excluded.seq")  # the newest seq of the partition
+_EVENT_TYPES = ("text", "bigint", "text", "text", "bigint", "text", "text", "text", "bigint", "text", "bigint", "text")
 
 
 @dataclass
@@ -360,10 +357,9 @@ class Store:
         """A connection whose transactions only read (on SQLite: a snapshot, not the write lock)."""
         return self.engine.connect().execution_options(**{READ_ONLY: True})
 
-    def _driver_many(self, conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def _supported(self) -> None:
         if self.dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database dialect {self.dialect!r} (SQLite and PostgreSQL are supported)")
-        driver_sql(conn, sql, rows)
 
     def ingest(self, items: Iterable[Accepted | Rejected | Incoming], sources: str, batch_size: int = BATCH) -> IngestReport:
         """Store valid events in bounded transactions; count repeats; reject conflicts.
@@ -436,7 +432,8 @@ class Store:
                         rows.append((item.id, seq, item.digest, item.type, item.at, item.unit, item.subject, item.body,
                                      now, item.file, item.line, item.part))
                     if rows:  # ON CONFLICT DO NOTHING: a second line of defence
-                        self._driver_many(conn, _INSERT_EVENT, rows)
+                        self._supported()
+                        insert_many(conn, EVENTS.name, _EVENT_COLUMNS, _EVENT_TYPES, rows, "ON CONFLICT (id) DO NOTHING")
                         self.mark_dirty(conn, dirty)
                 inserted = {row[0] for row in rows}
                 existing_ids = [i for i in first if i in known]
@@ -456,7 +453,9 @@ class Store:
         """Note (in the caller's transaction) that these partitions' kept findings are behind."""
         if not parts:
             return
-        self._driver_many(conn, _UPSERT_DIRTY, list(parts.items()))
+        self._supported()
+        insert_many(conn, DIRTY.name, ("part", "seq"), ("text", "bigint"), list(parts.items()),
+                    "ON CONFLICT (part) DO UPDATE SET seq = excluded.seq")  # the newest seq of the partition
 
     @staticmethod
     def _settle(item: Incoming, stored_digest: str | None, report: IngestReport) -> None:
