@@ -202,12 +202,15 @@ def test_instant_formatting_agrees_with_datetime() -> None:
 
 def test_any_bytes_are_read_the_same_whole_or_by_byte_range(engine, tmp_path_factory) -> None:
     """Arbitrary bytes (bad UTF-8 included) never raise: every line gets a verdict, with its line
-    number, and the batch path's range reader gives the same verdicts as the file reader."""
+    number, and the batch path's range reader gives the same verdicts as the file reader, and so
+    does an ingest's reading ahead (pieces of the file read by other processes)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from oblige.engine.batch.evaluator import _range_verdicts, _split
-    from oblige.facts.files import read_files
+    from oblige.engine.batch.evaluator import _split
+    from oblige.engine.store import ahead
+    from oblige.engine.store.incoming import prepared
+    from oblige.facts.files import range_verdicts, read_files
     from tests.conftest import ev
 
     line = st.tuples(st.binary(max_size=30), st.sampled_from([b"", b"\r", b"\r\r", b"\xff", b"\xe4\xb8"]),
@@ -222,7 +225,14 @@ def test_any_bytes_are_read_the_same_whole_or_by_byte_range(engine, tmp_path_fac
         whole = [(v.line, type(v).__name__, getattr(v, "error", None)) for v in read_files([str(path)], engine.ruleset.units)]
         assert [n for n, _, _ in whole] == list(range(1, len(lines) + 1))
         ranged = [(v.line, type(v).__name__, getattr(v, "error", None))
-                  for segment in _split([str(path)], parts) for _, v in _range_verdicts(engine.ruleset, segment)]
+                  for segment in _split([str(path)], parts) for _, v in range_verdicts(segment, engine.ruleset.units)]
         assert ranged == whole
+        ahead.PIECE = max(1, path.stat().st_size // (parts + 1))  # a few pieces, on two readers
+        assert list(ahead.read_ahead([str(path)], engine.ruleset.units, threshold=0)) == list(
+            prepared(read_files([str(path)], engine.ruleset.units)))
 
-    check()
+    piece = ahead.PIECE
+    try:
+        check()
+    finally:
+        ahead.PIECE = piece

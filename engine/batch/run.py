@@ -30,7 +30,7 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-def _jsonl_files(paths: Sequence[str]) -> bool:
+def jsonl_files(paths: Sequence[str]) -> bool:
     """Are all inputs regular, readable JSON Lines files (not stdin, not a JSON array)?"""
     for path in paths:
         if path == "-" or not os.path.isfile(path):
@@ -68,7 +68,7 @@ def parse_early(paths: Sequence[str], workers: int | None, source: RulesetSource
     then starts when the fork server is ready (about 0.3 s into the command) instead of after
     this process's own imports and ruleset (about 0.55 s)."""
     n = workers_for_files(paths, workers)
-    if n < 2 or not _jsonl_files(paths):
+    if n < 2 or not jsonl_files(paths):
         return None
     warm_up()
     return EarlyParse(list(paths), n, source)
@@ -112,7 +112,7 @@ def write_document(engine: Engine, out: IO[str], as_of: int, *, paths: Sequence[
     else:
         assert paths is not None
         n = workers_for_files(paths, workers)
-        if n and _jsonl_files(paths):  # parse on every worker too
+        if n and jsonl_files(paths):  # parse on every worker too
             return Written(BatchEvaluator(engine, n, on_partitions=on_partitions).run_files(list(paths), as_of, out, early=early))
         if n:
             return Written(BatchEvaluator(engine, n, on_partitions=on_partitions).run(read_files(paths, engine.ruleset.units), as_of, out))

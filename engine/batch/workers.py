@@ -1,6 +1,6 @@
 """The worker processes of one batch run, used by every phase.
 
-Workers are forked from a fork server (see `_context`): never from the caller, which may be a
+Workers are forked from a fork server (see `process_context`): never from the caller, which may be a
 threaded service. One executor per run replaces each finished worker
 while this process is busy between phases (settling repeats), so the next phase finds its
 workers ready.
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def process_context() -> multiprocessing.context.BaseContext:
     """Workers are forked from a fork server that has imported the batch runtime once.
 
     Not forked from this process (it may be a threaded service, and a fork copies held locks);
@@ -39,7 +39,7 @@ def warm_up() -> None:
     """Start the fork server (it imports the batch runtime) without waiting for it."""
     from multiprocessing import forkserver
 
-    _context()
+    process_context()
     forkserver.ensure_running()
 
 
@@ -78,7 +78,7 @@ class Workers:
     def counts(self) -> Any:
         with self._lock:
             if self._counts is None:  # on first use (a few milliseconds: shared memory is mapped)
-                self._counts = _context().RawArray("q", self.processes)
+                self._counts = process_context().RawArray("q", self.processes)
             return self._counts
 
     def total(self) -> int:
@@ -119,7 +119,7 @@ class Workers:
         if self._executor is None:
             # a worker exits after each job and a fresh one is spawned at once: the memory a
             # phase leaves in a worker goes back to the system before the next phase
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=_context(), max_tasks_per_child=1,
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=process_context(), max_tasks_per_child=1,
                                                  initializer=_share_counts, initargs=(self.counts,))
         return self._executor
 

@@ -56,16 +56,16 @@ def read_ahead(paths: Sequence[str], units: UnitRegistry, threshold: int = AHEAD
     """The verdicts of `paths`, in the order `read_files` gives them, read by `readers` other
     processes when they are JSON Lines files of `threshold` bytes or more. Raises InputError where
     a file cannot be read, BrokenProcessPool when a reading process dies."""
-    from oblige.engine.batch.run import _jsonl_files
+    from oblige.engine.batch.run import jsonl_files
 
-    if "-" in paths or _size(paths) < threshold or not _jsonl_files(paths):
+    if "-" in paths or _size(paths) < threshold or not jsonl_files(paths):
         yield from prepared(read_files(paths, units))
         return
     from oblige.engine.batch.early import split_ranges
-    from oblige.engine.batch.workers import _context
+    from oblige.engine.batch.workers import process_context
 
     pieces = split_ranges(list(paths), max(1, -(-_size(paths) // PIECE)))
-    context: Any = _context()
+    context: Any = process_context()
     queues = [context.Queue(maxsize=DEPTH) for _ in range(readers)]
     gone, here = context.Pipe(duplex=False)  # `here` stays open (never written) while this process lives
     processes = [context.Process(target=_read_into, args=(pieces[k::readers], units, queues[k], gone), daemon=True,
