@@ -216,17 +216,18 @@ class Keeper:
         done = Refreshed()
         if not self._claim():
             return done
-        while True:
-            self._derive_all(progress, workers, done)
+        while self._derive_all(progress, workers, done):
             if self._indexes_back():  # else marks came in before they could be built: those first
-                return done
+                break
+        return done
 
-    def _derive_all(self, progress: Callable[[int], None] | None, workers: int | None, done: Refreshed) -> None:
-        """Derive every partition marked dirty (the marks added meanwhile too)."""
+    def _derive_all(self, progress: Callable[[int], None] | None, workers: int | None, done: Refreshed) -> bool:
+        """Derive every partition marked dirty (the marks added meanwhile too); False when there was
+        nothing to do, not even indexes left aside to build (the common case, one read)."""
         with self.store._reading() as conn:
             unparted = conn.execute(select(EVENTS.c.seq).where(EVENTS.c.part.is_(None)).limit(1)).first()
             if unparted is None and conn.execute(select(DIRTY.c.part).limit(1)).first() is None:
-                return  # the common case: nothing to do
+                return bulk.is_aside(conn)  # a crash may have left them aside
         if unparted is not None:
             with self._writing() as w:
                 self._lock(w)
@@ -260,6 +261,7 @@ class Keeper:
             done.events += events
             if progress is not None:
                 progress(done.partitions)
+        return True
 
     def _indexes_back(self) -> bool:
         """The indexes set aside (by this refresh, or by one a crash ended), built again once nothing
