@@ -152,3 +152,48 @@ def test_a_worker_killed_during_an_ingest_says_what_stays_stored(tmp_path: Path)
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     assert report["stored"] + report["duplicates"] == 40_000 - report["rejected"]
+
+
+def test_an_ingest_killed_while_reading_ahead_leaves_no_process_behind(tmp_path: Path) -> None:
+    """kill -9 of `oblige ingest` while its readers are ahead of it: they (and their fork server)
+    end, rather than wait forever for a reader of what they read."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from oblige.engine.store.sql import Store
+    from tests.conftest import ROOT
+
+    lines = _lines("k", 40_000)
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > ahead.AHEAD_BYTES
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    proc = subprocess.Popen([sys.executable, "-c", "from oblige.cli import main; main()", "ingest", str(path), "--db",
+                             url], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (tmp_path / "o.db").exists() and Store(url).count() > 0:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def left() -> list[str]:  # the processes started for that command (its folder is on their sys.path)
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if str(tmp_path).encode() in f.read() and int(pid) != os.getpid():
+                        found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    deadline = time.monotonic() + 20
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left() == []

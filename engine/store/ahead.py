@@ -3,8 +3,8 @@
 Storing reads, validates and writes on one core, and almost half of that is reading (at 200,000
 events: 2.9 s reading, 3.6 s writing). Here the JSON Lines are cut into pieces of whole lines,
 dealt in turn to two reading processes; each sends the verdicts of a piece, every accepted event
-already in the form the store writes (`store.incoming`), through a bounded queue (memory stays at a
-few pieces), and this process takes the pieces back in order. So what is stored, repeated or
+already in the form the store writes (`store.incoming`), over a pipe of its own, at most a few
+pieces ahead (memory stays bounded), and this process takes the pieces back in order. So what is stored, repeated or
 rejected is what the same files read here give, line for line.
 
 Standard input, JSON arrays and small files are read here: a process start does not pay for them.
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import Any
 
 from oblige.engine.store.incoming import Incoming, prepared
@@ -28,27 +30,30 @@ PIECE = 1 << 20  # bytes of whole lines read as one piece, sent in one message
 DEPTH = 4  # pieces each reader reads ahead at most
 
 
-def _read_into(pieces: list[list[Segment]], units: UnitRegistry, out: Any, caller: Any) -> None:
-    """A reading process: the verdicts of each of its pieces, one message per piece, in order.
+def _read_into(pieces: list[list[Segment]], units: UnitRegistry, out: Connection) -> None:
+    """A reading process: the verdicts of each of its pieces, one message per piece, in order, sent
+    on `out`, the write end of a pipe whose read end only the caller holds. Up to DEPTH pieces wait
+    in this process to be sent; when the caller is gone (killed, say) a send fails and this process
+    ends at once, instead of waiting forever to be read."""
+    ready: queue.Queue[tuple[str, object] | None] = queue.Queue(maxsize=DEPTH)
 
-    `caller` is the read end of a pipe the caller never writes to: it reads as ended when the caller
-    is gone (killed, say), and then this process ends instead of waiting forever for room in `out`."""
-    for piece in pieces:
-        message: tuple[str, object]
+    def send() -> None:
         try:
-            message = ("items", list(prepared(item for _, item in range_verdicts(piece, units))))
+            while (message := ready.get()) is not None:
+                out.send(message)
+        except OSError:  # the caller is gone: nobody will read the rest
+            os._exit(0)
+
+    sender = threading.Thread(target=send, name="oblige-read-ahead-send", daemon=True)
+    sender.start()
+    for piece in pieces:
+        try:
+            ready.put(("items", list(prepared(item for _, item in range_verdicts(piece, units)))))
         except OSError as exc:  # the file went away after it was sized
-            message = ("input", f"{piece[0][1]}: cannot read: {exc.strerror}")
-        while True:
-            try:
-                out.put(message, timeout=0.5)
-                break
-            except queue.Full:
-                if caller.poll():
-                    out.cancel_join_thread()  # what is queued is for nobody: exit without flushing it
-                    return
-        if message[0] == "input":
-            return
+            ready.put(("input", f"{piece[0][1]}: cannot read: {exc.strerror}"))
+            break
+    ready.put(None)
+    sender.join()
 
 
 def read_ahead(paths: Sequence[str], units: UnitRegistry, threshold: int = AHEAD_BYTES,
@@ -66,43 +71,29 @@ def read_ahead(paths: Sequence[str], units: UnitRegistry, threshold: int = AHEAD
 
     pieces = split_ranges(list(paths), max(1, -(-_size(paths) // PIECE)))
     context: Any = process_context()
-    queues = [context.Queue(maxsize=DEPTH) for _ in range(readers)]
-    gone, here = context.Pipe(duplex=False)  # `here` stays open (never written) while this process lives
-    processes = [context.Process(target=_read_into, args=(pieces[k::readers], units, queues[k], gone), daemon=True,
+    pipes = [context.Pipe(duplex=False) for _ in range(readers)]
+    processes = [context.Process(target=_read_into, args=(pieces[k::readers], units, pipes[k][1]), daemon=True,
                                  name=f"oblige-read-ahead-{k}") for k in range(readers)]
-    for process in processes:
-        process.start()
-    gone.close()
     try:
+        for process, (_, sending) in zip(processes, pipes, strict=True):
+            process.start()
+            sending.close()  # the reader's alone: its end closes when it ends
         for k in range(len(pieces)):  # piece k was read by reader k % readers, its pieces in order
-            kind, payload = _next(queues[k % readers], processes[k % readers])
+            try:
+                kind, payload = pipes[k % readers][0].recv()
+            except EOFError:
+                code = processes[k % readers].exitcode
+                raise BrokenProcessPool(f"a process reading the input ended (exit code {code})") from None
             if kind == "input":
                 raise InputError(payload)
             yield from payload
     finally:
-        for process, messages in zip(processes, queues, strict=True):
-            if process.is_alive():  # the caller stopped early (a database failure, say): no more is read
+        for process, (receiving, _) in zip(processes, pipes, strict=True):
+            receiving.close()  # a reader still sending gets an error and ends
+            if process.is_alive():
                 process.terminate()
-            process.join()
-            messages.close()
-            messages.cancel_join_thread()
-        here.close()
-
-
-def _next(messages: Any, reader: Any) -> tuple[str, Any]:
-    """A reading process's next message; BrokenProcessPool if it died without sending it."""
-    while True:
-        try:
-            message: tuple[str, Any] = messages.get(timeout=0.5)
-            return message
-        except queue.Empty:
-            if reader.is_alive():
-                continue
-        try:  # it ended: what it sent before is in the pipe already
-            message = messages.get(timeout=0.5)
-            return message
-        except queue.Empty:
-            raise BrokenProcessPool(f"a process reading the input ended (exit code {reader.exitcode})") from None
+            if process.pid is not None:
+                process.join()
 
 
 def _size(paths: Sequence[str]) -> int:
