@@ -58,6 +58,18 @@ def kill_a_worker(pid: int) -> bool:
     return False
 
 
+def kill_a_worker_of(proc: subprocess.Popen[str], within: float = 60) -> tuple[bool, str]:
+    """SIGKILL the first worker of `proc`'s fork server as soon as there is one (for `within`
+    seconds): whether one was killed, and `proc`'s standard error once it has ended."""
+    killed = False
+    deadline = time.monotonic() + within
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        killed = kill_a_worker(proc.pid)
+        time.sleep(0.01)
+    _, err = proc.communicate(timeout=120)
+    return killed, err or ""
+
+
 def report_hang(pid: int) -> None:
     tree = subprocess.run(["ps", "-o", "pid,ppid,stat,cmd", "--forest", "-g", str(pid)],
                           capture_output=True, text=True).stdout

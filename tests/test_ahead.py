@@ -127,10 +127,9 @@ def test_a_worker_killed_during_an_ingest_says_what_stays_stored(tmp_path: Path)
     second run finishes the ingest."""
     import subprocess
     import sys
-    import time
 
     from bench.generate import generate
-    from bench.kill import kill_a_worker
+    from bench.kill import kill_a_worker_of
     from tests.conftest import ROOT
 
     path = tmp_path / "events.jsonl"
@@ -139,12 +138,7 @@ def test_a_worker_killed_during_an_ingest_says_what_stays_stored(tmp_path: Path)
     command = [sys.executable, "-c", "from oblige.cli import main; main()", "ingest", str(path), "--db",
                f"sqlite:///{tmp_path / 'o.db'}", "--format", "json"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    killed = False
-    deadline = time.monotonic() + 60
-    while not killed and proc.poll() is None and time.monotonic() < deadline:
-        killed = kill_a_worker(proc.pid)
-        time.sleep(0.01)
-    _, err = proc.communicate(timeout=120)
+    killed, err = kill_a_worker_of(proc)
     assert killed, "no worker process was seen"
     assert proc.returncode == 4, err
     assert err.strip().splitlines()[-1].startswith("oblige: a worker process died") and "stay stored" in err

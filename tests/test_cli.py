@@ -256,10 +256,9 @@ def test_a_worker_killed_mid_run_exits_4_not_a_result(tmp_path: Path) -> None:
     exit 4 and says so; it neither hangs nor exits 0/1/3 as if the document were complete."""
     import subprocess
     import sys
-    import time
 
     from bench.generate import generate
-    from bench.kill import kill_a_worker  # the loop of this scenario (python -m bench.kill) uses it too
+    from bench.kill import kill_a_worker_of  # python -m bench.kill runs this scenario in a loop
 
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in generate(60_000, 3)), encoding="utf-8")
@@ -267,12 +266,7 @@ def test_a_worker_killed_mid_run_exits_4_not_a_result(tmp_path: Path) -> None:
                              "--as-of", "2024-06-01", "--format", "json", "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     # workers are forked by the run's fork server (a child of the command): kill one of them
-    killed = False
-    deadline = time.monotonic() + 60
-    while not killed and proc.poll() is None and time.monotonic() < deadline:
-        killed = kill_a_worker(proc.pid)
-        time.sleep(0.01)
-    _, err = proc.communicate(timeout=120)
+    killed, err = kill_a_worker_of(proc)
     assert killed, "no worker process was seen"
     assert proc.returncode == 4, err
     assert "worker process died" in err and "no document was completed" in err
