@@ -32,15 +32,43 @@ def process_context() -> multiprocessing.context.BaseContext:
     every later run."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["oblige.engine.batch.evaluator"])
+    _start_quietly()
     return context
+
+
+_server_lock = threading.Lock()
+_server_of: int | None = None  # the process whose fork server was started here
+
+
+def _start_quietly() -> None:
+    """Start the fork server, once per process, with its standard error on /dev/null.
+
+    When a command ends on a dead worker while its executor is asking the server for a
+    replacement, the server reads a request cut short and dies with a traceback (the standard
+    library's), which would follow the command's one line on its standard error. Workers say
+    nothing there either (`_share_counts`): failures reach the caller as exceptions."""
+    global _server_of
+    from multiprocessing import forkserver
+
+    with _server_lock:
+        if _server_of == os.getpid():
+            forkserver.ensure_running()  # a server that died is started again (loudly: rare)
+            return
+        sys.stderr.flush()
+        saved, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(quiet, 2)
+            forkserver.ensure_running()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(quiet)
+        _server_of = os.getpid()
 
 
 def warm_up() -> None:
     """Start the fork server (it imports the batch runtime) without waiting for it."""
-    from multiprocessing import forkserver
-
     process_context()
-    forkserver.ensure_running()
 
 
 _job = threading.local()  # .counts: the counters of the run whose job this thread is running
