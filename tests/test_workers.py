@@ -8,6 +8,7 @@ import pytest
 
 from oblige.engine.batch.workers import Workers
 from tests.jobs import die as _die
+from tests.jobs import stderr_of as _stderr_of
 from tests.jobs import where as _where
 
 
@@ -29,3 +30,18 @@ def test_one_process_runs_here() -> None:
 def test_a_dead_worker_raises_instead_of_hanging() -> None:
     with pytest.raises(BrokenProcessPool), Workers(2) as workers:
         workers.map(_die, [(1,), (1,)])
+
+
+def test_the_fork_server_writes_nothing_to_the_commands_standard_error() -> None:
+    """The fork server (and every worker forked from it) has /dev/null for standard error: a
+    command that ends on a dead worker says one line, never the server's traceback after it."""
+    from multiprocessing import forkserver
+
+    from oblige.engine.batch.workers import process_context
+
+    process_context()
+    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    assert pid is not None and os.readlink(f"/proc/{pid}/fd/2") == os.devnull
+    assert os.readlink(f"/proc/{os.getpid()}/fd/2") != os.devnull  # this process's own is untouched
+    with Workers(2) as pool:
+        assert set(pool.map(_stderr_of, [(1,), (2,)])) == {os.devnull}
