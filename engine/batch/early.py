@@ -24,10 +24,10 @@ from oblige.engine.batch.workers import Workers
 
 if TYPE_CHECKING:
     from oblige.engine.rules.ruleset import Ruleset
+    from oblige.facts.files import Segment
     from oblige.facts.units import UnitRegistry
 
 RulesetSource = tuple[str | None, str | None, str | None]  # (ruleset directory, --params, --units) as Engine.load takes them
-Segment = tuple[int, str, int, int, int]  # (file index, path, start byte, end byte, number of its first line)
 
 
 def split_ranges(paths: list[str], parts: int) -> list[list[Segment]]:

@@ -39,7 +39,7 @@ from oblige.engine.core.findings import Rejection, Summary
 from oblige.engine.core.rows import row_json
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.events import UNIT_PARTITION, Fact
-from oblige.facts.files import range_verdicts
+from oblige.facts.files import Segment, range_verdicts
 from oblige.facts.reader import Accepted, Rejected
 
 CHUNK = 5000
@@ -139,7 +139,7 @@ def _settle_worker(collect: bool = True) -> None:
             gc.disable()
 
 
-def _parse_range(ruleset: Ruleset, segments: list[tuple[int, str, int, int, int]], spill: str, shards: int) -> str:
+def _parse_range(ruleset: Ruleset, segments: list[Segment], spill: str, shards: int) -> str:
     """Phase 1 for one byte range (runs in a worker)."""
     _settle_worker()
     return _write_spill(spill, range_verdicts(segments, ruleset.units), shards, ruleset.effective)

@@ -63,13 +63,14 @@ def read_ahead(paths: Sequence[str], units: UnitRegistry, threshold: int = AHEAD
     a file cannot be read, BrokenProcessPool when a reading process dies."""
     from oblige.engine.batch.run import jsonl_files
 
-    if "-" in paths or _size(paths) < threshold or not jsonl_files(paths):
+    size = 0 if "-" in paths else _size(paths)
+    if size < threshold or not jsonl_files(paths):
         yield from prepared(read_files(paths, units))
         return
     from oblige.engine.batch.early import split_ranges
     from oblige.engine.batch.workers import process_context
 
-    pieces = split_ranges(list(paths), max(1, -(-_size(paths) // PIECE)))
+    pieces = split_ranges(list(paths), max(1, -(-size // PIECE)))
     context: Any = process_context()
     pipes = [context.Pipe(duplex=False) for _ in range(readers)]
     processes = [context.Process(target=_read_into, args=(pieces[k::readers], units, pipes[k][1]), daemon=True,
