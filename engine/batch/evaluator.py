@@ -13,10 +13,8 @@ and speed differ: memory follows the open partitions and the batch size, not the
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import marshal
-import multiprocessing
 import os
 import sqlite3
 import tempfile
@@ -29,6 +27,7 @@ from typing import IO, Any
 
 from oblige.engine.batch.early import EarlyParse
 from oblige.engine.batch.early import split_ranges as _split
+from oblige.engine.batch.garbage import no_collections, settle_worker
 from oblige.engine.batch.runs import RunWriter, chunks, merge_blocks, merge_runs
 from oblige.engine.batch.workers import Workers, count
 from oblige.engine.core import document
@@ -118,30 +117,9 @@ def _write_spill(spill: str, verdicts: Iterable[tuple[int, Accepted | Rejected]]
     return spill
 
 
-def _settle_worker(collect: bool = True) -> None:
-    """In a worker process, move what is alive now (ruleset, engine) out of the collector's reach.
-
-    Full collections traverse every tracked object; the ruleset and the compiled engine are
-    tens of thousands of them and live as long as the worker, so each collection re-walked them
-    (measured: a quarter of phase 2 at 1M events). Not done in the caller's own process, where
-    freezing would keep its cyclic garbage alive. The young generation's threshold is raised
-    too: a worker allocates millions of short-lived acyclic tuples, and collecting every 700
-    allocations cost ~5% of phase 2 (measured).
-
-    Phase 2 passes `collect=False`: its workers do not collect at all. Its collections only walked
-    the findings buffered for the sorted runs (3 % of a 50,000-event shard), and it makes almost
-    no cyclic garbage (measured: under 1,000 objects for a 50,000-event shard, freed when the
-    worker exits after its one job)."""
-    if multiprocessing.parent_process() is not None:
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
-        if not collect:
-            gc.disable()
-
-
 def _parse_range(ruleset: Ruleset, segments: list[Segment], spill: str, shards: int) -> str:
     """Phase 1 for one byte range (runs in a worker)."""
-    _settle_worker()
+    settle_worker()
     return _write_spill(spill, range_verdicts(segments, ruleset.units), shards, ruleset.effective)
 
 
@@ -150,7 +128,7 @@ def _parse_stored(ruleset: Ruleset, url: str, first: int, last: int, spill: str,
     from oblige.engine.store.sql import Store, stored_verdict
 
     store = Store(url, create=False)  # a store gone mid-run is an error, never an empty range read as complete
-    _settle_worker()
+    settle_worker()
     try:
         verdicts = ((seq, stored_verdict(source, line, body, ruleset.units))
                     for seq, source, line, body in store.events(first=first, last=last))
@@ -164,26 +142,13 @@ def _fetched(cursor: sqlite3.Cursor, size: int = 1000) -> Iterator[list[Any]]:
     return iter(lambda: cursor.fetchmany(size), [])
 
 
-@contextlib.contextmanager
-def _no_collections() -> Iterator[None]:
-    """No cyclic garbage collection inside: for a stretch that makes no cycles but many tuples,
-    which a collection would only walk (restored as found; harmless if another thread overlaps)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _events_hash(spills: list[str]) -> str:
     """`Session.events_hash` of the spilled events: SHA-256 over (id, digest) in id order.
 
     Fed a chunk at a time: hashing the concatenation is hashing the pieces in turn. Without
     collections: the chunks' tuples set them off, and each walked the whole engine of the calling
     process (0.13 s of collections for 0.08 s of hashing at 100,000 events, measured)."""
-    with _no_collections():
+    with no_collections():
         return _hash_spills(spills)
 
 
@@ -219,7 +184,7 @@ def _evaluate_shard(ruleset: Ruleset, spills: list[str], shard: int, shards: int
                     run_budget: int = RUN_BUDGET, decisions: list[Fact] | None = None) -> ShardResult:
     """Phase 2 for one shard (runs in a worker process, or inline for one shard)."""
     engine = Engine(ruleset)
-    _settle_worker(collect=False)
+    settle_worker(collect=False)
     out = {table: RunWriter(out_dir, f"{table}-{shard}", run_budget) for table in ("ob", "vi", "es")}
     evaluator = PartitionEvaluator(engine, as_of, decisions or [])
     sources = [sqlite3.connect(f"file:{spill}?mode=ro", uri=True) for spill in spills]

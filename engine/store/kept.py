@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from oblige.engine.batch.garbage import no_collections, settle_worker
 from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
@@ -286,7 +287,7 @@ class Keeper:
         rejected: dict[str, list[tuple[int, str]]] = {}
         parts = list(marks)
         n = 0
-        with self.store._reading() as conn:
+        with no_collections(), self.store._reading() as conn:  # see batch/garbage.py
             for i in range(0, len(parts), 500):
                 for seq, source, line, body, part in conn.execute(
                         select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body, EVENTS.c.part)
@@ -298,10 +299,12 @@ class Keeper:
                         rejected.setdefault(part, []).append((seq, rejection.model_dump_json()))
                     elif item.fact.at >= engine.ruleset.effective and part in facts:
                         facts[part].append(item.fact)
-        keyed = [(split_part(p), sorted(fs, key=lambda f: (f.at, f.id))) for p, fs in facts.items()]
-        matched = engine.match(keyed)
-        # the rows to write, built before the write lock (which serialises the writers)
-        prepared = {part_of(key): _rows_of(part_of(key), timeline(engine, key, fs, matched[key])) for key, fs in keyed}
+        with no_collections():
+            keyed = [(split_part(p), sorted(fs, key=lambda f: (f.at, f.id))) for p, fs in facts.items()]
+            matched = engine.match(keyed)
+            # the rows to write, built before the write lock (which serialises the writers)
+            prepared = {part_of(key): _rows_of(part_of(key), timeline(engine, key, fs, matched[key]))
+                        for key, fs in keyed}
         for p, found in rejected.items():
             prepared.setdefault(p, _rows_of(p, []))[-1].extend((seq, p, body) for seq, body in found)
         with self._writing() as conn:
@@ -327,6 +330,7 @@ def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple
     store = Store(url, create=False)
     try:
         keeper = Keeper(store, Engine(ruleset))
+        settle_worker()
         events = 0
         for i in range(0, len(marks), CHUNK):
             events += keeper._derive_and_write(dict(marks[i:i + CHUNK]))
