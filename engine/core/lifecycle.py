@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from oblige.engine.core.compile import ACT, ALL_OF, BLOCK, CLOSED, DISCHARGE, EVENT_UNIT, EXTEND, FULFIL, OPENED, TRIGGER, UNLESS
 from oblige.engine.core.findings import make_id
@@ -62,7 +63,7 @@ def _fulfilment(rule: ObligationRule, index: int, first: int, facts: Sequence[Fa
     return max((a for a in acts if a is not None), key=lambda f: (f.at, f.id))
 
 
-def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | None, period: str | None,
+def _close(ob_id: str, rule_id: str, article: int, action: str, bearer: str, subject: str | None, period: str | None,
            triggered_by: list[str], triggered_at: int, base_due: int | None, blocker: Fact | None,
            fulfil: Fact | None, as_of: int, evidence: list[str],
            discharge: Fact | None = None) -> tuple[ObligationRow, ViolationRow | None]:
@@ -83,7 +84,6 @@ def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | 
         status = "fulfilled" if due is None or fulfil.at <= due else "fulfilled_late"
     else:
         status = "overdue" if due is not None and as_of > due else "open"
-    ob_id = make_id("ob", rule_id, subject, period, bearer, *triggered_by)
     obligation = ObligationRow(ob_id, rule_id, article, action, bearer, subject, period, triggered_by, triggered_at,
                                due, status, fulfil.id if fulfil else None, fulfil.at if fulfil else None)
     violation = None
@@ -99,12 +99,42 @@ def _close(rule_id: str, article: int, action: str, bearer: str, subject: str | 
     return obligation, violation
 
 
+class _Case(NamedTuple):
+    """What no `as_of` changes of one trigger's obligation (`owed` False: cancelled within its
+    waiting period, or owed by a unit no longer in the registry)."""
+
+    triggered_at: int
+    owed: bool
+    bearer: str
+    base_due: int | None
+    ob_id: str
+
+
+def _case(ruleset: Ruleset, params: Params, rule: ObligationRule, index: int, t_seq: int, t: Fact,
+          matches: Grouped, facts: Sequence[Fact]) -> _Case:
+    triggered_at = params.add(rule.trigger.after, t.at) if rule.trigger.after else t.at
+    bearer = t.unit if rule.duty_bearer == EVENT_UNIT else rule.duty_bearer
+    assert isinstance(bearer, str)
+    # e.g. Art. 28: identity established or discharged within the waiting period (a fact at or
+    # before triggered_at: seen at every as_of at which the obligation could be seen)
+    cancelled = _earliest(facts, matches.pairs.get((UNLESS, index, t_seq), []), t.at, triggered_at) is not None
+    registered = bearer == EXTERNAL or bearer in ruleset.units.codes  # a unit removed from the registry owes nothing
+    if cancelled or not registered:
+        return _Case(triggered_at, False, bearer, None, "")
+    dl = rule.deadline
+    base_due = params.add(dl.within, triggered_at) if dl.within else None
+    return _Case(triggered_at, True, bearer, base_due, make_id("ob", rule.id, t.subject, None, bearer, t.id))
+
+
+Known = dict[tuple[int, int], _Case]  # (rule, trigger) -> its case, for a caller asking at many as_of
+
+
 def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], matches: Grouped,
-                  as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
-    """Obligations and violations of one subject's partition."""
+                  as_of: int, known: Known | None = None) -> tuple[list[ObligationRow], list[ViolationRow]]:
+    """Obligations and violations of one subject's partition. `known` keeps what no `as_of`
+    changes across calls with the same facts and matches (the timeline asks at many as_of)."""
     obligations: list[ObligationRow] = []
     violations: list[ViolationRow] = []
-    registry = ruleset.units
     for index, seqs in matches.triggers.items():
         located = ruleset.rules[index]
         rule = located.rule
@@ -114,18 +144,15 @@ def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], match
             t = facts[t_seq]
             if t.at > as_of:
                 continue
-            triggered_at = params.add(rule.trigger.after, t.at) if rule.trigger.after else t.at
-            if triggered_at > as_of:
+            case = known.get((index, t_seq)) if known is not None else None
+            if case is None:
+                case = _case(ruleset, params, rule, index, t_seq, t, matches, facts)
+                if known is not None:
+                    known[(index, t_seq)] = case
+            triggered_at, owed, bearer, base_due, ob_id = case
+            if triggered_at > as_of or not owed:
                 continue
-            cancel = _earliest(facts, matches.pairs.get((UNLESS, index, t_seq), []), t.at, triggered_at)
-            if cancel is not None:
-                continue  # e.g. Art. 28: identity established or discharged within the waiting period
-            bearer = t.unit if rule.duty_bearer == EVENT_UNIT else rule.duty_bearer
-            assert isinstance(bearer, str)
-            if bearer != EXTERNAL and bearer not in registry.codes:
-                continue  # a unit removed from the registry owes nothing
             evidence = [t.id]
-            base_due = params.add(dl.within, triggered_at) if dl.within else None
             if dl.extended_by is not None and base_due is not None:
                 extension = _earliest(facts, matches.pairs.get((EXTEND, index, t_seq), []), t.at, min(base_due, as_of))
                 if extension is not None:  # once: the due instant moves on by the named parameter
@@ -135,8 +162,8 @@ def case_findings(ruleset: Ruleset, params: Params, facts: Sequence[Fact], match
             precede = dl.before is not None
             fulfil = _fulfilment(rule, index, t_seq, facts, matches, None if precede else triggered_at, as_of)
             discharge = _earliest(facts, matches.pairs.get((DISCHARGE, index, t_seq), []), t.at, as_of)
-            ob, vi = _close(rule.id, located.article, rule.action, bearer, t.subject, None, [t.id], triggered_at,
-                            base_due, blocker, fulfil, as_of, evidence, discharge)
+            ob, vi = _close(ob_id, rule.id, located.article, rule.action, bearer, t.subject, None, [t.id],
+                            triggered_at, base_due, blocker, fulfil, as_of, evidence, discharge)
             obligations.append(ob)
             if vi is not None:
                 violations.append(vi)
@@ -177,8 +204,8 @@ def duty_findings(ruleset: Ruleset, facts: Sequence[Fact], duties: Sequence[Duty
         rule = located.rule
         assert isinstance(rule, ObligationRule)
         fulfil = _fulfilment(rule, duty.rule_index, offset + k, facts, matches, None, as_of)
-        ob, vi = _close(rule.id, located.article, rule.action, duty.unit, None, duty.period, [], duty.start,
-                        duty.due, None, fulfil, as_of, [])
+        ob, vi = _close(make_id("ob", rule.id, None, duty.period, duty.unit), rule.id, located.article, rule.action,
+                        duty.unit, None, duty.period, [], duty.start, duty.due, None, fulfil, as_of, [])
         obligations.append(ob)
         if vi is not None:
             violations.append(vi)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.escalation import Escalator
-from oblige.engine.core.lifecycle import Grouped, case_findings, duty_findings
+from oblige.engine.core.lifecycle import Grouped, Known, case_findings, duty_findings
 from oblige.engine.core.periodic import Duty
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow, row_json
 from oblige.facts.events import UNIT_PARTITION, Fact
@@ -111,6 +111,7 @@ class _Component:
                  texts: _Texts, escalators: list[Escalator]):
         self.engine, self.facts, self.grouped, self.duties, self.texts = engine, facts, grouped, duties, texts
         self._escalators = escalators  # the partition's one escalator, made when a violation first needs it
+        self.known: Known = {}  # what no as_of changes of its obligations, worked out at the first threshold
 
     @property
     def escalator(self) -> Escalator:
@@ -120,7 +121,7 @@ class _Component:
 
     def lifecycle(self, as_of: int) -> tuple[list[ObligationRow], list[ViolationRow]]:
         rs = self.engine.ruleset
-        obs, vis = case_findings(rs, self.engine.params, self.facts, self.grouped, as_of)
+        obs, vis = case_findings(rs, self.engine.params, self.facts, self.grouped, as_of, self.known)
         if self.duties:
             more_obs, more_vis = duty_findings(rs, self.facts, self.duties, self.grouped, as_of)
             obs += more_obs
