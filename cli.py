@@ -420,7 +420,7 @@ def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None,
                 report, keeper, refreshed = ingest(
                     engine, store, progress.count(read_ahead(files, engine.ruleset.units), words["p_read"]),
                     " ".join(files), keeping=lambda: progress.update(words["p_keeping"]),
-                    progress=lambda n: progress.update(words["p_kept"].format(n=n)))
+                    progress=lambda n: progress.update(words["p_kept"].format(n=n)), read_with_engine=True)
             except BrokenProcessPool:
                 _fail("a worker process died or could not start (killed, out of memory?); the events stored before "
                       "it stay stored: run the same ingest again to finish (repeats count as duplicates)", EXIT_INTERNAL)

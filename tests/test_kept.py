@@ -17,6 +17,7 @@ from oblige.engine.store.kept import Keeper
 from oblige.engine.store.reads import Cursor, Reader
 from oblige.engine.store.sql import Store
 from oblige.facts.timeutil import parse_instant
+from oblige.facts.trusted import reader_stamp
 from tests.conftest import verdicts
 from tests.strategies import SUBJECTS, UNITS, as_of_hours, event_streams, instant
 
@@ -48,11 +49,13 @@ def store(tmp_path: Path):
 def ingest_in_batches(store: Store, keeper: Keeper, engine: Engine, events: list[dict], data: st.DataObject,
                       always_refresh: bool = False) -> None:
     """The events ingested in random batches, the kept findings refreshed or not in between (always,
-    if asked), and refreshed at the end."""
+    if asked), and refreshed at the end. Each batch is noted as read by the engine's reader or not, so
+    that the keeper takes it back from the stored bodies or validates it again (facts/trusted.py)."""
     rest = list(events)
     while rest:
         cut = data.draw(st.integers(1, len(rest)))
-        store.ingest(verdicts(engine, rest[:cut]), "test")
+        reader = data.draw(st.sampled_from([None, reader_stamp(engine.ruleset.units)]))
+        store.ingest(verdicts(engine, rest[:cut]), "test", reader=reader)
         rest = rest[cut:]
         if always_refresh or data.draw(st.booleans()):
             keeper.refresh()

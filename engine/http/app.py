@@ -279,7 +279,7 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         def run() -> IngestReport:
             with expensive():
                 # the kept findings follow (a crash between the two: the next reader redoes it)
-                report, _, _ = ingest(engine, open_store(), allowed, "http")
+                report, _, _ = ingest(engine, open_store(), allowed, "http", read_with_engine=True)
                 if report.stored:
                     stale_receipt.set()
                 return report

@@ -28,7 +28,8 @@ from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.findings import Rejection
 from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
 from oblige.engine.core.timeline import Version, VetoNote, timeline
-from oblige.engine.store import bulk, counts
+from oblige.engine.store import bulk, checked, counts
+from oblige.engine.store.checked import Checked
 from oblige.engine.store.driver import driver_sql, insert_rows
 from oblige.engine.store.incoming import part_of
 from oblige.engine.store.kept_tables import (
@@ -44,6 +45,7 @@ from oblige.engine.store.kept_tables import (
 from oblige.engine.store.sql import DIRTY, EVENTS, META, Store, stored_verdict
 from oblige.facts.events import UNIT_PARTITION, Fact
 from oblige.facts.reader import Accepted
+from oblige.facts.trusted import from_canonical, reader_stamp
 
 CHUNK = 20000  # partitions derived per transaction
 PARALLEL = 8000  # dirty partitions from which the derivation runs on worker processes
@@ -77,6 +79,7 @@ class Keeper:
     def __init__(self, store: Store, engine: Engine):
         self.store, self.engine = store, engine
         self.stamp = stamp_of(engine)
+        self.reader = reader_stamp(engine.ruleset.units)  # whose stored events need no validating again
         self.written: Counter[str] = Counter()  # rows this keeper wrote to each table in its last refresh
         # rows written since the tables' statistics were last refreshed: PostgreSQL plans the next chunk's
         # reads by `part IN (500 partitions)` with them (a table it believes empty it scans whole, each
@@ -287,17 +290,23 @@ class Keeper:
         rejected: dict[str, list[tuple[int, str]]] = {}
         parts = list(marks)
         n = 0
+        effective = engine.ruleset.effective
         with no_collections(), self.store._reading() as conn:  # see batch/garbage.py
+            trusted = Checked(checked.ranges(conn, self.reader))  # events accepted by this very reader
             for i in range(0, len(parts), 500):
-                for seq, source, line, body, part in conn.execute(
-                        select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body, EVENTS.c.part)
-                        .where(EVENTS.c.part.in_(parts[i:i + 500]))):
+                for seq, source, line, body, part, at in conn.execute(
+                        select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body, EVENTS.c.part,
+                               EVENTS.c.occurred_at).where(EVENTS.c.part.in_(parts[i:i + 500]))):
                     n += 1
+                    if seq in trusted:
+                        if at >= effective and part in facts:
+                            facts[part].append(from_canonical(body, at, units))
+                        continue
                     item = stored_verdict(source, line, body, units)
                     if not isinstance(item, Accepted):
                         rejection = Rejection(file=item.file, line=item.line, id=item.id, error=item.error)
                         rejected.setdefault(part, []).append((seq, rejection.model_dump_json()))
-                    elif item.fact.at >= engine.ruleset.effective and part in facts:
+                    elif item.fact.at >= effective and part in facts:
                         facts[part].append(item.fact)
         with no_collections():
             keyed = [(split_part(p), sorted(fs, key=lambda f: (f.at, f.id))) for p, fs in facts.items()]

@@ -31,6 +31,7 @@ from oblige.engine.store.sql import EVENTS, IngestReport, Store, StoreError, sto
 from oblige.facts.events import Fact
 from oblige.facts.reader import Accepted, Rejected
 from oblige.facts.timeutil import format_instant, parse_instant
+from oblige.facts.trusted import reader_stamp
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,13 +76,15 @@ def keep(engine: Engine, store: Store, *, rebuild: bool = False,
 
 @_database
 def ingest(engine: Engine, store: Store, items: Iterable[Accepted | Rejected | Incoming], sources: str, *,
-           keeping: Callable[[], None] | None = None,
-           progress: Callable[[int], None] | None = None) -> tuple[IngestReport, Keeper, Refreshed | None]:
+           keeping: Callable[[], None] | None = None, progress: Callable[[int], None] | None = None,
+           read_with_engine: bool = False) -> tuple[IngestReport, Keeper, Refreshed | None]:
     """Store events and bring the kept findings up to date with them (None: the store's findings are
-    another stamp's, which this engine leaves alone); `keeping` is called when the events are stored."""
+    another stamp's, which this engine leaves alone); `keeping` is called when the events are stored.
+    `read_with_engine`: every item was read with this engine's unit registry, so the keeper may take
+    them back from their stored bodies without validating them again (facts/trusted.py)."""
     keeper = Keeper(store, engine)
     mine = keeper.claim()  # first: a new store is claimed with nothing to mark
-    report = store.ingest(items, sources)
+    report = store.ingest(items, sources, reader=reader_stamp(engine.ruleset.units) if read_with_engine else None)
     if keeping is not None:
         keeping()
     return report, keeper, keeper.refresh(progress) if mine else None

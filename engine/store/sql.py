@@ -361,17 +361,21 @@ class Store:
         if self.dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database dialect {self.dialect!r} (SQLite and PostgreSQL are supported)")
 
-    def ingest(self, items: Iterable[Accepted | Rejected | Incoming], sources: str, batch_size: int = BATCH) -> IngestReport:
-        """Store valid events in bounded transactions; count repeats; reject conflicts.
+    def ingest(self, items: Iterable[Accepted | Rejected | Incoming], sources: str, batch_size: int = BATCH,
+               reader: str | None = None) -> IngestReport:
+        """Store valid events in bounded transactions; count repeats; reject conflicts. `reader`: the
+        stamp (facts.trusted) of the reader that accepted every item, noted with what is stored
+        (store/checked.py); None when not known.
 
         A database that fails (full, read-only, corrupt, gone) raises StoreError; what the
         transactions before it committed stays."""
         try:
-            return self._ingest(items, sources, batch_size)
+            return self._ingest(items, sources, batch_size, reader)
         except SQLAlchemyError as exc:
             raise self._fail(exc) from None
 
-    def _ingest(self, items: Iterable[Accepted | Rejected | Incoming], sources: str, batch_size: int) -> IngestReport:
+    def _ingest(self, items: Iterable[Accepted | Rejected | Incoming], sources: str, batch_size: int,
+                reader: str | None) -> IngestReport:
         report = IngestReport()
         with Session(self.engine) as session:
             log = IngestLog(started_at=_now_us(), sources=sources)
@@ -388,10 +392,10 @@ class Store:
                 continue
             pending.append(item)
             if len(pending) >= batch_size:
-                marked += self._write(pending, report)
+                marked += self._write(pending, report, reader)
                 pending = []
         if pending:
-            marked += self._write(pending, report)
+            marked += self._write(pending, report, reader)
         with Session(self.engine) as session:
             found_log = session.get(IngestLog, log_id)
             assert found_log is not None
@@ -404,8 +408,10 @@ class Store:
         self.analyze({EVENTS.name: report.stored, DIRTY.name: marked})
         return report
 
-    def _write(self, batch: list[Incoming], report: IngestReport) -> int:
+    def _write(self, batch: list[Incoming], report: IngestReport, reader: str | None = None) -> int:
         """Store a batch; returns the partitions it marked dirty."""
+        from oblige.engine.store import checked
+
         first, later = split_repeats(batch)  # repeats inside the batch are settled after the write
         table = EVENTS
         for attempt in range(5):
@@ -435,6 +441,8 @@ class Store:
                         self._supported()
                         insert_many(conn, EVENTS.name, _EVENT_COLUMNS, _EVENT_TYPES, rows, "ON CONFLICT (id) DO NOTHING")
                         self.mark_dirty(conn, dirty)
+                        if reader is not None:  # the seqs just written, all accepted by this reader
+                            checked.note(conn, reader, seq0 + 1, seq0 + len(rows))
                 inserted = {row[0] for row in rows}
                 existing_ids = [i for i in first if i in known]
                 break
