@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from oblige.engine.store.driver import insert_many
+from oblige.engine.store.driver import driver_sql, insert_many
 from oblige.engine.store.incoming import Incoming, prepared, split_repeats
 from oblige.engine.store.kept_tables import DERIVED_TABLES
 from oblige.facts.reader import Accepted, Rejected, read_line
@@ -423,9 +423,10 @@ class Store:
                     # stored now is inserted by this transaction alone
                     known: dict[str, str] = {}
                     ids = list(first)
-                    for chunk in range(0, len(ids), 500):
+                    for chunk in range(0, len(ids), 500):  # by the driver: compiling the IN list cost more
                         part = ids[chunk:chunk + 500]
-                        known.update(conn.execute(select(table.c.id, table.c.digest).where(table.c.id.in_(part))).all())
+                        known.update(driver_sql(conn, f"SELECT id, digest FROM {table.name} WHERE id IN "
+                                                      f"({', '.join('?' * len(part))})", tuple(part)).all())
                     seq0 = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar() or 0
                     now = _now_us()
                     rows: list[tuple[Any, ...]] = []
