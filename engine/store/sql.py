@@ -425,8 +425,9 @@ class Store:
                     ids = list(first)
                     for chunk in range(0, len(ids), 500):  # by the driver: compiling the IN list cost more
                         part = ids[chunk:chunk + 500]
-                        known.update(driver_sql(conn, f"SELECT id, digest FROM {table.name} WHERE id IN "
-                                                      f"({', '.join('?' * len(part))})", tuple(part)).all())
+                        found: Any = driver_sql(conn, f"SELECT id, digest FROM {table.name} WHERE id IN "
+                                                      f"({', '.join('?' * len(part))})", tuple(part))
+                        known.update(found.all())
                     seq0 = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar() or 0
                     now = _now_us()
                     rows: list[tuple[Any, ...]] = []
