@@ -11,6 +11,7 @@ today's rules.
 from __future__ import annotations
 
 import hashlib
+import os
 from functools import cache
 from pathlib import Path
 
@@ -24,9 +25,14 @@ from oblige.facts.vocabulary import UNIT_LEVEL
 
 @cache
 def _code() -> str:
-    """The digest of what a verdict depends on besides the registry: this package's source and pydantic's version."""
+    """The digest of what a verdict depends on besides the registry: this package's source and
+    pydantic's version. Without the source to read (a build that ships only bytecode) a digest of
+    this process alone: nothing stored is trusted then, not even by another process of this build."""
+    sources = sorted(Path(__file__).parent.glob("*.py"))
+    if not sources:
+        return os.urandom(16).hex()
     digest = hashlib.sha256(pydantic.VERSION.encode("utf-8"))
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sources:
         digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

@@ -111,3 +111,22 @@ def test_events_stored_under_another_registry_are_validated_again(tmp_path: Path
         assert rejected == expected > 10
     finally:
         store.close()
+
+
+def test_without_its_source_to_read_a_reader_trusts_nothing_another_process_stored(engine: Engine, monkeypatch) -> None:
+    """A build that ships only bytecode cannot tell its own vocabulary from another's: each process
+    gets a stamp of its own (a new process is modelled by clearing the cached digest)."""
+    from oblige.facts import trusted
+
+    units = engine.ruleset.units
+    monkeypatch.setattr(trusted.Path, "glob", lambda self, pattern: iter(()))
+    trusted._code.cache_clear()
+    try:
+        first = reader_stamp(units)
+        assert reader_stamp(units) == first  # the same process agrees with itself
+        trusted._code.cache_clear()
+        assert reader_stamp(units) != first
+    finally:
+        monkeypatch.undo()
+        trusted._code.cache_clear()
+    assert reader_stamp(units) == reader_stamp(units)
