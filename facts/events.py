@@ -117,9 +117,17 @@ class Fact:
 
 def to_fact(model: BaseModel, about: str | None = None) -> Fact:
     m = model.__dict__  # the validated fields (pydantic keeps them here; attribute access is slower)
+    return fact_of(m["id"], m["type"], m["occurred_at"], m["unit"], m.get("subject"), m["data"].__dict__, about)
+
+
+def fact_of(event_id: str, event_type: str, at: int, unit: str, subject: str | None, data: dict[str, Any],
+            about: str | None) -> Fact:
+    """A fact from an event's validated fields (a model's, or a canonical body's: facts/trusted.py):
+    data sorted by key with lists as tuples, no subject for a unit-level event, `about` only where
+    it is not the unit."""
     # a list rather than a generator, and no sort of one field: twice as fast (once per event read)
-    data = [(k, tuple(v) if isinstance(v, list) else v) for k, v in m["data"].__dict__.items()]
-    if len(data) > 1:
-        data.sort()
-    return Fact(m["id"], m["type"], m["occurred_at"], m["unit"], None if m["type"] in UNIT_LEVEL else m["subject"],
-                tuple(data), about if about != m["unit"] else None)
+    items = [(k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()]
+    if len(items) > 1:
+        items.sort()
+    return Fact(event_id, event_type, at, unit, None if event_type in UNIT_LEVEL else subject, tuple(items),
+                about if about != unit else None)

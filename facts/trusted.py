@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pydantic
 
-from oblige.facts.events import Fact
+from oblige.facts.events import Fact, fact_of
 from oblige.facts.units import UnitRegistry
 from oblige.facts.vocabulary import UNIT_LEVEL
 
@@ -43,14 +43,10 @@ def reader_stamp(units: UnitRegistry) -> str:
 
 
 def from_canonical(body: str, at: int, units: UnitRegistry) -> Fact:
-    """The fact a canonical body was written from (`at`: its instant, stored beside it), as
-    `events.to_fact` made it: data sorted by key, lists as tuples, `about` where not the unit."""
+    """The fact a canonical body was written from (`at`: its instant, stored beside it), made as
+    `events.to_fact` made it."""
     obj = orjson.loads(body)
     event_type, unit, data = obj["type"], obj["unit"], obj["data"]
-    items = [(k, tuple(v) if v.__class__ is list else v) for k, v in data.items()]
-    if len(items) > 1:
-        items.sort()
-    if event_type in UNIT_LEVEL:
-        about = units.reporters.about(event_type, unit, data) if units.reporters is not None else None
-        return Fact(obj["id"], event_type, at, unit, None, tuple(items), about if about != unit else None)
-    return Fact(obj["id"], event_type, at, unit, obj.get("subject"), tuple(items), None)
+    about = (units.reporters.about(event_type, unit, data)
+             if units.reporters is not None and event_type in UNIT_LEVEL else None)  # as check_event
+    return fact_of(obj["id"], event_type, at, unit, obj.get("subject"), data, about)
