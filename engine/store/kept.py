@@ -12,6 +12,7 @@ itself until `rebuild` re-derives everything under its stamp.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -79,13 +80,18 @@ class Keeper:
     def __init__(self, store: Store, engine: Engine):
         self.store, self.engine = store, engine
         self.stamp = stamp_of(engine)
-        self.reader = reader_stamp(engine.ruleset.units)  # whose stored events need no validating again
         self.written: Counter[str] = Counter()  # rows this keeper wrote to each table in its last refresh
         # rows written since the tables' statistics were last refreshed: PostgreSQL plans the next chunk's
         # reads by `part IN (500 partitions)` with them (a table it believes empty it scans whole, each
         # read: at 1M events a chunk's writes grew from 1.6 to 16 s). Refreshed when a table has doubled
         # (at a tenth, the refreshes cost 20 s of the workers' time at 1M; the refresh ends with the tenth)
         self._unanalysed: Counter[str] = Counter()
+
+    @functools.cached_property
+    def reader(self) -> str:
+        """The stamp of this engine's reader, whose stored events need no validating again (only
+        deriving needs it: every reading command and request makes a keeper)."""
+        return reader_stamp(self.engine.ruleset.units)
 
     # -- the stamp -----------------------------------------------------------------------------
     def _stamp_in(self, conn: Connection) -> str | None:
