@@ -297,24 +297,24 @@ class Keeper:
         parts = list(marks)
         n = 0
         effective = engine.ruleset.effective
-        with no_collections(), self.store._reading() as conn:  # see batch/garbage.py
-            trusted = Checked(checked.ranges(conn, self.reader))  # events accepted by this very reader
-            for i in range(0, len(parts), 500):
-                for seq, source, line, body, part, at in conn.execute(
-                        select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body, EVENTS.c.part,
-                               EVENTS.c.occurred_at).where(EVENTS.c.part.in_(parts[i:i + 500]))):
-                    n += 1
-                    if seq in trusted:
-                        if at >= effective and part in facts:
-                            facts[part].append(from_canonical(body, at, units))
-                        continue
-                    item = stored_verdict(source, line, body, units)
-                    if not isinstance(item, Accepted):
-                        rejection = Rejection(file=item.file, line=item.line, id=item.id, error=item.error)
-                        rejected.setdefault(part, []).append((seq, rejection.model_dump_json()))
-                    elif item.fact.at >= effective and part in facts:
-                        facts[part].append(item.fact)
-        with no_collections():
+        with no_collections():  # read back and derived without the collector: see batch/garbage.py
+            with self.store._reading() as conn:
+                trusted = Checked(checked.ranges(conn, self.reader))  # events accepted by this very reader
+                for i in range(0, len(parts), 500):
+                    for seq, source, line, body, part, at in conn.execute(
+                            select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body, EVENTS.c.part,
+                                   EVENTS.c.occurred_at).where(EVENTS.c.part.in_(parts[i:i + 500]))):
+                        n += 1
+                        if seq in trusted:
+                            if at >= effective and part in facts:
+                                facts[part].append(from_canonical(body, at, units))
+                            continue
+                        item = stored_verdict(source, line, body, units)
+                        if not isinstance(item, Accepted):
+                            rejection = Rejection(file=item.file, line=item.line, id=item.id, error=item.error)
+                            rejected.setdefault(part, []).append((seq, rejection.model_dump_json()))
+                        elif item.fact.at >= effective and part in facts:
+                            facts[part].append(item.fact)
             keyed = [(split_part(p), sorted(fs, key=lambda f: (f.at, f.id))) for p, fs in facts.items()]
             matched = engine.match(keyed)
             # the rows to write, built before the write lock (which serialises the writers)
