@@ -20,6 +20,7 @@ import copy
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from oblige.engine.core.engine import Engine, Partition
 from oblige.engine.core.escalation import Escalator
@@ -47,9 +48,9 @@ class VetoNote:
     because: str  # the violation's id
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
-    """A row as it holds for every `as_of` in [valid_from, valid_to), with what filters need.
+class Version(NamedTuple):
+    """A row as it holds for every `as_of` in [valid_from, valid_to), with what filters need (a
+    tuple: a frozen dataclass's constructor cost 4 µs of the timeline's ~50 per row).
 
     `text` is the row's JSON as the document writes it; `status` is the obligation's status (for
     a violation or an escalation: of the obligation behind it; None for an act); `article` is the
