@@ -143,6 +143,41 @@ def test_parallel_derivation_equals_serial(engine: Engine, tmp_path: Path, monke
         two.close()
 
 
+def test_a_share_in_chunks_after_a_first_of_its_own_size_derives_every_partition(engine: Engine, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    """A worker's share (run here in-process) in chunks of 3 after a first of 2 derives what one refresh does."""
+    from oblige.engine.store.kept_tables import KEPT_TABLES
+    from oblige.engine.store.sql import DIRTY
+    from oblige.facts.files import read_files
+
+    one, two = Store(f"sqlite:///{tmp_path / 'a.db'}"), Store(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        for store in (one, two):
+            store.ingest(read_files([str(EXAMPLE), str(MORE)], engine.ruleset.units), "x")
+        Keeper(one, engine).refresh(workers=1)
+        assert Keeper(two, engine).claim()
+        with two._reading() as conn:
+            marks = [(p, s) for p, s in conn.execute(select(DIRTY.c.part, DIRTY.c.seq).order_by(DIRTY.c.part))]
+        assert len(marks) > 5
+        calls: list[int] = []
+        real = Keeper._derive_and_write
+        monkeypatch.setattr(Keeper, "_derive_and_write", lambda k, m: calls.append(len(m)) or real(k, m))
+        monkeypatch.setattr(kept_module, "CHUNK", 3)
+        parts, _, _ = kept_module._derive_share(engine.ruleset, two.url, marks, 2)
+        assert parts == len(marks) and calls[:2] == [2, 3] and sum(calls) == len(marks) and max(calls) == 3
+        for table in KEPT_TABLES:
+            rows = []
+            for store in (one, two):
+                with store._reading() as conn:
+                    rows.append(sorted(map(tuple, conn.execute(select(table)).all())))
+            assert rows[0] == rows[1]
+        with two._reading() as conn:
+            assert conn.execute(select(DIRTY.c.part)).first() is None
+    finally:
+        one.close()
+        two.close()
+
+
 def test_agenda_lists_what_falls_due_and_what_follows(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'o.db'}"
     run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -213,9 +214,12 @@ class Keeper:
         with self.store._reading() as conn:
             marks = [(p, s) for p, s in conn.execute(select(DIRTY.c.part, DIRTY.c.seq).order_by(DIRTY.c.part))]
         shares = [marks[i::n] for i in range(n)]
+        # the first chunks of different sizes, CHUNK * (k + 1) / n, so that the workers' writes, which
+        # queue on the lock, come one after the other: with equal chunks they came at once and one
+        # worker waited (1.8 s of 14 s each at 200k on SQLite; 1.2 s less wall time without)
+        jobs = [(self.engine.ruleset, self.store.url, share, CHUNK * (k + 1) // n) for k, share in enumerate(shares)]
         with Workers(n) as pool:
-            for parts, events, written in pool.map(_derive_share, [(self.engine.ruleset, self.store.url, share)
-                                                                   for share in shares]):
+            for parts, events, written in pool.map(_derive_share, jobs):
                 self.written.update(written)
                 done.partitions += parts
                 done.events += events
@@ -340,15 +344,18 @@ class Keeper:
         return n
 
 
-def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]]) -> tuple[int, int, Counter[str]]:
-    """A worker's share of a refresh: (partitions, events) derived and written, and the rows written to each table."""
+def _derive_share(ruleset: Any, url: str, marks: list[tuple[str, int]],
+                  first: int = CHUNK) -> tuple[int, int, Counter[str]]:
+    """A worker's share of a refresh, in chunks of CHUNK partitions after a `first` of its own size:
+    (partitions, events) derived and written, and the rows written to each table."""
     store = Store(url, create=False)
     try:
         keeper = Keeper(store, Engine(ruleset))
         settle_worker()
         events = 0
-        for i in range(0, len(marks), CHUNK):
-            events += keeper._derive_and_write(dict(marks[i:i + CHUNK]))
+        bounds = [0, *range(first, len(marks), CHUNK), len(marks)] if marks else []
+        for i, j in itertools.pairwise(bounds):
+            events += keeper._derive_and_write(dict(marks[i:j]))
             store.checkpoint()
         return len(marks), events, keeper.written
     finally:
