@@ -32,7 +32,7 @@ from oblige.engine.core.rows import EscalationRow, ObligationRow, ViolationRow
 from oblige.engine.core.timeline import Version, VetoNote, timeline
 from oblige.engine.store import bulk, checked, counts
 from oblige.engine.store.checked import Checked
-from oblige.engine.store.driver import driver_sql, insert_rows
+from oblige.engine.store.driver import driver_sql, in_chunks, insert_rows
 from oblige.engine.store.incoming import part_of
 from oblige.engine.store.kept_tables import (
     COUNTS,
@@ -304,21 +304,20 @@ class Keeper:
         with no_collections():  # read back and derived without the collector: see batch/garbage.py
             with self.store._reading() as conn:
                 trusted = Checked(checked.ranges(conn, self.reader))  # events accepted by this very reader
-                for i in range(0, len(parts), 500):
-                    for seq, source, line, body, part, at in conn.execute(
-                            select(EVENTS.c.seq, EVENTS.c.source, EVENTS.c.line, EVENTS.c.body, EVENTS.c.part,
-                                   EVENTS.c.occurred_at).where(EVENTS.c.part.in_(parts[i:i + 500]))):
-                        n += 1
-                        if seq in trusted:
-                            if at >= effective and part in facts:
-                                facts[part].append(from_canonical(body, at, units))
-                            continue
-                        item = stored_verdict(source, line, body, units)
-                        if not isinstance(item, Accepted):
-                            rejection = Rejection(file=item.file, line=item.line, id=item.id, error=item.error)
-                            rejected.setdefault(part, []).append((seq, rejection.model_dump_json()))
-                        elif item.fact.at >= effective and part in facts:
-                            facts[part].append(item.fact)
+                for seq, source, line, body, part, at in in_chunks(
+                        conn, f"SELECT seq, source, line, body, part, occurred_at FROM {EVENTS.name} WHERE part IN (?)",
+                        parts):
+                    n += 1
+                    if seq in trusted:
+                        if at >= effective and part in facts:
+                            facts[part].append(from_canonical(body, at, units))
+                        continue
+                    item = stored_verdict(source, line, body, units)
+                    if not isinstance(item, Accepted):
+                        rejection = Rejection(file=item.file, line=item.line, id=item.id, error=item.error)
+                        rejected.setdefault(part, []).append((seq, rejection.model_dump_json()))
+                    elif item.fact.at >= effective and part in facts:
+                        facts[part].append(item.fact)
             keyed = [(split_part(p), sorted(fs, key=lambda f: (f.at, f.id))) for p, fs in facts.items()]
             matched = engine.match(keyed)
             # the rows to write, built before the write lock (which serialises the writers)
@@ -330,13 +329,12 @@ class Keeper:
             self._lock(conn)
             if self._stamp_in(conn) != self.stamp:
                 return n  # another engine rebuilt meanwhile: its rows, not ours
-            now = dict(conn.execute(select(DIRTY.c.part, DIRTY.c.seq).where(DIRTY.c.part.in_(parts))).all())
+            now = dict(in_chunks(conn, f"SELECT part, seq FROM {DIRTY.name} WHERE part IN (?)", parts))
             ready = [p for p in parts if now.get(p) == marks[p]]  # a newer event re-marked the others
             counted = not (bulk.counted_after(conn) and bulk.is_aside(conn))  # else when the indexes are built
             with _write_cache(conn):
                 written = _replace(conn, ready, prepared, counted)
-            for i in range(0, len(ready), 500):
-                conn.execute(delete(DIRTY).where(DIRTY.c.part.in_(ready[i:i + 500])))
+            in_chunks(conn, f"DELETE FROM {DIRTY.name} WHERE part IN (?)", ready)
         self.written.update(written)
         self._unanalysed.update(written)
         for name in self.store.analyze(self._unanalysed, share=1.0):  # a table at least doubled
@@ -422,11 +420,7 @@ def _replace(conn: Connection, parts: list[str], prepared: dict[str, Rows], coun
     for k, (table, columns, key) in enumerate(_COLUMNS):
         listed = _LISTED.get(table.name) if counted else None
         new = [row for p in parts for row in prepared.get(p, empty)[k]]
-        old: list[tuple[Any, ...]] = []
-        for i in range(0, len(parts), 500):
-            chunk = parts[i:i + 500]
-            old += map(tuple, driver_sql(conn, f"SELECT {', '.join(columns)} FROM {table.name} "
-                                               f"WHERE part IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
+        old = list(map(tuple, in_chunks(conn, f"SELECT {', '.join(columns)} FROM {table.name} WHERE part IN (?)", parts)))
         if old:
             derived = set(new)
             gone = [row for row in old if row not in derived]
