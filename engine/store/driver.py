@@ -24,11 +24,19 @@ def in_chunks(conn: Connection, sql: str, values: Sequence[Any], size: int = 500
     """`sql`, whose one `IN (?)` takes `values` `size` at a time, as the driver runs it; the rows read.
 
     SQLAlchemy renders an expanding IN list in Python at every execution: for the keeper's marks,
-    20,000 a chunk, that cost more than the statements (a twentieth of deriving 200,000 events)."""
+    20,000 a chunk, that cost more than the statements (a twentieth of deriving 200,000 events).
+    PostgreSQL gets `= ANY(%s)` and one array: psycopg parses a statement of 500 placeholders in
+    Python each time (too long for its cache), ~5 ms; the same reads took half the time."""
     rows: list[Any] = []
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:
+        sql = sql.replace("IN (?)", "= ANY(%s)", 1)
     for i in range(0, len(values), size):
-        chunk = tuple(values[i:i + size])
-        result = driver_sql(conn, sql.replace("IN (?)", f"IN ({', '.join('?' * len(chunk))})", 1), chunk)
+        chunk = values[i:i + size]
+        if postgresql:
+            result = conn.exec_driver_sql(sql, (list(chunk),))
+        else:
+            result = driver_sql(conn, sql.replace("IN (?)", f"IN ({', '.join('?' * len(chunk))})", 1), tuple(chunk))
         if result.returns_rows:
             rows += result
     return rows
