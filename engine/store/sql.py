@@ -421,7 +421,7 @@ class Store:
                         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7206151)")
                     # writers are serialised (this lock, or SQLite's BEGIN IMMEDIATE): what is not
                     # stored now is inserted by this transaction alone
-                    # by the driver: compiling the IN list cost more
+                    # the batch's ids already stored, with their digests
                     known: dict[str, str] = dict(in_chunks(conn, f"SELECT id, digest FROM {table.name} WHERE id IN (?)",
                                                            list(first)))
                     seq0 = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar() or 0
