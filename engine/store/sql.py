@@ -517,15 +517,11 @@ class Store:
     def units_of(self, ids: Iterable[str]) -> dict[str, str]:
         """The unit of each stored event among `ids` (for scoping rejections to a reader's units)."""
         wanted = list(dict.fromkeys(ids))
-        found: dict[str, str] = {}
         try:
             with self._reading() as conn:
-                for chunk in range(0, len(wanted), 500):
-                    part = wanted[chunk:chunk + 500]
-                    found.update(conn.execute(select(EVENTS.c.id, EVENTS.c.unit).where(EVENTS.c.id.in_(part))).all())
+                return dict(in_chunks(conn, f"SELECT id, unit FROM {EVENTS.name} WHERE id IN (?)", wanted))
         except SQLAlchemyError as exc:
             raise self._fail(exc) from None
-        return found
 
 
 def stored_verdict(source: str, line: int, body: str, units: Any) -> Accepted | Rejected:
