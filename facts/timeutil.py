@@ -9,6 +9,7 @@ import functools
 import re
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import overload
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -104,17 +105,27 @@ def from_us(us: int) -> datetime:
 
 
 def format_precise(us: int) -> str:
-    """ISO 8601 with the microseconds kept where there are any (the canonical stored form).
+    """ISO 8601 with the microseconds kept where there are any (the canonical stored form): the
+    text of `from_us(us).isoformat()` (tested), built as `format_instant` builds its own. Every
+    event stored is written with it: through a datetime it was a sixth of reading a file.
 
     >>> format_precise(parse_instant("2023-03-31T23:59:59.000250+08:00"))
     '2023-03-31T23:59:59.000250+08:00'
     """
-    return from_us(us).isoformat()
+    text = format_instant(us)
+    fraction = us % US
+    return f"{text[:-6]}.{fraction:06d}+08:00" if fraction else text
 
 
 _OFFSET_S = 8 * 3600
 
 
+@overload
+def format_instant(us: int) -> str: ...
+@overload
+def format_instant(us: None) -> None: ...
+@overload
+def format_instant(us: int | None) -> str | None: ...
 def format_instant(us: int | None) -> str | None:
     """ISO 8601, offset +08:00, second precision (the output format of SPEC §1).
 

@@ -188,16 +188,29 @@ def test_byte_order_mark_and_crlf_are_not_content(engine) -> None:
 
 
 def test_instant_formatting_agrees_with_datetime() -> None:
+    from datetime import datetime
+
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from oblige.facts.timeutil import from_us
+    from oblige.facts.timeutil import MAX_YEAR, MIN_YEAR, ZONE, format_precise, from_us, to_us
 
     @given(st.integers(min_value=-2_208_988_800 * 10**6, max_value=4_102_444_800 * 10**6))
     def check(us: int) -> None:
         assert format_instant(us) == from_us(us).isoformat(timespec="seconds")
+        assert format_precise(us) == from_us(us).isoformat()
 
     check()
+    # the canonical form of every instant an event may have, the whole range's ends included
+    lowest = to_us(datetime(MIN_YEAR, 1, 1, tzinfo=ZONE))
+    highest = to_us(datetime(MAX_YEAR, 12, 31, 23, 59, 59, 999_999, tzinfo=ZONE))
+
+    @given(st.integers(min_value=lowest, max_value=highest) | st.sampled_from([lowest, highest, 0, -1, 1]))
+    def check_precise(us: int) -> None:
+        assert format_precise(us) == from_us(us).isoformat()
+        assert parse_instant(format_precise(us)) == us
+
+    check_precise()
 
 
 def test_any_bytes_are_read_the_same_whole_or_by_byte_range(engine, tmp_path_factory) -> None:
