@@ -27,9 +27,9 @@ EXAMPLE = ROOT / "examples" / "events.jsonl"
 MORE = ROOT / "examples" / "more.jsonl"
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*OBLIGE, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT.parent) + os.pathsep + str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(ROOT.parent) + os.pathsep + str(ROOT), **env})
 
 
 def test_findings_from_the_store_equal_eval_at_any_as_of(tmp_path: Path, db_url: str) -> None:  # noqa: F811
@@ -189,14 +189,26 @@ def test_agenda_lists_what_falls_due_and_what_follows(tmp_path: Path) -> None:
     assert all("2022-06-01" <= i["due"][:10] <= "2022-12-31" for i in items)
     first = items[0]
     assert [t["level"] for t in first["then"]][:2] == ["supervision_notice", "public_criticism"]
+    assert [t["basis"] for t in first["then"]][:2] == ["rule", "proposed"]  # the ladder's, as in the findings
     assert first["then"][0]["at"] == first["due"]
     # each listed duty is open as of the window start and overdue once its due instant has passed
     found = json.loads(run("findings", "--db", url, "--as-of", "2023-01-01", "--format", "json", cwd=tmp_path).stdout)
     status = {o["id"]: o["status"] for o in found["obligations"]}
     assert all(status[i["obligation"]] in ("overdue", "fulfilled_late", "fulfilled", "discharged") for i in items)
     zh = run("agenda", "--db", url, "--unit", "public_security", "--from", "2022-06-01", "--to", "2022-12-31",
-             "--lang", "zh", cwd=tmp_path)
+             "--lang", "zh", cwd=tmp_path, COLUMNS="200")
     assert "督办通知" in zh.stdout and "Supervision" not in zh.stdout
+    en = run("agenda", "--db", url, "--unit", "public_security", "--from", "2022-06-01", "--to", "2022-12-31",
+             "--lang", "en", cwd=tmp_path, COLUMNS="200")
+    # an Art. 36 measure in the table says it is proposed, as in every human format (SPEC §3.4), and the
+    # caption says who decides
+    for out, measures, proposed in ((zh.stdout, ("通报批评", "一票否决"), "（建议）"),
+                                    (en.stdout, ("Public criticism", "One-vote veto"), " (proposed)")):
+        rows = "\n".join(line for line in out.splitlines() if "│" in line)
+        assert rows.count(measures[0]) > 0
+        for measure in measures:
+            assert rows.count(measure) == rows.count(measure + proposed), (measure, rows)
+    assert "区委政法委考核决定" in zh.stdout and "only a recommendation" in en.stdout
     typo = run("agenda", "--db", url, "--unit", "public_securty", cwd=tmp_path)
     assert typo.returncode == 2 and "did you mean" in typo.stderr
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from oblige.engine.render.i18n import UI
-from oblige.engine.render.labels import labels, unit_name
+from oblige.engine.render.labels import basis_note, escalation_label, labels, unit_name
 from oblige.engine.render.table import when_text
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.store.live import AgendaItem
@@ -24,7 +24,7 @@ def render_agenda(out: IO[str], ruleset: Ruleset, unit: str, start: int, end: in
     from rich.table import Table
 
     words = UI[lang]
-    levels = labels(ruleset, lang).get("level", {})
+    lab = labels(ruleset, lang)
     console = Console(file=out)
     title = words["agenda"].format(unit=unit_name(ruleset, unit, lang), start=when_text(start, lang),
                                    end=when_text(end, lang))
@@ -32,11 +32,13 @@ def render_agenda(out: IO[str], ruleset: Ruleset, unit: str, start: int, end: in
         console.print(title)
         console.print(words["agenda_none"])
         return
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption=basis_note(ruleset, lang), caption_justify="left")
     for header in (words["due"], words["article"], words["duty"], words["subject"], words["agenda_then"]):
         table.add_column(header, overflow="fold", no_wrap=header in (words["due"], words["article"]))
     for item in items:
-        then = "\n".join(f"{levels.get(level, level)} {when_text(at, lang)}" for level, at in item.then)
+        # with its basis, as in every human format: a proposal never reads like a decision (SPEC §3.4)
+        then = "\n".join(f"{escalation_label(lab, level, basis, lang)} {when_text(at, lang)}"
+                         for level, basis, at in item.then)
         table.add_row(when_text(item.due, lang), str(item.article), item.title, item.subject or item.period or "",
                       then)
     console.print(table)

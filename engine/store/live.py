@@ -226,14 +226,13 @@ class AgendaItem:
     subject: str | None
     period: str | None
     due: int
-    then: list[tuple[str, int]]  # (level, instant) of the escalations that follow if it stays undone
+    then: list[tuple[str, str, int]]  # (level, basis, instant) of the escalations that follow if it stays undone
 
     def to_json(self) -> dict[str, object]:
         return {"obligation": self.obligation, "rule": self.rule, "article": self.article, "action": self.action,
                 "title": self.title, "unit": self.unit, "subject": self.subject, "period": self.period,
                 "due": format_instant(self.due),
-                "then": [{"level": level, "basis": "rule" if level == "supervision_notice" else "proposed",
-                          "at": format_instant(at)} for level, at in self.then]}
+                "then": [{"level": level, "basis": basis, "at": format_instant(at)} for level, basis, at in self.then]}
 
 
 @_database
@@ -255,6 +254,7 @@ def agenda(engine: Engine, store: Store, unit: str, start: int, end: int, as_of:
         rows = conn.execute(query).all()
     rs = engine.ruleset
     escalator = undecided_escalator(engine)  # the ladder as it would apply to each duty left undone
+    veto = engine.ruleset.header.escalation.one_vote_veto
     rules = {located.rule.id: located for located in rs.rules}
     lang = lang or rs.header.default_lang
     out = []
@@ -263,8 +263,8 @@ def agenda(engine: Engine, store: Store, unit: str, start: int, end: int, as_of:
         undone = ViolationRow(id_, o["rule"], o["article"], "overdue", unit, o.get("subject"), o.get("period"), due,
                               id_, [], None)
         escalator.vetoes = {}
-        then = [(e.level, e.at) for e in escalator.add(undone)]
-        then += [("one_vote_veto", at) for at, _, _ in escalator.vetoes.values()]
+        then = [(e.level, e.basis, e.at) for e in escalator.add(undone)]
+        then += [("one_vote_veto", veto.basis, at) for at, _, _ in escalator.vetoes.values()]
         located = rules.get(o["rule"])
         title = getattr(located.rule.title, lang, o["action"]) if located is not None else o["action"]
         out.append(AgendaItem(id_, o["rule"], o["article"], o["action"], title, unit, o.get("subject"),
