@@ -814,15 +814,23 @@ def rules_list(article: int | None, ruleset_path: str | None, lang: str | None) 
 @ruleset_option
 @lang_option
 def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None:
-    """A rule as a reader of the article sees it, with its quoted clause and its reading in --lang."""
-    from oblige.engine.render.rules import rule_text
+    """A rule as a reader of the article sees it, with its quoted clause and its reading in --lang;
+    RULE_ID may be an article (20, art20, 第20条): each of its rules, or why it has none."""
+    from oblige.engine.render.rules import article_of, article_text, rule_text
 
     rs = _engine(ruleset_path, None, None).ruleset
+    lang = lang or rs.header.default_lang
     located = rs.rule(rule_id)
-    if located is None:
+    if located is not None:
+        click.echo(rule_text(located, rs, lang), nl=False)
+        return
+    article = article_of(rule_id)
+    text = article_text(rs, article, lang) if article is not None else None
+    if text is None:
         near = difflib.get_close_matches(rule_id, [w.rule.id for w in rs.rules], n=5, cutoff=0.4)
-        _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else ""))
-    click.echo(rule_text(located, rs, lang or rs.header.default_lang), nl=False)
+        _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else "")
+              + (f" (the articles are 1-{rs.header.articles})" if article is not None else ""))
+    click.echo(text, nl=False)
 
 
 @rules_group.command("coverage")

@@ -138,6 +138,19 @@ def test_rules_commands() -> None:
     assert "discharged_by: child.found" in shown and "dna_deadline: " in shown and "= 7 days — policy: " in shown
     assert "Art. 20" in shown
     assert run("rules", "show", "art99.nothing").exit_code == 2
+    # an article as its readers cite it: every rule of it, in the coverage's order, or why it has none
+    for reference in ("20", "art20", "Art. 20", "第20条"):
+        shown = run("rules", "show", reference, "--lang", "en").stdout
+        assert [line.split()[0] for line in shown.splitlines() if line.startswith("art")] == [
+            "art20.collect_parent_dna", "art20.collect_child_dna", "art20.compare_dna_before_registration",
+            "art20.dna_collected_outside_police"], reference
+    shown = run("rules", "show", "36", "--lang", "en").stdout
+    assert "art36.include_in_annual_assessment  (Art. 36, obligation)" in shown
+    assert "Public criticism (proposed), One-vote veto (proposed)" in shown  # the ladder's steps it grounds
+    assert "not modelled: Individual accountability" in shown
+    assert "第三十八条  （无可核查职责）" in run("rules", "show", "38").stdout
+    missing = run("rules", "show", "art39")
+    assert missing.exit_code == 2 and "the articles are 1-38" in missing.stderr
     cov = json.loads(run("rules", "coverage", "--format", "json").stdout)
     assert [row["article"] for row in cov] == list(range(1, 39))
     assert all(row["rules"] or row["reason"] for row in cov)

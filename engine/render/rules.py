@@ -5,12 +5,14 @@ wants them); this module only lays it out, so that cli.py chooses and prints but
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
+from oblige.engine.render.coverage import WORDS as COVERAGE_WORDS
 from oblige.engine.render.i18n import article_label
-from oblige.engine.render.labels import parameter_words
-from oblige.engine.rules.catalogue import describe
+from oblige.engine.render.labels import escalation_label, labels, parameter_words
+from oblige.engine.rules.catalogue import coverage, describe
 from oblige.engine.rules.ruleset import Located, Ruleset
 
 # the fields of a rule in the order a reader of the article meets them
@@ -70,3 +72,39 @@ def rule_text(located: Located, ruleset: Ruleset, lang: str) -> str:
             words = parameter_words(ruleset, p["name"], lang)
             lines.append(f"    {p['name']}: {words['title']} = {words['value']} — {words['basis']}: {words['reason']}")
     return "\n".join(lines) + "\n"
+
+
+_ARTICLE = re.compile(r"(?:art(?:icle)?\.?\s*|第\s*)?(\d{1,3})\s*条?", re.IGNORECASE)
+LADDER = {"zh": "升级阶梯（ruleset.yaml escalation）：", "en": "the escalation ladder (ruleset.yaml, escalation): "}
+
+
+def article_of(reference: str) -> int | None:
+    """The article a reference names, as its readers write it: 20, art20, Art. 20, article 20, 第20条.
+
+    >>> [article_of(r) for r in ("20", "art20", "Art. 20", "第20条", "art20.compare_dna_before_registration")]
+    [20, 20, 20, 20, None]
+    """
+    found = _ARTICLE.fullmatch(reference.strip())
+    return int(found.group(1)) if found else None
+
+
+def article_text(ruleset: Ruleset, article: int, lang: str) -> str | None:
+    """`rules show` of an article: each of its rules as `rule_text` shows it, the escalation steps it
+    grounds, or why it holds no checkable duty (as `rules coverage` says), and what of it is not
+    modelled; None for an article the rules do not have."""
+    rows = coverage(ruleset, lang)
+    if not 1 <= article <= len(rows):
+        return None
+    row, words = rows[article - 1], COVERAGE_WORDS[lang]
+    parts = [rule_text(located, ruleset, lang) for located in ruleset.rules if located.article == article]
+    steps = [code.removeprefix("escalation.") for code in row["rules"] if code.startswith("escalation.")]
+    if steps:
+        lab, ladder = labels(ruleset, lang), ruleset.header.escalation
+        parts.append(f"{article_label(article, lang)}  {LADDER[lang]}"
+                     + ("、" if lang == "zh" else ", ").join(
+                         escalation_label(lab, step, getattr(ladder, step).basis, lang) for step in steps) + "\n")
+    if not parts:
+        parts.append(f"{article_label(article, lang)}  {words['none']}{row['reason'] or ''}\n")
+    left_out = [f"  {words['left_out']}{item['what']}" + (f"「{item['clause']}」" if item["clause"] else "") + "\n"
+                for item in row["not_modelled"]]
+    return "\n".join(parts) + "".join(left_out)  # a blank line between rules, as between articles' texts
