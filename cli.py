@@ -164,14 +164,15 @@ def _done(summary: Summary, fail_on_violation: bool, rejections: Sequence[Reject
              EXIT_VIOLATIONS if fail_on_violation and summary.violations else EXIT_OK)
 
 
-def _as_of(text: str | None) -> int:
-    """`--as-of`: a date means 00:00:00 of that day (+08:00); the default is now."""
+def _as_of(text: str | None, option: str = "--as-of") -> int:
+    """`--as-of` (or another instant `option`): a date means 00:00:00 of that day (+08:00); the
+    default is now. A bad one is named by its option."""
     from oblige.facts.timeutil import TimeFormatError, parse_as_of
 
     try:
         return parse_as_of(text)
     except TimeFormatError as exc:
-        _fail(f"--as-of: {exc}")
+        _fail(f"{option}: {exc}")
 
 
 def _check_unit(engine: Engine, unit: str | None) -> None:
@@ -542,8 +543,8 @@ def agenda_command(db_url: str, unit: str, start: str | None, end: str | None, a
 
     engine = _engine(ruleset_path, params_file, units_file)
     _check_unit(engine, unit)
-    first = _as_of(start)
-    last = _as_of(end) if end else first + 30 * DAY_US
+    first = _as_of(start, "--from")
+    last = _as_of(end, "--to") if end else first + 30 * DAY_US
     known = _as_of(as_of) if as_of else first
     if last < first:
         _fail("--to: before --from")

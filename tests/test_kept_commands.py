@@ -211,6 +211,9 @@ def test_agenda_lists_what_falls_due_and_what_follows(tmp_path: Path) -> None:
     assert "区委政法委考核决定" in zh.stdout and "only a recommendation" in en.stdout
     typo = run("agenda", "--db", url, "--unit", "public_securty", cwd=tmp_path)
     assert typo.returncode == 2 and "did you mean" in typo.stderr
+    for option in ("--from", "--to"):  # a bad instant is named by its own option
+        bad = run("agenda", "--db", url, "--unit", "health", option, "2023-13-01", cwd=tmp_path)
+        assert bad.returncode == 2 and bad.stderr.startswith(f"oblige: {option}: "), bad.stderr
 
 
 def test_service_lists_pages_agenda_and_scope(engine: Engine, tmp_path: Path) -> None:
@@ -240,6 +243,11 @@ def test_service_lists_pages_agenda_and_scope(engine: Engine, tmp_path: Path) ->
         assert agenda.status_code == 200 and agenda.json()["items"]
         other = httpx.get(f"{base}/v1/agenda", params={"unit": "commerce"}, headers={"Authorization": f"Bearer {health}"})
         assert other.status_code == 403
+        # a bad window is a 422 that names its parameter, as `oblige agenda` names its option
+        for params, detail in (({"from": "2023-13-01"}, "from: "), ({"to": "soon"}, "to: "),
+                               ({"from": "2023-06-01", "to": "2023-01-01"}, "to: before from")):
+            wrong = httpx.get(f"{base}/v1/agenda", params={"unit": "health", **params}, headers=head)
+            assert wrong.status_code == 422 and wrong.json()["detail"].startswith(detail), wrong.text
         bad = httpx.get(f"{base}/v1/violations", params={"cursor": "zzz"}, headers=head)
         assert bad.status_code == 422
         for path in ("/v1/findings", "/v1/violations"):  # found by the fuzz: a 2**63 article overflowed SQLite (500)

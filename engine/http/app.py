@@ -116,11 +116,12 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             raise HTTPException(status_code=401, detail="missing or unknown token", headers={"WWW-Authenticate": "Bearer"})
         return found
 
-    def as_of_param(as_of: str | None) -> int:
+    def as_of_param(as_of: str | None, name: str = "as_of") -> int:
+        """An instant parameter (`as_of` unless `name` says which): a bad one is a 422 naming it."""
         try:
             return parse_as_of(as_of)
         except TimeFormatError as exc:
-            raise HTTPException(status_code=422, detail=f"as_of: {exc}") from None
+            raise HTTPException(status_code=422, detail=f"{name}: {exc}") from None
 
     async def body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -404,8 +405,10 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             raise HTTPException(status_code=403, detail="unit: outside this token's units")
         if lang is not None and lang not in ("zh", "en"):
             raise HTTPException(status_code=422, detail="lang: zh or en")
-        first = as_of_param(start)
-        last = as_of_param(end) if end else first + 30 * DAY_US
+        first = as_of_param(start, "from")
+        last = as_of_param(end, "to") if end else first + 30 * DAY_US
+        if last < first:  # as `oblige agenda` says it
+            raise HTTPException(status_code=422, detail="to: before from")
         known = as_of_param(as_of) if as_of else first
         with reading():
             try:
