@@ -254,7 +254,7 @@ def agenda(engine: Engine, store: Store, unit: str, start: int, end: int, as_of:
         rows = conn.execute(query).all()
     rs = engine.ruleset
     escalator = undecided_escalator(engine)  # the ladder as it would apply to each duty left undone
-    veto = engine.ruleset.header.escalation.one_vote_veto
+    veto = rs.header.escalation.one_vote_veto
     rules = {located.rule.id: located for located in rs.rules}
     lang = lang or rs.header.default_lang
     out = []
