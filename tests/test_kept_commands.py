@@ -110,12 +110,12 @@ def test_another_parameter_set_is_said_and_never_mixed(tmp_path: Path) -> None:
     run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path)
     other = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", "--params", str(params), cwd=tmp_path)
     direct = run("eval", str(EXAMPLE), "--as-of", "2023-12-31", "--format", "json", "--params", str(params), cwd=tmp_path)
-    assert "derived with another parameters" in other.stderr and other.stdout == direct.stdout
+    assert "derived with another parameter set" in other.stderr and other.stdout == direct.stdout
     rebuilt = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", "--params", str(params),
                   "--rebuild", cwd=tmp_path)
     assert rebuilt.stdout == direct.stdout and "another" not in rebuilt.stderr
     back = run("findings", "--db", url, "--as-of", "2023-12-31", "--format", "json", cwd=tmp_path)
-    assert "derived with another parameters" in back.stderr  # now the default parameters are the other ones
+    assert "derived with another parameter set" in back.stderr  # now the default parameters are the other ones
     paged = run("findings", "--db", url, "--as-of", "2023-12-31", "--limit", "5", cwd=tmp_path)
     assert paged.returncode == 2 and "--rebuild" in paged.stderr
 

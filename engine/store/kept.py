@@ -111,7 +111,7 @@ class Keeper:
         """Says what differs, for a reader that cannot use the kept findings."""
         theirs = (self.kept_stamp() or "::").split(":")
         ours = self.stamp.split(":")
-        names = [name for name, a, b in zip(("ruleset", "parameters", "unit registry"), theirs, ours, strict=False)
+        names = [name for name, a, b in zip(("ruleset", "parameter set", "unit registry"), theirs, ours, strict=False)
                  if a != b]
         return ("the findings kept in this store were derived with another " + " and ".join(names or ["ruleset"])
                 + "; run `oblige findings --rebuild` with these to keep theirs")
