@@ -242,13 +242,10 @@ def _components(engine: Engine, facts: Sequence[Fact], grouped: Grouped,
     for rule, seqs in grouped.triggers.items():
         obligation = rules[rule].rule
         assert isinstance(obligation, ObligationRule)
-        waits = obligation.trigger.after is not None  # else the duty begins at the trigger
         for t in seqs:
             pairs = by_first.get((rule, t), {})
-            at = facts[t].at
-            points = (instants(pairs, at, triggered_instant(engine.params, obligation, facts[t])) if waits
-                      else instants(pairs, at))
-            yield Grouped(triggers={rule: [t]}, pairs=pairs), (), points
+            yield (Grouped(triggers={rule: [t]}, pairs=pairs), (),
+                   instants(pairs, facts[t].at, triggered_instant(engine.params, obligation, facts[t])))
     for rule, seqs in grouped.acts.items():
         for e in seqs:
             pairs = by_first.get((rule, e), {})
