@@ -1,21 +1,29 @@
 """Compile rules into durable_rules JSON: a pure, deterministic function of the ruleset.
 
-Matching is structural: which events trigger a rule, which later events of the same
-subject (or same unit and period) fulfil, block or cancel it, and which acts are
-prohibited. Time — deadlines, `as_of` — is applied afterwards by `engine.lifecycle`.
+Matching is structural: which events trigger a rule, which events of the same subject (or
+same unit and period) fulfil, block or cancel it, and which acts are prohibited. Time —
+deadlines, `as_of` — is applied afterwards by `engine.lifecycle`.
+
+durable_rules tests every condition of every single event pattern; the equalities that tie a
+second event to the first (the duty bearer reporting, the same year or period) are kept beside
+each pattern as a `Join` and applied by `core.join`. durable_rules' own joins materialise every
+pair of facts: 3,000 events of one subject made a million pairs (10 s, 1.15 GB) and 6,000
+aborted the process inside durable_rules ("double free"). Apart, each event is matched once per
+pattern it meets, and the pairs a partition needs are found by key.
 
 Each durable_rules rule is named `<tag>_<rule index>_<n>` (a `:` in a rule name crashes
-durable_rules) and fires an action of the same name, so a match comes back as (tag, rule
-index, the matched facts). Tags (module constants below) and the aliases of the facts:
-  trigger        TRIGGER (t)              fulfilment      FULFIL / ALL_OF+k  (t or duty d, f)
-  must-precede   BLOCK (t, b)             cancelling      UNLESS (t, u)
-  discharging    DISCHARGE (t, q)         extending       EXTEND (t, x)
-  prohibited act ACT (e)                  matter opened / closed for a prohibited act  OPENED / CLOSED (e, o|c)
+durable_rules) and fires an action of the same name, so a match comes back as (pattern, the
+matched fact). Tags (module constants below) and the alias of the fact each pattern matches:
+  trigger        TRIGGER (t)     fulfilment  FULFIL / ALL_OF+k (f)   must-precede  BLOCK (b)
+  cancelling     UNLESS (u)      discharging DISCHARGE (q)           extending     EXTEND (x)
+  prohibited act ACT (e)         matter opened / closed for a prohibited act  OPENED (o) / CLOSED (c)
+A second pattern pairs with the first facts of its rule: the triggers of an obligation, the
+calendar duties of a periodic one (`Duty`, never asserted), the acts of a prohibition.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from oblige.engine.rules.params import Params
 from oblige.engine.rules.ruleset import Ruleset
@@ -34,11 +42,28 @@ SINK = {"all": [{"a": {"$ex": {"id": 1}}}, {"b": {"$sink": 1}}], "run": "sink_0"
 END = {"all": [{"z": {"k": "end"}}], "run": "end_0"}
 
 
+Join = tuple[tuple[str, str], ...]  # (field of the second fact, field of the first fact): equal, both present
+
+
+class Pattern(NamedTuple):
+    """What one compiled durable_rules rule stands for: its tag, the index of its rule, and for a
+    second pattern the equalities with the first fact it pairs with (`core.join`)."""
+
+    tag: str
+    rule: int
+    join: Join = ()
+
+
+Alternative = tuple[dict[str, Any], Join]  # a flat durable_rules condition, and its join with the first fact
+
+
 @dataclass(frozen=True)
 class Compiled:
-    """What the matcher needs: the durable_rules definition and which rules are calendar duties."""
+    """What the matcher needs: the durable_rules definition, what each of its rules stands for,
+    and which rules are calendar duties."""
 
     definition: dict[str, Any]
+    patterns: dict[str, Pattern]  # by durable_rules rule name (the sink and end rules stand for none)
     periodic: tuple[int, ...]  # indices of calendar-triggered obligation rules
 
 
@@ -53,9 +78,10 @@ def _value(value: Any, params: Params) -> Any:
 def _terms(field: str, op: str, value: Any) -> list[list[dict[str, Any]]]:
     """One condition as alternatives, each a list of simple terms (no nested `$and`/`$or`).
 
-    durable_rules 2.0.28 silently drops a join reference from a pattern that also holds a
-    nested `$and` or `$or` (measured: a placement of one subject fulfilled another's duty), so
-    `ne` is flattened into the pattern and `in` becomes one durable_rules rule per value.
+    durable_rules 2.0.28 silently dropped a join reference from a pattern that also held a
+    nested `$and` or `$or` (measured: a placement of one subject fulfilled another's duty). Joins
+    are now applied apart, but patterns stay flat: `ne` is flattened into the pattern and `in`
+    becomes one durable_rules rule per value.
     `None` is "absent or null": facts leave null fields out.
     """
     key = f"d_{field}"
@@ -68,101 +94,94 @@ def _terms(field: str, op: str, value: Any) -> list[list[dict[str, Any]]]:
     return [[{f"${op}": {key: value}}]]
 
 
-def patterns(p: EventPattern, params: Params, join: list[dict[str, Any]] | None = None,
-             units: list[list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
-    """An event pattern as durable_rules conditions: one flat `$and` per alternative.
-
-    `join` adds equalities with earlier aliases (same subject, same unit and period); `units`
-    adds alternatives for who reported it (the duty bearer or a unit named in `by`)."""
-    out: list[dict[str, Any]] = []
+def patterns(p: EventPattern, params: Params, join: Join = (),
+             reporters: list[tuple[list[dict[str, Any]], Join]] | None = None) -> list[Alternative]:
+    """An event pattern as durable_rules conditions, one flat `$and` per alternative, each with
+    its join: `join` (the year or period of a duty) and, from `reporters`, who reported it (the
+    duty bearer, a join; or a unit named in `by`, a condition)."""
+    out: list[Alternative] = []
     for conditions in p.alternatives():
         alternatives: list[list[dict[str, Any]]] = [[{"k": "ev"}, {"type": p.event}]]
         for field, op, value in conditions:
             alternatives = [terms + extra for terms in alternatives
                             for extra in _terms(field, op, _value(value, params))]
-        for who in units or [[]]:
-            out += [{"$and": terms + who + list(join or [])} for terms in alternatives]
+        for who, whose in reporters or [([], ())]:
+            out += [({"$and": terms + who}, join + whose) for terms in alternatives]
     return out
 
 
-def _rules(tag: str, index: int, first: tuple[str, list[dict[str, Any]]],
-           second: tuple[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """durable_rules rules `<tag>_<index>_<n>`, one per combination of alternatives."""
-    out: dict[str, Any] = {}
-    n = 0
-    for a in first[1]:
-        for b in (second[1] if second else [None]):
-            body = [{first[0]: a}] + ([{second[0]: b}] if second else [])
-            out[f"{tag}_{index}_{n}"] = {"all": body}
-            n += 1
-    return out
+def _rules(tag: str, index: int, alias: str, alternatives: list[Alternative]) -> dict[str, tuple[dict[str, Any], Pattern]]:
+    """durable_rules rules `<tag>_<index>_<n>` of one fact each, one per alternative."""
+    return {f"{tag}_{index}_{n}": ({"all": [{alias: condition}]}, Pattern(tag, index, join))
+            for n, (condition, join) in enumerate(alternatives)}
 
 
-def _reporters(rule: ObligationRule, bearer_ref: dict[str, Any] | None) -> list[list[dict[str, Any]]] | None:
+def _reporters(rule: ObligationRule, periodic: bool) -> list[tuple[list[dict[str, Any]], Join]] | None:
     """Who may report a fulfilling act: the duty bearer, or a unit the rule names in `by` (SPEC §3).
 
-    `bearer_ref` is a join with the fact that names the bearer (the trigger's unit, the duty's
-    unit); None means the bearer is the rule's own unit code."""
+    The bearer is the trigger's unit (`event.unit`) or the calendar duty's unit, a join; or the
+    rule's own unit code, a condition."""
     by = rule.fulfilled_by.by
     if by == "any":
         return None
-    bearer = [{"unit": bearer_ref}] if bearer_ref is not None else [{"unit": rule.duty_bearer}]
-    return [bearer] + [[{"unit": code}] for code in by if code != rule.duty_bearer]
+    joined = periodic or rule.duty_bearer == EVENT_UNIT
+    bearer: tuple[list[dict[str, Any]], Join] = ([], (("unit", "unit"),)) if joined else ([{"unit": rule.duty_bearer}], ())
+    return [bearer] + [([{"unit": code}], ()) for code in by if code != rule.duty_bearer]
 
 
-def _fulfilment(rule: ObligationRule, index: int, first: tuple[str, list[dict[str, Any]]], params: Params,
-                join: list[dict[str, Any]], units: list[list[dict[str, Any]]] | None) -> dict[str, Any]:
+def _fulfilment(rule: ObligationRule, index: int, params: Params, join: Join,
+                reporters: list[tuple[list[dict[str, Any]], Join]] | None) -> dict[str, tuple[dict[str, Any], Pattern]]:
     """One tag for a single act or `one_of` alternatives; one tag per act of an `all_of` duty."""
     ful = rule.fulfilled_by
     if ful.needs_all:
-        out: dict[str, Any] = {}
+        out: dict[str, tuple[dict[str, Any], Pattern]] = {}
         for k, part in enumerate(ful.parts):
-            out |= _rules(f"{ALL_OF}{k}", index, first, ("f", patterns(part, params, join, units)))
+            out |= _rules(f"{ALL_OF}{k}", index, "f", patterns(part, params, join, reporters))
         return out
-    return _rules(FULFIL, index, first, ("f", [c for part in ful.parts for c in patterns(part, params, join, units)]))
+    return _rules(FULFIL, index, "f", [c for part in ful.parts for c in patterns(part, params, join, reporters)])
+
+
+# Facts are matched per partition (a subject; or a unit with its calendar duties), and case-level
+# rules only name case-level events (rules/validate.py): so any two facts a rule pairs are of the same
+# subject, or about the same unit, and a join holds only what the partition does not (the bearer
+# reporting, the year or period of a calendar duty).
+SAME_SUBJECT: Join = ()
 
 
 def compile_ruleset(ruleset: Ruleset, params: Params | None = None) -> Compiled:
     params = params or ruleset.params
-    rules: dict[str, Any] = {"sink_0": SINK, "end_0": END}
+    rules: dict[str, tuple[dict[str, Any], Pattern]] = {}
     periodic: list[int] = []
-    same_subject = [{"subject": {"t": "subject"}}]
     for index, located in enumerate(ruleset.rules):
         rule = located.rule
         if isinstance(rule, ObligationRule) and rule.trigger.periodic:
-            periodic.append(index)
-            duty = [{"$and": [{"k": "duty"}, {"rule": index}]}]
-            join: list[dict[str, Any]] = [{"about": {"d": "unit"}}]
+            periodic.append(index)  # its first facts are the calendar duties (`Duty.as_fact`)
+            join: Join = ()  # about the duty's unit: the partition
             if rule.fulfilled_by.period_field == "year":
-                join.append({"d_year": {"d": "year"}})
+                join += (("d_year", "year"),)
             elif rule.fulfilled_by.period_field == "period":
-                join.append({"d_period": {"d": "period"}})
-            rules |= _fulfilment(rule, index, ("d", duty), params, join, _reporters(rule, {"d": "unit"}))
+                join += (("d_period", "period"),)
+            rules |= _fulfilment(rule, index, params, join, _reporters(rule, True))
         elif isinstance(rule, ObligationRule):
-            trig = patterns(rule.trigger, params)
-            rules |= _rules(TRIGGER, index, ("t", trig))
-            bearer_ref = {"t": "unit"} if rule.duty_bearer == EVENT_UNIT else None
-            rules |= _fulfilment(rule, index, ("t", trig), params, same_subject, _reporters(rule, bearer_ref))
+            rules |= _rules(TRIGGER, index, "t", patterns(rule.trigger, params))
+            rules |= _fulfilment(rule, index, params, SAME_SUBJECT, _reporters(rule, False))
             if rule.deadline.before:
-                blocker = EventPattern(event=rule.deadline.before)
-                rules |= _rules(BLOCK, index, ("t", trig), ("b", patterns(blocker, params, same_subject)))
+                rules |= _rules(BLOCK, index, "b", patterns(EventPattern(event=rule.deadline.before), params, SAME_SUBJECT))
             if rule.trigger.unless:
-                rules |= _rules(UNLESS, index, ("t", trig),
-                                ("u", [c for u in rule.trigger.unless for c in patterns(u, params, same_subject)]))
+                rules |= _rules(UNLESS, index, "u", [c for u in rule.trigger.unless for c in patterns(u, params, SAME_SUBJECT)])
             if rule.discharged_by:
-                rules |= _rules(DISCHARGE, index, ("t", trig),
-                                ("q", [c for d in rule.discharged_by for c in patterns(d, params, same_subject)]))
+                rules |= _rules(DISCHARGE, index, "q",
+                                [c for d in rule.discharged_by for c in patterns(d, params, SAME_SUBJECT)])
             if rule.deadline.extended_by:
                 extension = EventPattern(event=rule.deadline.extended_by.event)
-                rules |= _rules(EXTEND, index, ("t", trig), ("x", patterns(extension, params, same_subject)))
+                rules |= _rules(EXTEND, index, "x", patterns(extension, params, SAME_SUBJECT))
         else:
             assert isinstance(rule, ProhibitionRule)
-            act = patterns(rule.act, params)
-            rules |= _rules(ACT, index, ("e", act))
+            rules |= _rules(ACT, index, "e", patterns(rule.act, params))
             if rule.while_open:
-                same = [{"subject": {"e": "subject"}}]
-                rules |= _rules(OPENED, index, ("e", act), ("o", patterns(rule.while_open.opened_by, params, same)))
-                rules |= _rules(CLOSED, index, ("e", act), ("c", patterns(rule.while_open.closed_by, params, same)))
-    for name, body in rules.items():
-        body["run"] = name
-    return Compiled(rules, tuple(periodic))
+                rules |= _rules(OPENED, index, "o", patterns(rule.while_open.opened_by, params, SAME_SUBJECT))
+                rules |= _rules(CLOSED, index, "c", patterns(rule.while_open.closed_by, params, SAME_SUBJECT))
+    definition: dict[str, Any] = {"sink_0": SINK, "end_0": END}
+    for name, (body, _) in rules.items():
+        definition[name] = {**body, "run": name}
+    return Compiled(definition, {name: pattern for name, (_, pattern) in rules.items()}, tuple(periodic))

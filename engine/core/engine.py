@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, TYPE_CHECKING
 
-from oblige.engine.core.compile import compile_ruleset
+from oblige.engine.core.compile import Pattern, compile_ruleset
 from oblige.engine.core.findings import Findings
+from oblige.engine.core.join import pair
 from oblige.engine.core.lifecycle import Grouped
 from oblige.engine.core.matcher import Matcher
 from oblige.engine.core.periodic import Duty, generate_duties
@@ -53,7 +54,7 @@ class Engine:
         self.params = ruleset.params
         compiled = compile_ruleset(ruleset)
         self._matcher = Matcher(compiled)
-        self.cross_partition_matches = 0  # must stay 0 (tested); see match()
+        self._patterns = compiled.patterns
         self.duties: dict[str, list[Duty]] = generate_duties(ruleset, self.params, compiled.periodic)
         ladder = ruleset.header.escalation
         self.decision_types = frozenset((ladder.determined_by, ladder.declined_by))  # the deciding body's events
@@ -90,39 +91,35 @@ class Engine:
     def match(self, partitions: Sequence[tuple[Partition, Sequence[Fact]]]) -> dict[Partition, Grouped]:
         """Match several partitions in as few durable_rules calls as possible.
 
-        Partitions share a durable_rules session up to BATCH facts: every join of the compiled
-        rules requires the same subject (or the same unit), so they cannot match across
-        partitions, and one call per partition would cost far more than the matching itself.
+        Partitions share a durable_rules session up to BATCH facts: its rules test one fact each,
+        so nothing matches across partitions, and one call per partition would cost far more than
+        the matching itself. Each partition's facts are then paired by key (`core.join`).
         """
         out: dict[Partition, Grouped] = {}
         batch: list[dict[str, object]] = []
         owners: list[tuple[Partition, int]] = []  # batch position -> (partition, position in it)
-        pending: list[Partition] = []
+        pending: dict[Partition, tuple[list[dict[str, object]], int, list[tuple[Pattern, int]]]] = {}
+        patterns = self._patterns
 
         def flush() -> None:
-            for key in pending:
-                out[key] = Grouped()
-            for tag, rule, first, second in self._matcher.match(batch):
-                key, local = owners[first]
-                if second >= 0 and owners[second][0] != key:
-                    # every join requires the same subject or unit; a match across partitions is
-                    # a matcher fault: never let it fulfil another subject's duty
-                    self.cross_partition_matches += 1
-                    continue
-                out[key].add(tag, rule, local, owners[second][1] if second >= 0 else -1)
+            for name, position in self._matcher.match(batch):
+                key, local = owners[position]
+                pending[key][2].append((patterns[name], local))
+            for key, (dicts, events, hits) in pending.items():
+                out[key] = pair(hits, dicts, events)
             batch.clear()
             owners.clear()
             pending.clear()
 
         for key, facts in partitions:
             dicts = [fact_dict(f) for f in facts]
-            if key[0] == UNIT_PARTITION:
-                dicts += [d.as_fact() for d in self.duties.get(key[1], [])]
             if batch and len(batch) + len(dicts) > BATCH:
                 flush()
             owners.extend((key, i) for i in range(len(dicts)))
             batch.extend(dicts)
-            pending.append(key)
+            if key[0] == UNIT_PARTITION:  # the calendar duties: first facts of their rules, never asserted
+                dicts = dicts + [d.as_fact() for d in self.duties.get(key[1], [])]
+            pending[key] = (dicts, len(facts), [])
         if pending:
             flush()
         return out

@@ -6,7 +6,8 @@ partitions (subjects or units) under a fresh session id that is deleted afterwar
 sessions stay at one, and per-session fact ids are small sequential numbers, which the
 measured 32-bit id hash does not collide on (checked up to 200,000).
 
-durable_rules does all the matching; its firings are read straight from its C API
+durable_rules tests every condition of every event pattern, one fact at a time (the equalities
+that pair facts are applied by `core.join`: see compile.py); its firings are read straight from its C API
 (`start_action_for_state` / `complete_and_start_action`), which skips the Python Closure,
 Promise and state write-back that durable's wrapper spends per firing (measured: half of all
 matching time) and that would otherwise swallow exceptions into a state string. The host's
@@ -27,11 +28,9 @@ from durable.engine import Host
 
 from oblige.engine.core.compile import Compiled
 
-Match = tuple[str, int, int, int]  # (tag, rule index, first fact seq, second fact seq or -1)
+Match = tuple[str, int]  # (durable_rules rule name, the seq of the fact it matched)
 
 _names = itertools.count(1)
-FIRST = ("t", "d", "e", "z")
-SECOND = ("f", "b", "u", "q", "x", "o", "c")
 
 
 class MatcherError(RuntimeError):
@@ -48,20 +47,6 @@ class _QuietHost(Host):
         return lambda c: None  # never called: firings are consumed through the C API
 
 
-def _decode(name: str, body: dict[str, Any]) -> tuple[str, int, str | None, str | None]:
-    """Tag, rule index and the aliases of the first and second fact of a compiled rule.
-
-    "unl_7_1" -> ("unl", 7, "t", "u"); the sink and end rules report nothing (aliases None)."""
-    parts = name.split("_")
-    tag = parts[0]
-    if tag in ("sink", "end"):
-        return tag, int(parts[1]), None, None
-    aliases = [next(iter(term)) for term in body["all"]]
-    first = next(a for a in aliases if a in FIRST)
-    second = next((a for a in aliases if a in SECOND), None)
-    return tag, int(parts[1]), first, second
-
-
 class Matcher:
     def __init__(self, compiled: Compiled):
         self._lock = threading.Lock()
@@ -70,13 +55,16 @@ class Matcher:
         self._host = _QuietHost()
         self._host.set_rulesets({self._name: copy.deepcopy(compiled.definition)})
         self._handle = self._host.get_ruleset(self._name)._handle
-        self._decoded = {name: _decode(name, body) for name, body in compiled.definition.items()}
+        # the alias of each rule's one fact; the sink and end rules report nothing
+        self._alias = {name: next(iter(body["all"][0])) for name, body in compiled.definition.items()
+                       if name in compiled.patterns}
 
     def match(self, facts: Sequence[dict[str, Any]]) -> list[Match]:
-        """Assert facts and return every rule firing.
+        """Assert facts and return every rule firing: which pattern matched which fact.
 
         The dicts become the matcher's: `id` (their position) and `sid` are set in them."""
-        out: set[Match] = set()
+        out: list[Match] = []
+        alias_of = self._alias
         with self._lock:
             sid = str(next(self._sids))
             batch = list(facts)
@@ -95,11 +83,10 @@ class Matcher:
                 message = firing[1] if firing else None
                 while message:
                     (name, matched), = orjson.loads(message).items()
-                    tag, index, first, second = self._decoded[name]
-                    if first is not None:
-                        out.add((tag, index, int(matched[first]["id"]),
-                                 -1 if second is None else int(matched[second]["id"])))
+                    alias = alias_of.get(name)
+                    if alias is not None:
+                        out.append((name, int(matched[alias]["id"])))
                     message = _dre.complete_and_start_action(self._handle, state)
             finally:
                 self._host.delete_state(self._name, sid)
-        return sorted(out)
+        return out
