@@ -175,6 +175,26 @@ def _as_of(text: str | None, option: str = "--as-of") -> int:
         _fail(f"{option}: {exc}")
 
 
+def _paged_as_of(text: str | None, cursor: str | None) -> int:
+    """`--as-of` of a page: a next page (`--cursor`) asked without one is read at its first page's."""
+    from oblige.engine.store.reads import CursorError, page_as_of
+
+    try:
+        at = page_as_of(None if text is None else _as_of(text), cursor)
+    except CursorError as exc:
+        _fail(f"--{exc}".replace(" as_of", " --as-of"))
+    return _as_of(None) if at is None else at
+
+
+def _check_period(period: str | None) -> None:
+    """`--period`: a year or a quarter; a typo is a usage error, never an empty report."""
+    from oblige.engine.core.filters import period_problem
+
+    problem = None if period is None else period_problem(period)
+    if problem:
+        _fail(f"--period: {problem}")
+
+
 def _check_unit(engine: Engine, unit: str | None) -> None:
     """`--unit`: a code of the unit registry (or `external`); a typo is a usage error, never an empty report."""
     problem = None if unit is None else engine.ruleset.units.unknown_unit(unit)
@@ -484,9 +504,10 @@ def findings_command(db_url: str, as_of: str | None, unit: str | None, status: s
     from oblige.engine.core.filters import Filters
     from oblige.engine.store.live import stored_document, stored_findings
 
-    instant = _as_of(as_of)
+    instant = _paged_as_of(as_of, cursor)
     engine = _engine(ruleset_path, params_file, units_file)
     _check_unit(engine, unit)
+    _check_period(period)
     store = _store(db_url)
     words = _words(engine, lang)
     filters = Filters(unit=unit, status=status, article=article, subject=subject, period=period, level=level,

@@ -64,7 +64,21 @@ def test_pages_filters_and_the_table(tmp_path: Path) -> None:
     assert veto["escalations"] and {e["level"] for e in veto["escalations"]} == {"one_vote_veto"}
     assert veto["summary"]["filtered"] == {"level": "one_vote_veto"}
     bad = run(*args, "--cursor", "not-a-cursor", cwd=tmp_path)
-    assert bad.returncode == 2 and "cursor" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("oblige: --cursor: ") and "Traceback" not in bad.stderr
+    # pages asked without --as-of: the first at "now", the next at the first page's instant (its
+    # cursor keeps it; "now" has moved on by then), as the table's hint on stderr tells a user to ask it
+    now = ["findings", "--db", url, "--format", "json", "--unit", "public_security", "--limit", "3"]
+    page = json.loads(run(*now, cwd=tmp_path).stdout)
+    second = run(*now, "--cursor", page["next"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    following = json.loads(second.stdout)
+    assert following["as_of"] == page["as_of"] and following["obligations"][0] not in page["obligations"]
+    other = run(*now, "--cursor", page["next"], "--as-of", "2023-12-31", cwd=tmp_path)
+    assert other.returncode == 2 and other.stderr.startswith("oblige: --cursor: made for another --as-of"), other.stderr
+    typo = run(*args, "--period", "2023-Q5", cwd=tmp_path)  # a mistyped period is an error, not an empty list
+    assert typo.returncode == 2 and typo.stderr.startswith("oblige: --period: not a period: '2023-Q5'"), typo.stderr
+    quarter = json.loads(run(*args, "--period", "2023-Q2", cwd=tmp_path).stdout)
+    assert quarter["obligations"] and {o["period"] for o in quarter["obligations"]} == {"2023-Q2"}
     table = run("findings", "--db", url, "--as-of", "2023-12-31", "--lang", "en", "--limit", "2", cwd=tmp_path)
     assert "--cursor" in table.stderr and "oblige explain" in table.stdout
 
@@ -249,7 +263,15 @@ def test_service_lists_pages_agenda_and_scope(engine: Engine, tmp_path: Path) ->
             wrong = httpx.get(f"{base}/v1/agenda", params={"unit": "health", **params}, headers=head)
             assert wrong.status_code == 422 and wrong.json()["detail"].startswith(detail), wrong.text
         bad = httpx.get(f"{base}/v1/violations", params={"cursor": "zzz"}, headers=head)
-        assert bad.status_code == 422
+        assert bad.status_code == 422 and bad.json()["detail"].startswith("cursor: "), bad.text
+        # a next page asked without as_of is read at its cursor's, for the document and for a list
+        for path, key in (("/v1/findings", "obligations"), ("/v1/violations", "items")):
+            first = httpx.get(f"{base}{path}", params={"limit": 2}, headers=head).json()
+            second = httpx.get(f"{base}{path}", params={"limit": 2, "cursor": first["next"]}, headers=head)
+            assert second.status_code == 200, second.text
+            assert second.json()["as_of"] == first["as_of"] and second.json()[key][0] not in first[key]
+        typo = httpx.get(f"{base}/v1/findings", params={"period": "2023-Q5"}, headers=head)
+        assert typo.status_code == 422 and typo.json()["detail"].startswith("period: not a period"), typo.text
         for path in ("/v1/findings", "/v1/violations"):  # found by the fuzz: a 2**63 article overflowed SQLite (500)
             assert httpx.get(f"{base}{path}", params={"article": 2**63}, headers=head).status_code == 422
     finally:

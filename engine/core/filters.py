@@ -11,6 +11,7 @@ store's reader (`engine/store/reads.py`) applies the very same meaning in SQL (t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 from oblige.engine.core.findings import (
@@ -21,6 +22,17 @@ from oblige.engine.core.findings import (
     Violation,
     status_counts,
 )
+from oblige.facts.timeutil import shown
+
+_PERIOD = re.compile(r"[0-9]{4}(-Q[1-4])?")
+
+
+def period_problem(period: str) -> str | None:
+    """Why `period` is no period a finding can have (a year, or a quarter of a quarterly duty), or None:
+    a mistyped one is an error, never an empty answer."""
+    if _PERIOD.fullmatch(period):
+        return None
+    return f"not a period: {shown(period)} (a year such as 2023, or a quarter such as 2023-Q2)"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from oblige.engine.core.engine import Engine
-from oblige.engine.core.filters import Filters, restrict
+from oblige.engine.core.filters import Filters, period_problem, restrict
 from oblige.engine.core.findings import BASES, LEVELS, STATUSES, Findings
 from oblige.engine.http.tokens import Grant, Tokens
 from oblige.engine.render.explain import UnknownFinding, explain
@@ -35,6 +35,7 @@ from oblige.engine.store.live import (
     stored_list,
     warm_receipt,
 )
+from oblige.engine.store.reads import CursorError, page_as_of
 from oblige.engine.store.sql import IngestReport, Store, StoreError, stored_items
 from oblige.facts.reader import (
     Accepted,
@@ -122,6 +123,14 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
             return parse_as_of(as_of)
         except TimeFormatError as exc:
             raise HTTPException(status_code=422, detail=f"{name}: {exc}") from None
+
+    def paged_as_of(as_of: str | None, cursor: str | None) -> int:
+        """`as_of` of a page: a next page asked without one is read at its cursor's (the first page's)."""
+        try:
+            at = page_as_of(None if as_of is None else as_of_param(as_of), cursor)
+        except CursorError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        return as_of_param(None) if at is None else at
 
     async def body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -316,6 +325,9 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         unknown = None if unit is None else units.unknown_unit(unit)
         if unknown:
             raise HTTPException(status_code=422, detail=f"unit: {unknown}")
+        malformed = None if period is None else period_problem(period)
+        if malformed:
+            raise HTTPException(status_code=422, detail=f"period: {malformed}")
         return Filters(unit=unit, status=status, article=article, subject=subject, period=period, level=level,
                        basis=basis, units=None if who.units == "*" else frozenset(who.units))
 
@@ -347,14 +359,14 @@ def create_app(engine: Engine, store_url: str, tokens: Tokens | None, limits: Li
         """The findings document of the stored events (narrowed, or one page of each list), read from
         the findings the store keeps: the same bytes as `oblige findings` with the same options."""
         f = filters_of(who, unit, status, article, subject, period, level, basis)
-        instant = as_of_param(as_of)
+        instant = paged_as_of(as_of, cursor)
         with reading():
             store = open_store()
             return spooled(lambda out: stored_document(engine, store, out, instant, f, limit, cursor,
                                                        scoped=who.units != "*"))
 
     def one_list(name: str, as_of: str | None, f: Filters, limit: int, cursor: str | None) -> Response:
-        instant = as_of_param(as_of)
+        instant = paged_as_of(as_of, cursor)
         with reading():
             try:
                 items, following, total = stored_list(engine, open_store(), name, instant, f, limit, cursor)

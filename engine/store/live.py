@@ -26,7 +26,7 @@ from oblige.engine.core.timeline import undecided_escalator
 from oblige.engine.store.incoming import Incoming
 from oblige.engine.store.kept import Keeper, Refreshed
 from oblige.engine.store.kept_tables import ESCALATIONS, OBLIGATIONS, VIOLATIONS
-from oblige.engine.store.reads import LISTS, Cursor, CursorError, Reader
+from oblige.engine.store.reads import LISTS, MADE_FOR_ANOTHER, Cursor, CursorError, Reader
 from oblige.engine.store.sql import EVENTS, IngestReport, Store, StoreError, stored_items, stored_verdict
 from oblige.facts.events import Fact
 from oblige.facts.reader import Accepted, Rejected
@@ -170,7 +170,7 @@ def stored_list(engine: Engine, store: Store, name: str, as_of: int, filters: Fi
     except CursorError as exc:
         raise PagingError(str(exc)) from None
     if position is not None and position.as_of != as_of:
-        raise PagingError("cursor: made for another as_of; ask the next page with the same as_of (or none)")
+        raise PagingError(MADE_FOR_ANOTHER)
     if position is not None:  # the other lists are done: only this one is read
         position.after = {k: (v if k == name else None) for k, v in {**dict.fromkeys(LISTS), **position.after}.items()}
     else:

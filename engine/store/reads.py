@@ -43,6 +43,9 @@ class CursorError(ValueError):
     """A `cursor` this reader did not make, or one made for another `as_of`."""
 
 
+MADE_FOR_ANOTHER = "cursor: made for another as_of; ask the next page with the same as_of (or none)"
+
+
 @dataclass
 class Cursor:
     """Where a page ends in each list: (instant, id) of its last item, or None when the list is done."""
@@ -66,7 +69,7 @@ class Cursor:
                 after[name] = None if pos is None else (_instant(pos[0]), str(pos[1])[:200])
             return cls(_instant(raw["a"]), after)
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, IndexError):
-            raise CursorError("cursor: not a cursor this service gave") from None
+            raise CursorError("cursor: not the `next` of an earlier page") from None
 
 
 def _instant(value: object) -> int:
@@ -74,6 +77,17 @@ def _instant(value: object) -> int:
     if type(value) is not int or not -(2**62) <= value <= 2**62:
         raise ValueError("not an instant")
     return value
+
+
+def page_as_of(as_of: int | None, cursor: str | None) -> int | None:
+    """The `as_of` a page is read at: a next page asked without one is read at its cursor's (the
+    first page's), since "now" has moved on by then; one asked with another is refused."""
+    if cursor is None:
+        return as_of
+    made = Cursor.decode(cursor).as_of
+    if as_of is not None and as_of != made:
+        raise CursorError(MADE_FOR_ANOTHER)
+    return made
 
 
 @dataclass
@@ -439,7 +453,7 @@ class Reader:
         `f.units`' events. A page's document ends with `"next"`: the cursor of the next page or null."""
         f = f or Filters()
         if cursor is not None and cursor.as_of != as_of:
-            raise CursorError("cursor: made for another as_of; ask the next page with the same as_of (or none)")
+            raise CursorError(MADE_FOR_ANOTHER)
         with self.store._reading() as conn:
             following: Cursor | None = None
             if limit is None:  # the whole lists, streamed from SQL into `out`: memory stays bounded
