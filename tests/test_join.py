@@ -62,7 +62,8 @@ def _reference_pairs(engine: Engine, parts: dict) -> set[tuple[str, int, Any, in
     batch: list[dict[str, Any]] = []
     owners: list[tuple[Any, int]] = []
     for key, facts in parts.items():
-        dicts = [fact_dict(f) for f in facts]
+        dicts = [{**fact_dict(f), **({"subject": f.subject} if f.subject else {"about": f.about or f.unit})}
+                 for f in facts]
         if key[0] == UNIT_PARTITION:
             dicts += [d.as_fact() for d in engine.duties.get(key[1], [])]
         owners += [(key, i) for i in range(len(dicts))]
@@ -139,3 +140,28 @@ def test_a_crowded_subject_is_matched_in_memory_of_its_facts(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr[-500:]
     requests = [o for o in json.loads(done.stdout)["obligations"] if o["rule"] == "art20.compare_dna_before_registration"]
     assert len(requests) == 2000 and {o["status"] for o in requests} == {"fulfilled"}
+
+
+def test_durable_rules_is_asked_once_per_content(engine: Engine, monkeypatch) -> None:
+    """A pattern tests a fact's type, unit and data, so 300 subjects' events of three contents are
+    asked of durable_rules once each, and a second match of them asks nothing, with the same pairs."""
+    from oblige.engine.core.engine import Engine as Fresh
+    from tests.conftest import ev
+
+    events = []
+    for s in range(300):
+        events += [ev(f"r{s}", "household_registration.requested", instant(24 * 60 + s), "public_security", f"k{s}",
+                      age=3, origin="unknown"),
+                   ev(f"d{s}", "dna.compared", instant(24 * 60 + s + 1), "public_security", f"k{s}", matched=False),
+                   ev(f"a{s}", "household_registration.approved", instant(24 * 60 + s + 2), "public_security", f"k{s}")]
+    fresh = Fresh(engine.ruleset)
+    asked: list[int] = []
+    real = fresh._matcher.match
+    monkeypatch.setattr(fresh._matcher, "match", lambda facts: asked.append(len(facts)) or real(facts))
+    parts = partitions(fresh, events)
+    first = fresh.match(list(parts.items()))
+    assert sum(asked) == 3
+    again = fresh.match(list(parts.items()))
+    assert sum(asked) == 3 and again == first
+    assert all(g.pairs[("ful", rule, 0)] == [1] for g in first.values() if g.triggers for rule in g.triggers
+               if ("ful", rule, 0) in g.pairs) and sum(bool(g.pairs) for g in first.values()) == 300
