@@ -39,8 +39,18 @@ class Grouped:
             self.pairs.setdefault((tag, rule, first), []).append(second)
 
 
+SHORT = 8  # a list of paired facts this long is scanned; a longer one is searched (facts sorted by time)
+
+
 def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -> Fact | None:
-    """The earliest fact (by time, then id) among `seqs` with lo <= at <= hi."""
+    """The earliest fact (by time, then id) among `seqs` with lo <= at <= hi.
+
+    `seqs` ascend, and a partition's facts are sorted by (time, id) (as every caller gives them:
+    `evaluate.PartitionEvaluator`), so in a long list the first one at or after `lo` is the
+    earliest: a crowded subject's thousands of paired facts are not scanned at every `as_of`."""
+    if len(seqs) > SHORT:
+        i = 0 if lo is None else bisect_left(seqs, lo, key=lambda s: facts[s].at)
+        return facts[seqs[i]] if i < len(seqs) and facts[seqs[i]].at <= hi else None
     best: Fact | None = None
     for s in seqs:
         f = facts[s]
@@ -55,13 +65,13 @@ def earliest_instants(facts: Sequence[Fact], seqs: Sequence[int], bounds: Iterab
     """Where `_earliest(facts, seqs, lo, as_of)` can change as `as_of` grows, for each `lo` in `bounds`
     (None: none): at the earliest of them at or after `lo`, and nowhere else, since a later one is
     never the earliest. A timeline asks the lifecycle at these (core/timeline.py): with all of them, a
-    subject with hundreds of events paired to each trigger cost hundreds of evaluations per trigger."""
-    ats = sorted(facts[s].at for s in seqs)
+    subject with hundreds of events paired to each trigger cost hundreds of evaluations per trigger.
+    (`seqs` ascend over facts sorted by time, as for `_earliest`.)"""
     found: set[int] = set()
     for lo in bounds:
-        i = 0 if lo is None else bisect_left(ats, lo)
-        if i < len(ats):
-            found.add(ats[i])
+        i = 0 if lo is None else bisect_left(seqs, lo, key=lambda s: facts[s].at)
+        if i < len(seqs):
+            found.add(facts[seqs[i]].at)
     return found
 
 
