@@ -138,3 +138,21 @@ def test_a_crowded_subject_costs_a_few_evaluations_per_trigger(engine: Engine, m
     monkeypatch.setattr(timeline_module._Component, "lifecycle", counted)
     assert check(engine, events, []) > 300
     assert calls < 2_000, calls
+
+
+@SETTINGS
+@given(ats=st.lists(st.integers(0, 30), max_size=40), picks=st.lists(st.booleans(), min_size=40, max_size=40),
+       lo=st.none() | st.integers(-2, 32), hi=st.integers(-2, 32))
+def test_the_earliest_of_a_long_list_is_searched_as_a_scan_would_find_it(ats, picks, lo, hi) -> None:
+    """A list of paired facts longer than `SHORT` is searched by time (the facts sorted by (time, id),
+    as every caller gives them): the same fact as the scan of every one of them, ties by id."""
+    from oblige.engine.core.lifecycle import SHORT, _earliest
+    from oblige.facts.events import Fact
+
+    facts = sorted((Fact(f"e{k:02d}", "child.found", at, "public_security", "s1", (), None) for k, at in enumerate(ats)),
+                   key=lambda f: (f.at, f.id))
+    seqs = [s for s in range(len(facts)) if picks[s]]
+    inside = [facts[s] for s in seqs if facts[s].at <= hi and (lo is None or facts[s].at >= lo)]
+    expected = min(inside, key=lambda f: (f.at, f.id)) if inside else None
+    assert _earliest(facts, seqs, lo, hi) == expected
+    assert SHORT < 40  # (the lists drawn are long enough to be searched)
