@@ -10,6 +10,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -403,3 +404,19 @@ def test_audit_html_in_a_real_headless_browser(tmp_path: Path) -> None:
     boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf.read_bytes())
     assert len(boxes) >= 5, len(boxes)
     assert all(abs(float(w) - 841.9) < 2 and abs(float(h) - 595.3) < 2 for w, h in boxes), set(boxes)
+
+
+@pytest.mark.parametrize("width", [66, 80, 120])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_audit_table_is_drawn_whole_on_a_terminal(width: int, lang: str) -> None:
+    """Every table of the terminal audit fits the terminal: a line that opens with a border closes with
+    one (printed by rich, the escalations table lost its last columns at 80), and every level's column
+    is there with its bases whole."""
+    result = CliRunner().invoke(main, ["audit", RECORDS, "--as-of", "2023-12-31", "--lang", lang],
+                                env={"COLUMNS": str(width)}, catch_exceptions=False)
+    lines = result.stdout.splitlines()
+    drawn = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert drawn and all(line.rstrip()[-1] in "┓┃┩│┘" for line in drawn), [ln for ln in drawn if ln.rstrip()[-1] not in "┓┃┩│┘"][:3]
+    escalations = "\n".join(lines[next(i for i, ln in enumerate(lines) if ("督办问责" if lang == "zh" else "Escalations") in ln):])
+    for word in (("未采纳", "一票否决", "事由消除") if lang == "zh" else ("declined", "veto", "Discharged")):
+        assert word in escalations, word

@@ -95,6 +95,12 @@ def test_table_shows_every_violation_with_its_id(width: int, lang: str) -> None:
     for e in doc["escalations"]:
         assert e["id"] in out
     assert all(len(line) <= width for line in out.splitlines() if "│" in line or "┃" in line)  # cut at no edge
+    # every table drawn whole: a line that opens with a border closes with one (rich, printing a table wider
+    # than the terminal, cut the per-unit table's last column, the veto, off at 80 columns)
+    drawn = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert drawn and all(line.rstrip()[-1] in "┓┃┩│┘" for line in drawn), [ln for ln in drawn if ln.rstrip()[-1] not in "┓┃┩│┘"][:3]
+    header = next(line for line in out.splitlines() if line.startswith("┃") and ("逾期" in line or "overdue" in line))
+    assert ("否决" if lang == "zh" else "veto") in header
     last = out.rstrip().splitlines()
     assert last[-1].strip().startswith("oblige explain ID ") and EXAMPLE in last[-1] and "--as-of 2023-12-31" in last[-1]
     # the command it names works for an id of the table

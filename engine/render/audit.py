@@ -31,7 +31,7 @@ from oblige.engine.render.labels import (
     labels,
     unit_name,
 )
-from oblige.engine.render.table import by_basis, escalation_counts
+from oblige.engine.render.table import by_basis, escalation_counts, grid
 from oblige.engine.render.table import when_text as when
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.timeutil import format_instant, from_us
@@ -101,7 +101,9 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
     console.print("  ".join(f"{code}={titles.get(action, action)}" for action, code in spec.short.items()))
     for year in m.years:
         table = Table(title=f"{t['matrix']} {year}", show_lines=False, pad_edge=False, collapse_padding=True)
-        table.add_column(t["unit"], no_wrap=True, max_width=22)
+        # a unit a line, its name cut short on a narrow terminal rather than the last columns (each status
+        # column takes 5 cells with its border)
+        table.add_column(t["unit"], no_wrap=True, max_width=max(4, min(22, console.width - 5 * len(m.columns[year]) - 3)))
         for col in m.columns[year]:
             name = col.period[5:] if col.period and "-Q" in col.period else spec.short.get(col.action, col.action)
             table.add_column(name, justify="center", no_wrap=True, min_width=3)
@@ -118,15 +120,13 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
             for code in m.units
             if summary[code]["violations"] or any(summary[code]["escalations"].values()) or summary[code]["discharged"]]
     esc = Table(title=t["escalations"], caption=basis_note(ruleset, lang))
-    esc.add_column(t["unit"], no_wrap=True, max_width=22)
+    esc.add_column(t["unit"], max_width=22)  # wraps on a narrow terminal: rich cut the last columns off
     for i, lv in enumerate(LEVELS, start=1):
         # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
         esc.add_column(lab["level"][lv], min_width=max([cell_len(x) for r in rows for x in r[i].splitlines()] + [4]))
     for header in (t["violations_short"], lab["status"]["discharged"]):
         esc.add_column(header, overflow="fold")
-    for cells in rows:
-        esc.add_row(*cells)
-    console.print(esc)
+    console.file.write(grid(esc, rows, console.width))
 
 
 # Words of the HTML report beyond the shared frame (i18n.UI): only audit_html uses them.

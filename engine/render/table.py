@@ -31,24 +31,29 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
     """The widths of a table's columns on a terminal `width` wide, and the padding either side of a
     cell: natural widths when they fit; else the columns that must not wrap (ids, dates, articles)
     keep theirs and the others share the rest, the narrow ones keeping theirs and a word kept whole
-    where there is room (rich's own reduction can cut the last columns off); no padding when even
-    that does not fit."""
+    where there is room (rich's own reduction can cut the last columns off); no padding when the
+    words do not fit with it."""
     columns = table.columns
-    natural, floors = [], []
+    natural, floors, rigid = [], [], []
     for i, col in enumerate(columns):
         texts = {str(col.header), *(r[i] for r in rows)}
         widest = max([cell_len(line) for text in texts for line in text.splitlines()] + [col.min_width or 0, 1])
         natural.append(min(widest, col.max_width) if col.max_width else widest)
         longest_word = max(cell_len(word) for text in texts for word in text.split())
         floors.append(min(natural[i], longest_word, 12))
+        # a column that is never cut (`min_width`: every line of its cells) may still wrap its header at spaces
+        cells = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [col.min_width or 0, 1])
+        header = max([cell_len(word) for word in str(col.header).split()] + [1])
+        rigid.append(natural[i] if col.no_wrap or not col.min_width else max(cells, header))
     pad = 1
     overhead = len(columns) + 1 + 2 * pad * len(columns)  # borders and the padding either side of every cell
     if sum(natural) + overhead <= width:
         return natural, pad
+    natural = [min(n, r) for n, r in zip(natural, rigid, strict=True)]
     flexible = sorted((i for i, col in enumerate(columns) if not col.no_wrap and not col.min_width),
                       key=lambda i: natural[i])
     room = width - overhead - sum(n for i, n in enumerate(natural) if i not in flexible)
-    if room < 8 * len(flexible):  # very narrow: no space around the cells rather than columns cut off
+    if room < sum(floors[i] for i in flexible):  # very narrow: no space around the cells rather than words cut
         pad = 0
         room += 2 * len(columns)
     widths = list(natural)
@@ -92,15 +97,25 @@ def _wrap(text: str, width: int) -> list[str]:
     return out
 
 
-def _grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
+def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
     """A detail table as text, drawn like rich's: every row laid out once with widths computed once
     (rich measures and wraps every cell of a table through its generic layout, 13 s for the 68,000
     lines of 20,000 events; this takes well under a second)."""
     widths, padding = _fit(table, rows, width)
     pad = " " * padding
 
+    justify = [col.justify for col in table.columns]
+
+    def placed(text: str, width: int, how: str) -> str:
+        space = width - cell_len(text)
+        if how == "right":
+            return " " * space + text
+        if how == "center":
+            return " " * (space // 2) + text + " " * (space - space // 2)
+        return text + " " * space
+
     def line(cells: list[str], left: str, mid: str, right: str) -> str:
-        return left + mid.join(pad + c + " " * (w - cell_len(c)) + pad for c, w in zip(cells, widths, strict=True)) + right
+        return left + mid.join(pad + placed(c, w, j) + pad for c, w, j in zip(cells, widths, justify, strict=True)) + right
 
     def block(texts: tuple[str, ...] | list[str], bar: str) -> list[str]:
         wrapped = [_wrap(text, w) for text, w in zip(texts, widths, strict=True)]
@@ -160,7 +175,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
     narrow = console.width < 120  # the time goes under the date, which is never cut
 
     def add_rows(tab: Table, rows: list[tuple[str, ...]]) -> None:
-        console.file.write(_grid(tab, rows, console.width))
+        console.file.write(grid(tab, rows, console.width))
 
     def when(us: int | None) -> str:
         return _when(us, lang).replace(" ", "\n") if narrow else _when(us, lang)
@@ -188,17 +203,15 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
     rows = [(name(unit), *(str(per_unit[unit][k]) for k in counted),
              *(by_basis(escalations[unit], lv, lab, lang, "\n") for lv in LEVELS))
             for unit in order if any(per_unit[unit][k] for k in counted) or any(escalations[unit].values())]
-    table = Table(title=t["by_unit"], pad_edge=False)
-    table.add_column(t["unit"], no_wrap=True, max_width=20, overflow="ellipsis")
+    table = Table(title=t["by_unit"])
+    table.add_column(t["unit"], max_width=20)  # a long name wraps on a narrow terminal (rich cut the last columns off)
     for key in ("overdue", "open", "late", "discharged", "violations_short", "notices"):
         table.add_column(t[key], justify="right", overflow="fold")
     for i, key in enumerate(("criticism", "veto"), start=7):
         # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
         widest = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [cell_len(t[key])])
         table.add_column(t[key], justify="right", min_width=widest)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    add_rows(table, rows)
 
     # the most serious first: a check skipped before the act, a prohibited act, an improper fulfilment
     serious = sorted((v for v in findings.violations if v.kind != "overdue"), key=lambda v: (v.at, v.id))
