@@ -108,11 +108,7 @@ def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
 
     def placed(text: str, width: int, how: str) -> str:
         space = width - cell_len(text)
-        if how == "right":
-            return " " * space + text
-        if how == "center":
-            return " " * (space // 2) + text + " " * (space - space // 2)
-        return text + " " * space
+        return " " * space + text if how == "right" else text + " " * space
 
     def line(cells: list[str], left: str, mid: str, right: str) -> str:
         return left + mid.join(pad + placed(c, w, j) + pad for c, w, j in zip(cells, widths, justify, strict=True)) + right
