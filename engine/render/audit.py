@@ -120,7 +120,7 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
             for code in m.units
             if summary[code]["violations"] or any(summary[code]["escalations"].values()) or summary[code]["discharged"]]
     esc = Table(title=t["escalations"], caption=basis_note(ruleset, lang))
-    esc.add_column(t["unit"], max_width=22)  # wraps on a narrow terminal: rich cut the last columns off
+    esc.add_column(t["unit"])  # as wide as the terminal allows; a long name wraps (rich cut the last columns off)
     for i, lv in enumerate(LEVELS, start=1):
         # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
         esc.add_column(lab["level"][lv], min_width=max([cell_len(x) for r in rows for x in r[i].splitlines()] + [4]))

@@ -49,7 +49,7 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
     overhead = len(columns) + 1 + 2 * pad * len(columns)  # borders and the padding either side of every cell
     if sum(natural) + overhead <= width:
         return natural, pad
-    natural = [min(n, r) for n, r in zip(natural, rigid, strict=True)]
+    whole, natural = natural, [min(n, r) for n, r in zip(natural, rigid, strict=True)]
     flexible = sorted((i for i, col in enumerate(columns) if not col.no_wrap and not col.min_width),
                       key=lambda i: natural[i])
     room = width - overhead - sum(n for i, n in enumerate(natural) if i not in flexible)
@@ -66,6 +66,10 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
         extra = max(0, min(natural[i] - widths[i], surplus // (len(wanting) - k)))
         widths[i] += extra
         surplus -= extra
+    for i in range(len(columns)):  # what is left unwraps the headers of the columns never cut, whole ones only
+        if 0 < whole[i] - widths[i] <= surplus:
+            surplus -= whole[i] - widths[i]
+            widths[i] = whole[i]
     return widths, pad
 
 
@@ -200,7 +204,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
              *(by_basis(escalations[unit], lv, lab, lang, "\n") for lv in LEVELS))
             for unit in order if any(per_unit[unit][k] for k in counted) or any(escalations[unit].values())]
     table = Table(title=t["by_unit"])
-    table.add_column(t["unit"], max_width=20)  # a long name wraps on a narrow terminal (rich cut the last columns off)
+    table.add_column(t["unit"])  # as wide as the terminal allows; a long name wraps (rich cut the last columns off)
     for key in ("overdue", "open", "late", "discharged", "violations_short", "notices"):
         table.add_column(t[key], justify="right", overflow="fold")
     for i, key in enumerate(("criticism", "veto"), start=7):
