@@ -41,10 +41,11 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
         natural.append(min(widest, col.max_width) if col.max_width else widest)
         longest_word = max(cell_len(word) for text in texts for word in text.split())
         floors.append(min(natural[i], longest_word, 12))
-        # a column that is never cut (`min_width`: every line of its cells) may still wrap its header at spaces
-        cells = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [col.min_width or 0, 1])
-        header = max([cell_len(word) for word in str(col.header).split()] + [1])
-        rigid.append(natural[i] if col.no_wrap or not col.min_width else max(cells, header))
+        if col.no_wrap or not col.min_width:
+            rigid.append(natural[i])
+        else:  # a column that is never cut (`min_width`: every line of its cells) may still wrap its header at spaces
+            cells = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [col.min_width, 1])
+            rigid.append(max([cells] + [cell_len(word) for word in str(col.header).split()]))
     pad = 1
     overhead = len(columns) + 1 + 2 * pad * len(columns)  # borders and the padding either side of every cell
     if sum(natural) + overhead <= width:
@@ -102,9 +103,10 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
-    """A detail table as text, drawn like rich's: every row laid out once with widths computed once
-    (rich measures and wraps every cell of a table through its generic layout, 13 s for the 68,000
-    lines of 20,000 events; this takes well under a second)."""
+    """A table as text, drawn like rich's: every row laid out once with widths computed once (rich
+    measures and wraps every cell of a table through its generic layout, 13 s for the 68,000 lines
+    of 20,000 events; this takes well under a second), and never wider than `width` where its
+    rigid columns fit (rich, printing a table wider than the terminal, cuts its last columns off)."""
     widths, padding = _fit(table, rows, width)
     pad = " " * padding
 
