@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from oblige.engine.core.compile import ACT, ALL_OF, BLOCK, CLOSED, DISCHARGE, EVENT_UNIT, EXTEND, FULFIL, OPENED, TRIGGER, UNLESS
+from oblige.engine.core.compile import ALL_OF, BLOCK, CLOSED, DISCHARGE, EVENT_UNIT, EXTEND, FULFIL, OPENED, UNLESS
 from oblige.engine.core.findings import make_id
 from oblige.engine.core.periodic import Duty
 from oblige.engine.core.rows import ObligationRow, ViolationRow
@@ -24,22 +24,20 @@ from oblige.facts.units import EXTERNAL
 
 @dataclass
 class Grouped:
-    """Matches of one partition, indexed for the lifecycle (positions in the partition)."""
+    """Matches of one partition, indexed for the lifecycle (positions in the partition; every list
+    ascends: `core.join.pair` makes them)."""
 
     triggers: dict[int, list[int]] = field(default_factory=dict)
     pairs: dict[tuple[str, int, int], list[int]] = field(default_factory=dict)  # (tag, rule, first) -> seconds
     acts: dict[int, list[int]] = field(default_factory=dict)
 
-    def add(self, tag: str, rule: int, first: int, second: int) -> None:
-        if tag == TRIGGER:
-            self.triggers.setdefault(rule, []).append(first)
-        elif tag == ACT:
-            self.acts.setdefault(rule, []).append(first)
-        else:
-            self.pairs.setdefault((tag, rule, first), []).append(second)
-
 
 SHORT = 8  # a list of paired facts this long is scanned; a longer one is searched (facts sorted by time)
+
+
+def _first_from(facts: Sequence[Fact], seqs: Sequence[int], lo: int | None) -> int:
+    """The position in `seqs` (ascending over facts sorted by time) of the first fact at or after `lo`."""
+    return 0 if lo is None else bisect_left(seqs, lo, key=lambda s: facts[s].at)
 
 
 def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -> Fact | None:
@@ -49,7 +47,7 @@ def _earliest(facts: Sequence[Fact], seqs: list[int], lo: int | None, hi: int) -
     `evaluate.PartitionEvaluator`), so in a long list the first one at or after `lo` is the
     earliest: a crowded subject's thousands of paired facts are not scanned at every `as_of`."""
     if len(seqs) > SHORT:
-        i = 0 if lo is None else bisect_left(seqs, lo, key=lambda s: facts[s].at)
+        i = _first_from(facts, seqs, lo)
         return facts[seqs[i]] if i < len(seqs) and facts[seqs[i]].at <= hi else None
     best: Fact | None = None
     for s in seqs:
@@ -69,7 +67,7 @@ def earliest_instants(facts: Sequence[Fact], seqs: Sequence[int], bounds: Iterab
     (`seqs` ascend over facts sorted by time, as for `_earliest`.)"""
     found: set[int] = set()
     for lo in bounds:
-        i = 0 if lo is None else bisect_left(seqs, lo, key=lambda s: facts[s].at)
+        i = _first_from(facts, seqs, lo)
         if i < len(seqs):
             found.add(facts[seqs[i]].at)
     return found
