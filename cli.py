@@ -429,7 +429,9 @@ def ingest_command(files: tuple[str, ...], db_url: str, params_file: str | None,
                    ruleset_path: str | None, fmt: str, rejects_file: str | None, quiet: bool) -> None:
     """Store events from FILES durably and idempotently (default: SQLite file oblige.db here), and
     bring the findings kept in the store up to date with them."""
-    from oblige.engine.store.ahead import read_ahead
+    from oblige.engine.store.ahead import read_ahead, warm_up
+
+    warm_up(files)  # first: the readers' fork server imports while this process does
     from oblige.engine.store.live import ingest
 
     engine = _engine(ruleset_path, params_file, units_file)

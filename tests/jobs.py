@@ -15,3 +15,10 @@ def die(code: int) -> None:
 def stderr_of(_: int) -> str:
     """Where this worker's file descriptor 2 (standard error) goes, as /proc names it."""
     return os.readlink("/proc/self/fd/2")
+
+
+def loaded(module: str) -> bool:
+    """Whether this worker had `module` before its job came (imported by the fork server it was forked from)."""
+    import sys
+
+    return module in sys.modules

@@ -191,3 +191,42 @@ def test_an_ingest_killed_while_reading_ahead_leaves_no_process_behind(tmp_path:
     while left() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left() == []
+
+
+def _fresh_python(code: str) -> str:
+    """`code` run by a new interpreter (a fork server is started once per process)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("size, started", [(0, False), (ahead.AHEAD_BYTES, True)])
+def test_an_ingest_read_ahead_starts_its_fork_server_first_with_what_its_workers_run(
+        tmp_path: Path, size: int, started: bool) -> None:
+    """`warm_up` (the command line's first step of an ingest) starts the fork server before this process
+    imports the reader, and the server imports the store, so that neither a reader nor a derivation
+    worker waits for those imports; for a small input it starts nothing."""
+    path = tmp_path / "events.jsonl"
+    line = json.dumps(ev("e1", "child.missing_reported", "2023-06-01T10:00:00", "public_security", "c1")) + "\n"
+    path.write_text(line * max(1, size // len(line) + 1), encoding="utf-8")
+    out = _fresh_python(f"""
+import sys
+from multiprocessing import forkserver
+from oblige.engine.store.ahead import warm_up
+warm_up([{str(path)!r}])
+print("reader imported first:", "oblige.facts.reader" in sys.modules)
+print("started:", forkserver._forkserver._forkserver_pid is not None)
+if forkserver._forkserver._forkserver_pid is not None:
+    from oblige.engine.batch.workers import Workers
+    from tests.jobs import loaded
+    with Workers(2) as pool:
+        print("workers have SQLAlchemy:", pool.map(loaded, [("sqlalchemy",), ("oblige.engine.store.kept",)]))
+""")
+    assert "reader imported first: False" in out
+    assert f"started: {started}" in out
+    if started:
+        assert "workers have SQLAlchemy: [True, True]" in out

@@ -15,23 +15,27 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+ENGINE = ("oblige.engine.batch.evaluator",)  # what every worker runs
+STORE = (*ENGINE, "oblige.engine.store.kept")  # and what an ingest's workers run (it imports SQLAlchemy)
 
-def process_context() -> multiprocessing.context.BaseContext:
+
+def process_context(preload: Sequence[str] = ENGINE) -> multiprocessing.context.BaseContext:
     """Workers are forked from a fork server that has imported the batch runtime once.
 
     Not forked from this process (it may be a threaded service, and a fork copies held locks);
     not spawned each (an interpreter start and the imports, ~0.35 s, per worker and per phase:
     a fifth of a 200,000-event run). The server is started once per process and reused by
-    every later run."""
+    every later run: `preload` counts only for the first call (a module it left out is imported
+    by each worker that needs it)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["oblige.engine.batch.evaluator"])
+    context.set_forkserver_preload(list(preload))
     _start_quietly()
     return context
 
@@ -66,9 +70,9 @@ def _start_quietly() -> None:
         _server_of = os.getpid()
 
 
-def warm_up() -> None:
-    """Start the fork server (it imports the batch runtime) without waiting for it."""
-    process_context()
+def warm_up(preload: Sequence[str] = ENGINE) -> None:
+    """Start the fork server (it imports `preload`) without waiting for it."""
+    process_context(preload)
 
 
 _job = threading.local()  # .counts: the counters of the run whose job this thread is running
@@ -96,8 +100,9 @@ class Workers:
     `counts` are counters in shared memory that jobs add to with `count` (one writer per slot,
     so no lock) and the caller reads at any time, e.g. for a progress display."""
 
-    def __init__(self, processes: int):
+    def __init__(self, processes: int, preload: Sequence[str] = ENGINE):
         self.processes = max(1, processes)
+        self.preload = preload  # what the fork server imports, if these workers start it
         self._executor: ProcessPoolExecutor | None = None
         self._counts: Any = None
         self._lock = threading.Lock()
@@ -106,7 +111,7 @@ class Workers:
     def counts(self) -> Any:
         with self._lock:
             if self._counts is None:  # on first use (a few milliseconds: shared memory is mapped)
-                self._counts = process_context().RawArray("q", self.processes)
+                self._counts = process_context(self.preload).RawArray("q", self.processes)
             return self._counts
 
     def total(self) -> int:
@@ -147,7 +152,8 @@ class Workers:
         if self._executor is None:
             # a worker exits after each job and a fresh one is spawned at once: the memory a
             # phase leaves in a worker goes back to the system before the next phase
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=process_context(), max_tasks_per_child=1,
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=process_context(self.preload),
+                                                 max_tasks_per_child=1,
                                                  initializer=_share_counts, initargs=(self.counts,))
         return self._executor
 

@@ -17,12 +17,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oblige.engine.store.incoming import Incoming, prepared
-from oblige.facts.files import InputError, Segment, range_verdicts, read_files
-from oblige.facts.reader import Rejected
-from oblige.facts.units import UnitRegistry
+if TYPE_CHECKING:  # imported where used: `warm_up` comes first, before this process's own imports
+    from oblige.engine.store.incoming import Incoming
+    from oblige.facts.files import Segment
+    from oblige.facts.reader import Rejected
+    from oblige.facts.units import UnitRegistry
 
 AHEAD_BYTES = 4 << 20  # from this much input (~27,000 events) the files are read by other processes
 READERS = 2  # reading processes (with the storing one, they keep two cores busy)
@@ -35,6 +36,9 @@ def _read_into(pieces: list[list[Segment]], units: UnitRegistry, out: Connection
     on `out`, the write end of a pipe whose read end only the caller holds. Up to DEPTH pieces wait
     in this process to be sent; when the caller is gone (killed, say) a send fails and this process
     ends at once, instead of waiting forever to be read."""
+    from oblige.engine.store.incoming import prepared
+    from oblige.facts.files import range_verdicts
+
     ready: queue.Queue[tuple[str, object] | None] = queue.Queue(maxsize=DEPTH)
 
     def send() -> None:
@@ -56,22 +60,37 @@ def _read_into(pieces: list[list[Segment]], units: UnitRegistry, out: Connection
     sender.join()
 
 
+def warm_up(paths: Sequence[str], threshold: int = AHEAD_BYTES) -> None:
+    """Start the fork server now if these files will be read ahead, so that it imports what the
+    readers and the derivation's workers run while this process loads its own (else the readers
+    start only after both: 0.6 s later on a 2-core machine, and each derivation worker imports
+    SQLAlchemy again)."""
+    from oblige.engine.batch.run import jsonl_files
+    from oblige.engine.batch.workers import STORE
+    from oblige.engine.batch.workers import warm_up as start
+
+    if "-" not in paths and _size(paths) >= threshold and jsonl_files(paths):
+        start(STORE)
+
+
 def read_ahead(paths: Sequence[str], units: UnitRegistry, threshold: int = AHEAD_BYTES,
                readers: int = READERS) -> Iterator[Incoming | Rejected]:
     """The verdicts of `paths`, in the order `read_files` gives them, read by `readers` other
     processes when they are JSON Lines files of `threshold` bytes or more. Raises InputError where
     a file cannot be read, BrokenProcessPool when a reading process dies."""
     from oblige.engine.batch.run import jsonl_files
+    from oblige.engine.store.incoming import prepared
+    from oblige.facts.files import InputError, read_files
 
     size = 0 if "-" in paths else _size(paths)
     if size < threshold or not jsonl_files(paths):
         yield from prepared(read_files(paths, units))
         return
     from oblige.engine.batch.early import split_ranges
-    from oblige.engine.batch.workers import process_context
+    from oblige.engine.batch.workers import STORE, process_context
 
     pieces = split_ranges(list(paths), max(1, -(-size // PIECE)))
-    context: Any = process_context()
+    context: Any = process_context(STORE)
     pipes = [context.Pipe(duplex=False) for _ in range(readers)]
     processes = [context.Process(target=_read_into, args=(pieces[k::readers], units, pipes[k][1]), daemon=True,
                                  name=f"oblige-read-ahead-{k}") for k in range(readers)]

@@ -206,7 +206,7 @@ class Keeper:
         """The `count` dirty partitions shared out among worker processes, each deriving and writing its
         chunks (writers queue on the store's write lock; derivation, most of the work, runs side by side)."""
         from oblige.engine.batch.run import default_workers
-        from oblige.engine.batch.workers import Workers
+        from oblige.engine.batch.workers import STORE, Workers
 
         n = default_workers() if workers is None else workers
         if count < PARALLEL or n < 2:
@@ -218,7 +218,7 @@ class Keeper:
         # queue on the lock, come one after the other: with equal chunks they came at once and one
         # worker waited (1.8 s of 14 s each at 200k on SQLite; 1.2 s less wall time without)
         jobs = [(self.engine.ruleset, self.store.url, share, CHUNK * (k + 1) // n) for k, share in enumerate(shares)]
-        with Workers(n) as pool:
+        with Workers(n, STORE) as pool:
             for parts, events, written in pool.map(_derive_share, jobs):
                 self.written.update(written)
                 done.partitions += parts
