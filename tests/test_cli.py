@@ -67,6 +67,33 @@ def test_narrow_table_keeps_the_basis_whole() -> None:
     assert bases and set(bases) <= {"(proposed)", "(determined)", "(declined)"}
 
 
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_no_word_of_the_table_is_cut_in_english(width: int) -> None:
+    """Every word of the names the table shows (units, kinds, rules and duties, levels) stands whole
+    between spaces or borders at any terminal width: a column too narrow for its words gives the
+    article's column to the title beside it, and a table that still cannot keep its words whole is
+    written row by row as records (at 80 columns the escalations folded "Communi|st", the lists
+    "Preconditi|on")."""
+    doc = _json("eval", EXAMPLE, "--as-of", "2023-12-31", "--lang", "en", "--labels")
+    out = run("eval", EXAMPLE, "--as-of", "2023-12-31", "--lang", "en", width=width).stdout
+    labels = doc["labels"]
+    shown = {*(labels["units"][u] for o in doc["obligations"] for u in [o["duty_bearer"]]),
+             *(labels["rules"][v["rule"]] for v in doc["violations"] if v["kind"] != "overdue"),
+             *(labels["kind"][v["kind"]] for v in doc["violations"] if v["kind"] != "overdue"),
+             *(labels["actions"][o["action"]] for o in doc["obligations"] if o["status"] == "overdue")}
+    tokens = set(re.split(r"[\s│┃]+", out))
+    cut = sorted({word for name in shown for word in name.split() if word not in tokens})
+    assert not cut, cut
+    assert all(len(line) <= width for line in out.splitlines()[:-1])  # the last: the explain command, whole
+    records = re.findall(r"^── (es-[0-9a-f]{16}) ─+$", out, flags=re.M)
+    if width < 100:  # the escalations as records: each under its id, with its level, unit and article
+        assert set(records) == {e["id"] for e in doc["escalations"]}
+        first = out.split(f"── {records[0]} ")[1].split("\n── ")[0]
+        assert {"At", "Level", "Unit", "Art."} <= {line.split()[0] for line in first.splitlines()[1:] if line.strip()}
+    else:
+        assert not records
+
+
 def _json(*args: str) -> dict:
     return json.loads(run(*args, "--format", "json").stdout)
 

@@ -30,22 +30,13 @@ def _when(us: int | None, lang: str) -> str:
 def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[int], int]:
     """The widths of a table's columns on a terminal `width` wide, and the padding either side of a
     cell: natural widths when they fit; else the columns that must not wrap (ids, dates, articles)
-    keep theirs and the others share the rest, the narrow ones keeping theirs and a word kept whole
-    where there is room (rich's own reduction can cut the last columns off); no padding when the
-    words do not fit with it."""
+    keep theirs and the others share the rest (rich's own reduction can cut the last columns off).
+    What is shared out first: 12 cells a column (fewer if it needs fewer, more if a word does), with
+    the padding, else without; where that is too much, each column its longest word, so that no word
+    is cut (Chinese breaks anywhere: a character); then words up to 12 cells; last a share of the room
+    by the same measure. What is left goes to the narrow columns first, the wide ones alike."""
     columns = table.columns
-    natural, floors, rigid = [], [], []
-    for i, col in enumerate(columns):
-        texts = {str(col.header), *(r[i] for r in rows)}
-        widest = max([cell_len(line) for text in texts for line in text.splitlines()] + [col.min_width or 0, 1])
-        natural.append(min(widest, col.max_width) if col.max_width else widest)
-        longest_word = max(cell_len(word) for text in texts for word in text.split())
-        floors.append(min(natural[i], longest_word, 12))
-        if col.no_wrap or not col.min_width:
-            rigid.append(natural[i])
-        else:  # a column that is never cut (`min_width`: every line of its cells) may still wrap its header at spaces
-            cells = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [col.min_width, 1])
-            rigid.append(max([cells] + [cell_len(word) for word in str(col.header).split()]))
+    natural, words, rigid = _measure(table, rows)
     pad = 1
     overhead = len(columns) + 1 + 2 * pad * len(columns)  # borders and the padding either side of every cell
     if sum(natural) + overhead <= width:
@@ -54,12 +45,17 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
     flexible = sorted((i for i, col in enumerate(columns) if not col.no_wrap and not col.min_width),
                       key=lambda i: natural[i])
     room = width - overhead - sum(n for i, n in enumerate(natural) if i not in flexible)
-    if room < sum(floors[i] for i in flexible):  # very narrow: no space around the cells rather than words cut
+    floors = {i: max(words[i], min(natural[i], 12)) for i in flexible}  # a column comfortably wide
+    if room < sum(floors.values()):  # rather than narrower columns, no space around the cells
         pad = 0
         room += 2 * len(columns)
+    if room < sum(floors.values()):  # then each column as wide as its longest word: none is cut
+        floors = {i: words[i] for i in flexible}
+    if room < sum(floors.values()):  # very narrow: words up to 12 cells whole, and a share of the room last
+        floors = {i: min(words[i], 12) for i in flexible}
     widths = list(natural)
-    floor_sum = sum(floors[i] for i in flexible) or 1
-    for i in flexible:  # first every column its longest word (up to 12 cells), scaled down when even that is too much
+    floor_sum = sum(floors.values()) or 1
+    for i in flexible:
         widths[i] = max(2, floors[i] if floor_sum <= room else room * floors[i] // floor_sum)
     surplus = room - sum(widths[i] for i in flexible)
     wanting = sorted(flexible, key=lambda i: natural[i] - widths[i])
@@ -72,6 +68,44 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
             surplus -= whole[i] - widths[i]
             widths[i] = whole[i]
     return widths, pad
+
+
+def words_fit(table: Table, rows: list[tuple[str, ...]], width: int) -> bool:
+    """Whether `grid` can draw this table `width` wide without cutting a word (with no padding at worst)."""
+    natural, words, rigid = _measure(table, rows)
+    flexible = [not col.no_wrap and not col.min_width for col in table.columns]
+    needed = sum(w if f else min(n, r) for f, n, w, r in zip(flexible, natural, words, rigid, strict=True))
+    return needed + len(table.columns) + 1 <= width
+
+
+def _measure(table: Table, rows: list[tuple[str, ...]]) -> tuple[list[int], list[int], list[int]]:
+    """Each column's natural width (within its max_width), longest word and rigid width (what it
+    keeps when the table is narrowed: all of it unless it may wrap; a `min_width` column its cells)."""
+    natural, words, rigid = [], [], []
+    for i, col in enumerate(table.columns):
+        texts = {str(col.header), *(r[i] for r in rows)}
+        widest = max([cell_len(line) for text in texts for line in text.splitlines()] + [col.min_width or 0, 1])
+        natural.append(min(widest, col.max_width) if col.max_width else widest)
+        words.append(min(natural[i], max(_longest_word(text) for text in texts)))
+        if col.no_wrap or not col.min_width:
+            rigid.append(natural[i])
+        else:  # a column that is never cut (`min_width`: every line of its cells) may still wrap its header at spaces
+            cells = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [col.min_width, 1])
+            rigid.append(max([cells] + [cell_len(word) for word in str(col.header).split()]))
+    return natural, words, rigid
+
+
+_WORD = re.compile(r"[^\s\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff01-\uff60\uffe0-\uffe6]+")  # not across a wide character
+
+
+def _longest_word(text: str) -> int:
+    """The cells of the longest stretch a line should not break: a word, or one character of Chinese
+    (which breaks anywhere); 1 for an empty text.
+
+    >>> _longest_word("Compare DNA before registering"), _longest_word("来历不明儿童"), _longest_word("区公安(分)局")
+    (11, 2, 2)
+    """
+    return max([cell_len(word) for word in _WORD.findall(text)] + [2 if any(cell_len(ch) == 2 for ch in text) else 1])
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -106,7 +140,10 @@ def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
     """A table as text, drawn like rich's: every row laid out once with widths computed once (rich
     measures and wraps every cell of a table through its generic layout, 13 s for the 68,000 lines
     of 20,000 events; this takes well under a second), and never wider than `width` where its
-    rigid columns fit (rich, printing a table wider than the terminal, cuts its last columns off)."""
+    rigid columns fit (rich, printing a table wider than the terminal, cuts its last columns off).
+    Where its columns cannot keep every word whole, each row is written as a record instead."""
+    if not words_fit(table, rows, width):
+        return _records(table, rows, width)
     widths, padding = _fit(table, rows, width)
     pad = " " * padding
 
@@ -128,14 +165,41 @@ def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
         return left + mid.join(fill * (w + 2 * len(pad)) for w in widths) + right
 
     total = sum(widths) + len(widths) + 1 + 2 * len(pad) * len(widths)
-    out = [str(table.title or "").center(total - (cell_len(str(table.title or "")) - len(str(table.title or ""))))
-           .rstrip(), rule("┏", "┳", "┓", "━"), *block([str(c.header) for c in table.columns], "┃"),
+    out = [*_title(table, total), rule("┏", "┳", "┓", "━"), *block([str(c.header) for c in table.columns], "┃"),
            rule("┡", "╇", "┩", "━")]
     for row in rows:
         out += block(row, "│")
     out.append(rule("└", "┴", "┘", "─"))
     if table.caption:
         out += [" " + text for text in _wrap(str(table.caption), max(total - 2, 10))]
+    return "\n".join(out) + "\n"
+
+
+def _title(table: Table, width: int) -> list[str]:
+    """A table's title centred over its `width`, on as many lines as it needs."""
+    lines = _wrap(str(table.title or ""), max(width, 10)) if table.title else [""]
+    return [line.center(width - (cell_len(line) - len(line))).rstrip() for line in lines]
+
+
+def _records(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
+    """A table too wide for the terminal, row by row: the first cell (an id, a unit) on a rule of its
+    own, then every other cell under its header's name, wrapped at `width` (as `psql` expands a
+    result). Nothing is cut, and no line is wider than `width` unless one word is."""
+    names = [" ".join(str(col.header).split()) for col in table.columns]
+    label = max(cell_len(name) for name in names[1:]) if len(names) > 1 else 0
+    room = max(width - 2 - label - 2, 8)
+    out = _title(table, width)
+    for row in rows:
+        heads = _wrap(" ".join(row[0].split()), max(width - 6, 8))
+        out += ["── " + heads[0] + " " + "─" * max(width - 4 - cell_len(heads[0]), 2)] + ["   " + h for h in heads[1:]]
+        for name, col, text in zip(names[1:], table.columns[1:], row[1:], strict=True):
+            if col.no_wrap:  # a date and its time, put on two lines for a narrow column, have room here
+                text = " ".join(text.split("\n"))
+            lines = _wrap(text, room) or [""]
+            out.append(("  " + name + " " * (label - cell_len(name) + 2) + lines[0]).rstrip())
+            out += [" " * (label + 4) + more for more in lines[1:]]
+    if table.caption:
+        out += [" " + text for text in _wrap(str(table.caption), max(width - 2, 10))]
     return "\n".join(out) + "\n"
 
 
@@ -216,25 +280,41 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
     add_rows(table, rows)
 
     # the most serious first: a check skipped before the act, a prohibited act, an improper fulfilment
+    def listed(title: str, columns: list[tuple[str, int | None]], rows: list[tuple[str, ...]]) -> None:
+        """A list of findings: an id, then `columns` (header, max width), the article's just before the
+        rule or duty it belongs to. Where a word would be cut, the article goes on the first line of
+        that title's cell instead, and its column (8 cells) to the words."""
+
+        def table(cols: list[tuple[str, int | None]]) -> Table:
+            tab = Table(title=title)
+            tab.add_column("id", no_wrap=True)
+            for col, cap in cols:
+                tab.add_column(col, no_wrap=col in (t["article"], t["at"], t["due"]), overflow="fold", max_width=cap)
+            return tab
+
+        tab = table(columns)
+        if not words_fit(tab, rows, console.width):
+            c = [header for header, _ in columns].index(t["article"])
+            (named, cap), a = columns[c + 1], c + 1  # the title after it; in a row, both come after the id
+            tab = table([*columns[:c], (f"{t['article']}\n{named}", cap), *columns[c + 2:]])
+            rows = [(*row[:a], f"{row[a]}\n{row[a + 1]}", *row[a + 2:]) for row in rows]
+        add_rows(tab, rows)
+
     serious = sorted((v for v in findings.violations if v.kind != "overdue"), key=lambda v: (v.at, v.id))
     if serious:
-        tab = Table(title=t["other_violations"])
-        tab.add_column("id", no_wrap=True)
-        for col, cap in ((t["kind"], 14), (t["unit"], 16), (t["article"], None), (t["rule_title"], None),
-                            (t["subject"], 14), (t["at"], None)):
-            tab.add_column(col, no_wrap=col in (t["article"], t["at"], t["due"]), overflow="fold", max_width=cap)
-        add_rows(tab, [(v.id, lab["kind"].get(v.kind, v.kind), name(v.unit), article_label(v.article, lang),
-                        lab["rules"].get(v.rule, v.rule), v.subject or v.period or "—", when(v.at)) for v in serious])
+        listed(t["other_violations"],
+               [(t["kind"], 14), (t["unit"], 16), (t["article"], None), (t["rule_title"], None), (t["subject"], 14),
+                (t["at"], None)],
+               [(v.id, lab["kind"].get(v.kind, v.kind), name(v.unit), article_label(v.article, lang),
+                 lab["rules"].get(v.rule, v.rule), v.subject or v.period or "—", when(v.at)) for v in serious])
     overdue = [o for o in findings.obligations if o.status == "overdue"]
-    if overdue:
+    if overdue:  # each by the id of its overdue violation (whose explanation holds the obligation)
         violation_of = {v.obligation: v.id for v in findings.violations if v.kind == "overdue" and v.obligation}
-        tab = Table(title=t["overdue_duties"])
-        tab.add_column("id", no_wrap=True)  # the overdue violation (its explanation holds the obligation)
-        for col, cap in ((t["unit"], 16), (t["article"], None), (t["duty"], None), (t["subject"], 14), (t["due"], None)):
-            tab.add_column(col, no_wrap=col in (t["article"], t["at"], t["due"]), overflow="fold", max_width=cap)
-        add_rows(tab, [(violation_of.get(o.id, o.id), name(o.duty_bearer), article_label(o.article, lang),
-                        lab["actions"].get(o.action, o.action), o.subject or o.period or "—", when(o.due))
-                       for o in sorted(overdue, key=lambda o: (o.duty_bearer, o.due or 0))])
+        listed(t["overdue_duties"],
+               [(t["unit"], 16), (t["article"], None), (t["duty"], None), (t["subject"], 14), (t["due"], None)],
+               [(violation_of.get(o.id, o.id), name(o.duty_bearer), article_label(o.article, lang),
+                 lab["actions"].get(o.action, o.action), o.subject or o.period or "—", when(o.due))
+                for o in sorted(overdue, key=lambda o: (o.duty_bearer, o.due or 0))])
     if findings.escalations:
         tab = Table(title=t["escalations"], caption=basis_note(ruleset, lang))
         shown = [escalation_label(lab, e.level, e.basis, lang) for e in findings.escalations]
