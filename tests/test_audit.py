@@ -420,3 +420,45 @@ def test_the_audit_table_is_drawn_whole_on_a_terminal(width: int, lang: str) -> 
     escalations = "\n".join(lines[next(i for i, ln in enumerate(lines) if ("督办问责" if lang == "zh" else "Escalations") in ln):])
     for word in (("未采纳", "一票否决", "事由消除") if lang == "zh" else ("declined", "veto", "Discharged")):
         assert word in escalations, word
+
+
+@pytest.mark.parametrize("width", [40, 56])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_terminal_too_narrow_for_the_matrix_gets_a_record_a_unit(width: int, lang: str) -> None:
+    """Below the width of its status columns the matrix is written unit by unit: each unit's name whole
+    on a rule of its own, then its duties' short names with their statuses, as many to a line as fit.
+    Nothing goes past the terminal's edge and no status is lost: each year shows as many as the table
+    on a wide terminal (rich cropped the last columns off, and cut the names to nothing)."""
+    title, escalations = ("单位履职情况表", "督办问责") if lang == "zh" else ("Duties by unit,", "Escalations")
+
+    def matrix(columns: int) -> list[str]:
+        result = CliRunner().invoke(main, ["audit", RECORDS, "--as-of", "2023-12-31", "--lang", lang],
+                                    env={"COLUMNS": str(columns)}, catch_exceptions=False)
+        assert result.exit_code == 0
+        lines = result.stdout.splitlines()
+        assert all(len(line) <= columns for line in lines), [ln for ln in lines if len(ln) > columns][:3]
+        first = next(i for i, ln in enumerate(lines) if ln.strip().startswith(title))
+        return lines[first:next(i for i, ln in enumerate(lines) if ln.strip() == escalations)]
+
+    def statuses(lines: list[str]) -> dict[str, int]:
+        """Per year, the status symbols shown (a unit's name has none)."""
+        counts: dict[str, int] = {}
+        for line in lines:
+            if line.strip().startswith(title):
+                year = line.split()[-1]
+            elif not line.startswith(("── ", "   ")):  # a record's heading, or its wrapped part
+                counts[year] = counts.get(year, 0) + sum(line.count(s) for s in "✓!✗·○")
+        return counts
+
+    narrow, wide = matrix(width), matrix(200)
+    assert not [line for line in narrow if line[:1] in "┏┃│"]  # no table: records
+    headings = []
+    for line in narrow:
+        if line.startswith("── "):
+            headings.append(line[3:].rstrip("─ "))
+        elif line.startswith("   ") and not line.startswith("    "):
+            headings[-1] += " " + line.strip()
+    rs = Engine.load().ruleset
+    names = {(u.name_zh if lang == "zh" else u.name_en) for u in (*rs.units.members, *rs.units.others)}
+    assert headings and set(headings) <= names, set(headings) - names
+    assert statuses(narrow) == statuses(wide) and sum(statuses(wide).values()) > 50

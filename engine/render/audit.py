@@ -15,10 +15,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.cells import cell_len
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from oblige.engine.audit.records import AuditSpec, load_audit_spec
-from oblige.engine.audit.summary import Column, levels_reached, matrix, unit_summary
+from oblige.engine.audit.summary import Column, Matrix, levels_reached, matrix, unit_summary
 from oblige.engine.core.findings import Escalation, Findings, Violation
 from oblige.engine.render.i18n import UI, article_label, format_date
 from oblige.engine.render.labels import (
@@ -31,7 +32,7 @@ from oblige.engine.render.labels import (
     labels,
     unit_name,
 )
-from oblige.engine.render.table import by_basis, escalation_counts, grid
+from oblige.engine.render.table import by_basis, escalation_counts, grid, record_heading
 from oblige.engine.render.table import when_text as when
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.facts.timeutil import format_instant, from_us
@@ -89,6 +90,30 @@ def audit_csv(findings: Findings, ruleset: Ruleset, lang: str, excel: bool = Fal
     return ("\ufeff" if excel else "") + out.getvalue()
 
 
+def _matrix_records(m: Matrix, year: str, ruleset: Ruleset, spec: AuditSpec, console: Console, title: str,
+                    lang: str) -> None:
+    """One year of the matrix on a terminal too narrow for its columns: each unit on a rule of its own,
+    then every duty's short name with its status, as many to a line as fit (nothing cut or cropped)."""
+    console.print(title, justify="center", markup=False)
+    for code in m.units:
+        console.file.write("\n".join(record_heading(unit_name(ruleset, code, lang), console.width)) + "\n")
+        line: list[str] = []
+        used = 2
+        for col in m.columns[year]:
+            short = col.period[5:] if col.period and "-Q" in col.period else spec.short.get(col.action, col.action)
+            o = m.cells.get((code, col.action, col.period))
+            if o is None:  # not this unit's duty (the table leaves its cell empty)
+                continue
+            size = cell_len(short) + 2 + (2 if line else 0)
+            if line and used + size > console.width:
+                console.print("  " + "  ".join(line))
+                line, used = [], 2
+                size -= 2
+            line.append(f"{escape(short)} {SYMBOL[o.status]}")
+            used += size
+        console.print("  " + ("  ".join(line) or "—"))
+
+
 def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: str, spec: AuditSpec | None = None) -> None:
     spec = spec or load_audit_spec(ruleset)
     m = matrix(findings, ruleset, spec)
@@ -100,6 +125,9 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
     titles = duty_titles(ruleset, lang)
     console.print("  ".join(f"{code}={titles.get(action, action)}" for action, code in spec.short.items()))
     for year in m.years:
+        if console.width - 5 * len(m.columns[year]) - 3 < 8:  # a unit's name would not show: a record a unit
+            _matrix_records(m, year, ruleset, spec, console, f"{t['matrix']} {year}", lang)
+            continue
         table = Table(title=f"{t['matrix']} {year}", show_lines=False, pad_edge=False, collapse_padding=True)
         # a unit a line, its name cut short on a narrow terminal rather than the last columns (each status
         # column takes 5 cells with its border)

@@ -181,6 +181,12 @@ def _title(table: Table, width: int) -> list[str]:
     return [line.center(width - (cell_len(line) - len(line))).rstrip() for line in lines]
 
 
+def record_heading(text: str, width: int) -> list[str]:
+    """What heads a record: its first cell on a rule `width` wide, wrapped where it is longer."""
+    heads = _wrap(" ".join(text.split()), max(width - 6, 8))
+    return ["── " + heads[0] + " " + "─" * max(width - 4 - cell_len(heads[0]), 2)] + ["   " + h for h in heads[1:]]
+
+
 def _records(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
     """A table too wide for the terminal, row by row: the first cell (an id, a unit) on a rule of its
     own, then every other cell under its header's name, wrapped at `width` (as `psql` expands a
@@ -190,8 +196,7 @@ def _records(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
     room = max(width - 2 - label - 2, 8)
     out = _title(table, width)
     for row in rows:
-        heads = _wrap(" ".join(row[0].split()), max(width - 6, 8))
-        out += ["── " + heads[0] + " " + "─" * max(width - 4 - cell_len(heads[0]), 2)] + ["   " + h for h in heads[1:]]
+        out += record_heading(row[0], width)
         for name, col, text in zip(names[1:], table.columns[1:], row[1:], strict=True):
             if col.no_wrap:  # a date and its time, put on two lines for a narrow column, have room here
                 text = " ".join(text.split("\n"))
