@@ -14,6 +14,7 @@ import io
 import ipaddress
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -811,8 +812,11 @@ def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None,
         _fail(str(exc))
     if fmt == "json":
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
-    else:
-        click.echo(render_text(doc, engine.ruleset, lang))
+    else:  # on a terminal (or with $COLUMNS), wrapped to its width with the indentation kept
+        from oblige.engine.render.table import hanging
+
+        columns = shutil.get_terminal_size((0, 0)).columns if os.environ.get("COLUMNS") or sys.stdout.isatty() else 0
+        click.echo(hanging(render_text(doc, engine.ruleset, lang), columns))
 
 
 @main.group("rules")

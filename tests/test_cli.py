@@ -94,6 +94,25 @@ def test_no_word_of_the_table_is_cut_in_english(width: int) -> None:
         assert not records
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_explanation_is_wrapped_to_the_terminal_and_loses_nothing(lang: str) -> None:
+    """On a terminal an explanation's long lines (clauses, deadline arithmetic, parameters) are broken at
+    its width with a hanging indent, instead of the terminal cutting words and the tree's indentation;
+    written to a pipe (no terminal, no $COLUMNS) they stay whole, for programs."""
+    from rich.cells import cell_len
+
+    args = ("explain", "vi-acca777f638bd086", EXAMPLE, "--as-of", "2023-12-31", "--lang", lang)
+    narrow = run(*args, width=60).stdout
+    whole = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": None}).stdout
+    assert max(cell_len(line) for line in whole.splitlines()) > 100  # there is something to wrap
+    assert all(cell_len(line) <= 60 for line in narrow.splitlines()), [ln for ln in narrow.splitlines() if cell_len(ln) > 60]
+    assert "".join(narrow.split()) == "".join(whole.split())  # the same text, only broken
+    if lang == "en":  # no English word, id or date cut (Chinese breaks anywhere, a number beside it too)
+        assert {word for word in narrow.split() if word.isascii()} <= set(whole.split())
+    heads = lambda text: [line.split()[0] for line in text.splitlines() if not line.startswith(" ")]  # noqa: E731
+    assert heads(narrow) == heads(whole)  # a broken line goes on indented: the tree keeps its heads
+
+
 def _json(*args: str) -> dict:
     return json.loads(run(*args, "--format", "json").stdout)
 

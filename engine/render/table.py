@@ -95,7 +95,9 @@ def _measure(table: Table, rows: list[tuple[str, ...]]) -> tuple[list[int], list
     return natural, words, rigid
 
 
-_WORD = re.compile(r"[^\s\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff01-\uff60\uffe0-\uffe6]+")  # not across a wide character
+_WIDE = "\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff01-\uff60\uffe0-\uffe6"  # CJK and full-width forms
+_WORD = re.compile(f"[^\\s{_WIDE}]+")  # a word: never across a wide character (Chinese breaks anywhere)
+_TOKEN = re.compile(f"[^\\s{_WIDE}]+\\s*|[{_WIDE}]\\s*|\\s+")  # what a line may break after
 
 
 def _longest_word(text: str) -> int:
@@ -109,15 +111,15 @@ def _longest_word(text: str) -> int:
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """A cell's lines at most `width` cells wide: broken at spaces where there are any, else anywhere
-    (Chinese has no spaces); a character is never cut."""
+    """A cell's lines at most `width` cells wide: broken at spaces and between Chinese characters (which
+    have no spaces between them), a word longer than the width anywhere; a character is never cut."""
     out: list[str] = []
     for para in text.split("\n"):
         if cell_len(para) <= width:
             out.append(para)
             continue
         line, used = "", 0
-        for word in re.findall(r"\S+\s*|\s+", para):
+        for word in _TOKEN.findall(para):
             size = cell_len(word.rstrip())
             if used and used + size > width:
                 out.append(line.rstrip())
@@ -134,6 +136,27 @@ def _wrap(text: str, width: int) -> list[str]:
             used += cell_len(word)
         out.append(line.rstrip())
     return out
+
+
+def hanging(text: str, width: int | None) -> str:
+    """Lines of `text` wider than `width` broken at spaces (Chinese anywhere), each part after the first
+    indented four cells more than its line (a line's children are indented two): a terminal's own
+    wrapping would cut words and lose the indentation that shows what belongs to what. None or 0: as
+    it is (not a terminal)."""
+    if not width:
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        if cell_len(line) <= width:
+            out.append(line)
+            continue
+        body = line.lstrip(" ")
+        indent = " " * (len(line) - len(body))
+        first = _wrap(body, max(width - len(indent), 20))[0]  # a prefix of the line: _wrap only breaks it
+        rest = body[len(first):].lstrip(" ")
+        out.append(indent + first)
+        out += [indent + "    " + part for part in (_wrap(rest, max(width - len(indent) - 4, 20)) if rest else [])]
+    return "\n".join(out)
 
 
 def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
