@@ -812,11 +812,17 @@ def explain_command(finding_id: str, files: tuple[str, ...], db_url: str | None,
         _fail(str(exc))
     if fmt == "json":
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
-    else:  # on a terminal (or with $COLUMNS), wrapped to its width with the indentation kept
-        from oblige.engine.render.table import hanging
+    else:
+        click.echo(_wrapped(render_text(doc, engine.ruleset, lang)))
 
-        columns = shutil.get_terminal_size((0, 0)).columns if os.environ.get("COLUMNS") or sys.stdout.isatty() else 0
-        click.echo(hanging(render_text(doc, engine.ruleset, lang), columns))
+
+def _wrapped(text: str) -> str:
+    """Text for a person: on a terminal (or with $COLUMNS) its long lines broken at the width, the
+    indentation kept (render/table.hanging); whole in a pipe, for programs."""
+    from oblige.engine.render.table import hanging
+
+    columns = shutil.get_terminal_size((0, 0)).columns if os.environ.get("COLUMNS") or sys.stdout.isatty() else 0
+    return hanging(text, columns)
 
 
 @main.group("rules")
@@ -850,7 +856,7 @@ def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None
     lang = lang or rs.header.default_lang
     located = rs.rule(rule_id)
     if located is not None:
-        click.echo(rule_text(located, rs, lang), nl=False)
+        click.echo(_wrapped(rule_text(located, rs, lang)), nl=False)
         return
     article = article_of(rule_id)
     text = article_text(rs, article, lang) if article is not None else None
@@ -858,7 +864,7 @@ def rules_show(rule_id: str, ruleset_path: str | None, lang: str | None) -> None
         near = difflib.get_close_matches(rule_id, [w.rule.id for w in rs.rules], n=5, cutoff=0.4)
         _fail(f"no rule {rule_id!r}" + (f"; did you mean: {', '.join(near)}" if near else "")
               + (f" (the articles are 1-{rs.header.articles})" if article is not None else ""))
-    click.echo(text, nl=False)
+    click.echo(_wrapped(text), nl=False)
 
 
 @rules_group.command("coverage")
@@ -874,7 +880,7 @@ def rules_coverage(fmt: str, ruleset_path: str | None, lang: str | None) -> None
     if fmt == "json":  # machine format: codes and the English reasons
         click.echo(json.dumps(coverage(rs), ensure_ascii=False, indent=1))
         return
-    click.echo(coverage_text(rs, lang or rs.header.default_lang), nl=False)
+    click.echo(_wrapped(coverage_text(rs, lang or rs.header.default_lang)), nl=False)
 
 
 @rules_group.command("validate")

@@ -94,14 +94,18 @@ def test_no_word_of_the_table_is_cut_in_english(width: int) -> None:
         assert not records
 
 
+@pytest.mark.parametrize("command", [("explain", "vi-acca777f638bd086", EXAMPLE, "--as-of", "2023-12-31"),
+                                     ("rules", "show", "art20.collect_parent_dna"), ("rules", "show", "28"),
+                                     ("rules", "coverage")])
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_an_explanation_is_wrapped_to_the_terminal_and_loses_nothing(lang: str) -> None:
-    """On a terminal an explanation's long lines (clauses, deadline arithmetic, parameters) are broken at
-    its width with a hanging indent, instead of the terminal cutting words and the tree's indentation;
-    written to a pipe (no terminal, no $COLUMNS) they stay whole, for programs."""
+def test_an_explanation_is_wrapped_to_the_terminal_and_loses_nothing(command: tuple[str, ...], lang: str) -> None:
+    """On a terminal the long lines of an explanation or of a rule as its article's reader sees it
+    (clauses, deadline arithmetic, parameters) are broken at its width with a hanging indent, instead
+    of the terminal cutting words and the indentation; written to a pipe (no terminal, no $COLUMNS)
+    they stay whole, for programs."""
     from rich.cells import cell_len
 
-    args = ("explain", "vi-acca777f638bd086", EXAMPLE, "--as-of", "2023-12-31", "--lang", lang)
+    args = (*command, "--lang", lang)
     narrow = run(*args, width=60).stdout
     whole = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": None}).stdout
     assert max(cell_len(line) for line in whole.splitlines()) > 100  # there is something to wrap

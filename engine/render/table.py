@@ -97,7 +97,8 @@ def _measure(table: Table, rows: list[tuple[str, ...]]) -> tuple[list[int], list
 
 _WIDE = "\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff01-\uff60\uffe0-\uffe6"  # CJK and full-width forms
 _WORD = re.compile(f"[^\\s{_WIDE}]+")  # a word: never across a wide character (Chinese breaks anywhere)
-_TOKEN = re.compile(f"[^\\s{_WIDE}]+\\s*|[{_WIDE}]\\s*|\\s+")  # what a line may break after
+_OPENING, _CLOSING = "「『（【〔〈《", "」』）】〕〉》，。、：；！？"  # kept with what they open, and close or end
+_TOKEN = re.compile(f"[{_OPENING}]*(?:[^\\s{_WIDE}]+|[{_WIDE}])[{_CLOSING}]*\\s*|\\s+")  # a line breaks after one
 
 
 def _longest_word(text: str) -> int:
@@ -140,9 +141,15 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def hanging(text: str, width: int | None) -> str:
     """Lines of `text` wider than `width` broken at spaces (Chinese anywhere), each part after the first
-    indented four cells more than its line (a line's children are indented two): a terminal's own
-    wrapping would cut words and lose the indentation that shows what belongs to what. None or 0: as
-    it is (not a terminal)."""
+    indented four cells more than its line (a line's children are indented two), or under its value
+    where the line is a label aligned with spaces (`clause:   ...`): a terminal's own wrapping would cut
+    words and lose the indentation that shows what belongs to what. None or 0: as it is (not a terminal).
+
+    >>> print(hanging("  clause:   one two three four five six seven eight nine ten eleven", 30))
+      clause:   one two three four
+                five six seven eight
+                nine ten eleven
+    """
     if not width:
         return text
     out: list[str] = []
@@ -151,12 +158,17 @@ def hanging(text: str, width: int | None) -> str:
             out.append(line)
             continue
         body = line.lstrip(" ")
-        indent = " " * (len(line) - len(body))
-        first = _wrap(body, max(width - len(indent), 20))[0]  # a prefix of the line: _wrap only breaks it
+        indent = len(line) - len(body)
+        label = _LABEL.match(line)
+        hang = " " * (cell_len(label.group(0)) if label and cell_len(label.group(0)) < width // 2 else indent + 4)
+        first = _wrap(body, max(width - indent, 20))[0]  # a prefix of the line: _wrap only breaks it
         rest = body[len(first):].lstrip(" ")
-        out.append(indent + first)
-        out += [indent + "    " + part for part in (_wrap(rest, max(width - len(indent) - 4, 20)) if rest else [])]
+        out.append(" " * indent + first)
+        out += [hang + part for part in (_wrap(rest, max(width - len(hang), 20)) if rest else [])]
     return "\n".join(out)
+
+
+_LABEL = re.compile(r" *[^\s:]+: {2,}")  # a label and the spaces that align its value
 
 
 def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
