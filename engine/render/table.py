@@ -27,7 +27,10 @@ def _when(us: int | None, lang: str) -> str:
     return format_date(us, lang) + " " + text[11:16] if lang == "zh" else text[:16].replace("T", " ")
 
 
-def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[int], int]:
+Measured = tuple[list[int], list[int], list[int]]  # each column's natural width, longest word, rigid width
+
+
+def _fit(table: Table, measured: Measured, width: int) -> tuple[list[int], int]:
     """The widths of a table's columns on a terminal `width` wide, and the padding either side of a
     cell: natural widths when they fit; else the columns that must not wrap (ids, dates, articles)
     keep theirs and the others share the rest (rich's own reduction can cut the last columns off).
@@ -36,7 +39,7 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
     is cut (Chinese breaks anywhere: a character); then words up to 12 cells; last a share of the room
     by the same measure. What is left goes to the narrow columns first, the wide ones alike."""
     columns = table.columns
-    natural, words, rigid = _measure(table, rows)
+    natural, words, rigid = measured
     pad = 1
     overhead = len(columns) + 1 + 2 * pad * len(columns)  # borders and the padding either side of every cell
     if sum(natural) + overhead <= width:
@@ -72,13 +75,17 @@ def _fit(table: Table, rows: list[tuple[str, ...]], width: int) -> tuple[list[in
 
 def words_fit(table: Table, rows: list[tuple[str, ...]], width: int) -> bool:
     """Whether `grid` can draw this table `width` wide without cutting a word (with no padding at worst)."""
-    natural, words, rigid = _measure(table, rows)
+    return _words_fit(table, _measure(table, rows), width)
+
+
+def _words_fit(table: Table, measured: Measured, width: int) -> bool:
+    natural, words, rigid = measured
     flexible = [not col.no_wrap and not col.min_width for col in table.columns]
     needed = sum(w if f else min(n, r) for f, n, w, r in zip(flexible, natural, words, rigid, strict=True))
     return needed + len(table.columns) + 1 <= width
 
 
-def _measure(table: Table, rows: list[tuple[str, ...]]) -> tuple[list[int], list[int], list[int]]:
+def _measure(table: Table, rows: list[tuple[str, ...]]) -> Measured:
     """Each column's natural width (within its max_width), longest word and rigid width (what it
     keeps when the table is narrowed: all of it unless it may wrap; a `min_width` column its cells)."""
     natural, words, rigid = [], [], []
@@ -97,6 +104,7 @@ def _measure(table: Table, rows: list[tuple[str, ...]]) -> tuple[list[int], list
 
 _WIDE = "\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff01-\uff60\uffe0-\uffe6"  # CJK and full-width forms
 _WORD = re.compile(f"[^\\s{_WIDE}]+")  # a word: never across a wide character (Chinese breaks anywhere)
+_ANY_WIDE = re.compile(f"[{_WIDE}]")
 _OPENING, _CLOSING = "「『（【〔〈《", "」』）】〕〉》，。、：；！？"  # kept with what they open, and close or end
 _TOKEN = re.compile(f"[{_OPENING}]*(?:[^\\s{_WIDE}]+|[{_WIDE}])[{_CLOSING}]*\\s*|\\s+")  # a line breaks after one
 
@@ -108,7 +116,9 @@ def _longest_word(text: str) -> int:
     >>> _longest_word("Compare DNA before registering"), _longest_word("来历不明儿童"), _longest_word("区公安(分)局")
     (11, 2, 2)
     """
-    return max([cell_len(word) for word in _WORD.findall(text)] + [2 if any(cell_len(ch) == 2 for ch in text) else 1])
+    if text.isascii():  # most cells: a character a cell
+        return max(map(len, text.split()), default=0) or 1
+    return max([cell_len(word) for word in _WORD.findall(text)] + [2 if _ANY_WIDE.search(text) else 1])
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -177,9 +187,10 @@ def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
     of 20,000 events; this takes well under a second), and never wider than `width` where its
     rigid columns fit (rich, printing a table wider than the terminal, cuts its last columns off).
     Where its columns cannot keep every word whole, each row is written as a record instead."""
-    if not words_fit(table, rows, width):
+    measured = _measure(table, rows)
+    if not _words_fit(table, measured, width):
         return _records(table, rows, width)
-    widths, padding = _fit(table, rows, width)
+    widths, padding = _fit(table, measured, width)
     pad = " " * padding
 
     justify = [col.justify for col in table.columns]
@@ -319,7 +330,6 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
         table.add_column(t[key], justify="right", min_width=widest)
     add_rows(table, rows)
 
-    # the most serious first: a check skipped before the act, a prohibited act, an improper fulfilment
     def listed(title: str, columns: list[tuple[str, int | None]], rows: list[tuple[str, ...]]) -> None:
         """A list of findings: an id, then `columns` (header, max width), the article's just before the
         rule or duty it belongs to. Where a word would be cut, the article goes on the first line of
@@ -340,6 +350,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
             rows = [(*row[:a], f"{row[a]}\n{row[a + 1]}", *row[a + 2:]) for row in rows]
         add_rows(tab, rows)
 
+    # the most serious first: a check skipped before the act, a prohibited act, an improper fulfilment
     serious = sorted((v for v in findings.violations if v.kind != "overdue"), key=lambda v: (v.at, v.id))
     if serious:
         listed(t["other_violations"],
