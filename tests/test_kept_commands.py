@@ -230,6 +230,34 @@ def test_agenda_lists_what_falls_due_and_what_follows(tmp_path: Path) -> None:
         assert bad.returncode == 2 and bad.stderr.startswith(f"oblige: {option}: "), bad.stderr
 
 
+def test_the_agenda_table_keeps_its_words_whole_at_any_width(tmp_path: Path) -> None:
+    """The agenda is laid out like the findings' tables: at 50 and 80 columns, in zh and en, no line is
+    wider than the terminal and every word of a duty's title and of what follows it stands whole, each
+    date with its time (rich folded "Supervision" and "self-inspection" into pieces below 80)."""
+    from rich.cells import cell_len
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    run("ingest", str(EXAMPLE), "--db", url, cwd=tmp_path)
+    window = ("agenda", "--db", url, "--unit", "public_security", "--from", "2022-06-01", "--to", "2022-12-31")
+    items = json.loads(run(*window, "--format", "json", cwd=tmp_path).stdout)["items"]
+    assert items
+    for lang in ("en", "zh"):
+        labels = json.loads(run("eval", str(EXAMPLE), "--format", "json", "--labels", "--lang", lang,
+                                cwd=tmp_path).stdout)["labels"]
+        words = {w for i in items for w in labels["actions"][i["action"]].split()}
+        words |= {w for i in items for t in i["then"] for w in labels["level"][t["level"]].split()}
+        for width in (50, 80):
+            out = run(*window, "--lang", lang, cwd=tmp_path, COLUMNS=str(width)).stdout
+            assert all(cell_len(line) <= width for line in out.splitlines()), width
+            tokens = set(out.replace("│", " ").split())
+            if lang == "en":
+                assert words <= tokens, sorted(words - tokens)
+            for i in items:  # a due instant, date and time, on one line
+                day, time = i["due"][:10], i["due"][11:16]
+                shown = day if lang == "en" else f"{int(day[:4])}年{int(day[5:7])}月{int(day[8:])}日"
+                assert f"{shown} {time}" in out, (lang, width, shown)
+
+
 def test_service_lists_pages_agenda_and_scope(engine: Engine, tmp_path: Path) -> None:
     admin, health = "admin-0123456789abcdef", "health-0123456789abcdef"
     tokens = Tokens(tokens=(Grant(token=admin, units="*", write=True), Grant(token=health, units=("health",))))

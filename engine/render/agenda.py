@@ -7,7 +7,7 @@ from typing import IO
 
 from oblige.engine.render.i18n import UI
 from oblige.engine.render.labels import basis_note, escalation_label, labels, unit_name
-from oblige.engine.render.table import when_text
+from oblige.engine.render.table import grid, when_text
 from oblige.engine.rules.ruleset import Ruleset
 from oblige.engine.store.live import AgendaItem
 from oblige.facts.timeutil import format_instant
@@ -32,13 +32,13 @@ def render_agenda(out: IO[str], ruleset: Ruleset, unit: str, start: int, end: in
         console.print(title)
         console.print(words["agenda_none"])
         return
-    table = Table(title=title, title_justify="left", caption=basis_note(ruleset, lang), caption_justify="left")
+    # laid out by the table module's grid: no word cut, and row by row where the columns cannot keep them
+    # whole (rich folded "Supervision" and "self-inspection" into pieces below 80 columns)
+    table = Table(title=title, caption=basis_note(ruleset, lang))
     for header in (words["due"], words["article"], words["duty"], words["subject"], words["agenda_then"]):
-        table.add_column(header, overflow="fold", no_wrap=header in (words["due"], words["article"]))
-    for item in items:
-        # with its basis, as in every human format: a proposal never reads like a decision (SPEC §3.4)
-        then = "\n".join(f"{escalation_label(lab, level, basis, lang)} {when_text(at, lang)}"
-                         for level, basis, at in item.then)
-        table.add_row(when_text(item.due, lang), str(item.article), item.title, item.subject or item.period or "",
-                      then)
-    console.print(table)
+        table.add_column(header, no_wrap=header in (words["due"], words["article"]))
+    # each escalation with its basis, as in every human format: a proposal never reads like a decision (SPEC §3.4)
+    rows: list[tuple[str, ...]] = [(when_text(item.due, lang), str(item.article), item.title, item.subject or item.period or "",
+             "\n".join(f"{escalation_label(lab, level, basis, lang)} {when_text(at, lang)}" for level, basis, at in item.then))
+            for item in items]
+    out.write(grid(table, rows, console.width))

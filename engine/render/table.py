@@ -103,22 +103,25 @@ def _measure(table: Table, rows: list[tuple[str, ...]]) -> Measured:
 
 
 _WIDE = "\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\uff01-\uff60\uffe0-\uffe6"  # CJK and full-width forms
-_WORD = re.compile(f"[^\\s{_WIDE}]+")  # a word: never across a wide character (Chinese breaks anywhere)
-_ANY_WIDE = re.compile(f"[{_WIDE}]")
 _OPENING, _CLOSING = "「『（【〔〈《", "」』）】〕〉》，。、：；！？"  # kept with what they open, and close or end
-_TOKEN = re.compile(f"[{_OPENING}]*(?:[^\\s{_WIDE}]+|[{_WIDE}])[{_CLOSING}]*\\s*|\\s+")  # a line breaks after one
+_WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d|\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d"  # a date and its time: one word (when_text)
+_HAS_WHEN = re.compile(_WHEN)
+_TOKEN = re.compile(  # what a line breaks after
+    f"(?:{_WHEN})[{_CLOSING}]*\\s*|[{_OPENING}]*(?:[^\\s{_WIDE}]+|[{_WIDE}])[{_CLOSING}]*\\s*|\\s+")
 
 
 def _longest_word(text: str) -> int:
-    """The cells of the longest stretch a line should not break: a word, or one character of Chinese
-    (which breaks anywhere); 1 for an empty text.
+    """The cells of the longest stretch a line does not break (`_TOKEN`): a word, a date with its time,
+    one character of Chinese (which breaks anywhere) with the punctuation kept beside it; 1 for none.
 
     >>> _longest_word("Compare DNA before registering"), _longest_word("来历不明儿童"), _longest_word("区公安(分)局")
     (11, 2, 2)
+    >>> _longest_word("notice 2023-12-31 23:59"), _longest_word("「法释〔2016〕28号」")
+    (16, 8)
     """
-    if text.isascii():  # most cells: a character a cell
+    if text.isascii() and not _HAS_WHEN.search(text):  # most cells: a character a cell, broken at spaces
         return max(map(len, text.split()), default=0) or 1
-    return max([cell_len(word) for word in _WORD.findall(text)] + [2 if _ANY_WIDE.search(text) else 1])
+    return max([cell_len(token.rstrip()) for token in _TOKEN.findall(text)] + [1])
 
 
 def _wrap(text: str, width: int) -> list[str]:
