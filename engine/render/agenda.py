@@ -38,7 +38,8 @@ def render_agenda(out: IO[str], ruleset: Ruleset, unit: str, start: int, end: in
     for header in (words["due"], words["article"], words["duty"], words["subject"], words["agenda_then"]):
         table.add_column(header, no_wrap=header in (words["due"], words["article"]))
     # each escalation with its basis, as in every human format: a proposal never reads like a decision (SPEC §3.4)
-    rows: list[tuple[str, ...]] = [(when_text(item.due, lang), str(item.article), item.title, item.subject or item.period or "",
-             "\n".join(f"{escalation_label(lab, level, basis, lang)} {when_text(at, lang)}" for level, basis, at in item.then))
-            for item in items]
+    rows: list[tuple[str, ...]] = [
+        (when_text(item.due, lang), str(item.article), item.title, item.subject or item.period or "",
+         "\n".join(f"{escalation_label(lab, level, basis, lang)} {when_text(at, lang)}" for level, basis, at in item.then))
+        for item in items]
     out.write(grid(table, rows, console.width))
