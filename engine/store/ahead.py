@@ -65,11 +65,10 @@ def warm_up(paths: Sequence[str], threshold: int = AHEAD_BYTES) -> None:
     readers and the derivation's workers run while this process imports its own. Otherwise the
     readers start after this process's imports and then the server's, and each derivation worker
     imports SQLAlchemy again (together 2 s of a 50,000-event ingest on a slow 2-core machine)."""
-    from oblige.engine.batch.run import jsonl_files
     from oblige.engine.batch.workers import STORE
     from oblige.engine.batch.workers import warm_up as start
 
-    if "-" not in paths and _size(paths) >= threshold and jsonl_files(paths):
+    if _ahead_size(paths, threshold) is not None:
         start(STORE)
 
 
@@ -78,12 +77,11 @@ def read_ahead(paths: Sequence[str], units: UnitRegistry, threshold: int = AHEAD
     """The verdicts of `paths`, in the order `read_files` gives them, read by `readers` other
     processes when they are JSON Lines files of `threshold` bytes or more. Raises InputError where
     a file cannot be read, BrokenProcessPool when a reading process dies."""
-    from oblige.engine.batch.run import jsonl_files
     from oblige.engine.store.incoming import prepared
     from oblige.facts.files import InputError, read_files
 
-    size = 0 if "-" in paths else _size(paths)
-    if size < threshold or not jsonl_files(paths):
+    size = _ahead_size(paths, threshold)
+    if size is None:
         yield from prepared(read_files(paths, units))
         return
     from oblige.engine.batch.early import split_ranges
@@ -114,6 +112,14 @@ def read_ahead(paths: Sequence[str], units: UnitRegistry, threshold: int = AHEAD
                 process.terminate()
             if process.pid is not None:
                 process.join()
+
+
+def _ahead_size(paths: Sequence[str], threshold: int) -> int | None:
+    """The bytes of `paths` if they are read ahead (JSON Lines files of `threshold` bytes or more), else None."""
+    from oblige.engine.batch.run import jsonl_files
+
+    size = 0 if "-" in paths else _size(paths)
+    return size if size >= threshold and jsonl_files(paths) else None
 
 
 def _size(paths: Sequence[str]) -> int:
