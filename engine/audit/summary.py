@@ -52,6 +52,15 @@ class Column:
     period: str | None  # the obligation's period ("2023", "2023-Q1", None)
     label: str
 
+    @property
+    def quarter(self) -> str | None:
+        """"Q1" to "Q4" for a quarterly duty's column, else None."""
+        return _quarter(self.period)
+
+
+def _quarter(period: str | None) -> str | None:
+    return period[5:] if period and "-Q" in period else None
+
 
 @dataclass
 class Matrix:
@@ -77,7 +86,7 @@ def matrix(findings: Findings, ruleset: Ruleset, spec: AuditSpec) -> Matrix:
     for year, pairs in sorted(by_year.items()):
         order = spec.duty_order
         ordered = sorted(pairs, key=lambda p: (order.index(p[0]) if p[0] in order else len(order), p[0], p[1] or ""))
-        columns[year] = [Column(year, action, period, action + (f" {period[5:]}" if period and "-Q" in period else ""))
+        columns[year] = [Column(year, action, period, action + (f" {q}" if (q := _quarter(period)) else ""))
                          for action, period in ordered]
     return Matrix(sorted(columns), columns, cells, unit_codes(ruleset, findings))
 

@@ -98,19 +98,17 @@ def _matrix_records(m: Matrix, year: str, ruleset: Ruleset, spec: AuditSpec, con
     for code in m.units:
         console.file.write("\n".join(record_heading(unit_name(ruleset, code, lang), console.width)) + "\n")
         line: list[str] = []
-        used = 2
+        used = 2  # cells of the line so far: its indent, then each "short status" and two spaces between
         for col in m.columns[year]:
-            short = col.period[5:] if col.period and "-Q" in col.period else spec.short.get(col.action, col.action)
             o = m.cells.get((code, col.action, col.period))
             if o is None:  # not this unit's duty (the table leaves its cell empty)
                 continue
-            size = cell_len(short) + 2 + (2 if line else 0)
-            if line and used + size > console.width:
+            short = col.quarter or spec.short.get(col.action, col.action)
+            if line and used + 2 + cell_len(short) + 2 > console.width:
                 console.print("  " + "  ".join(line))
                 line, used = [], 2
-                size -= 2
+            used += (2 if line else 0) + cell_len(short) + 2
             line.append(f"{escape(short)} {SYMBOL[o.status]}")
-            used += size
         console.print("  " + ("  ".join(line) or "—"))
 
 
@@ -125,15 +123,15 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
     titles = duty_titles(ruleset, lang)
     console.print("  ".join(f"{code}={titles.get(action, action)}" for action, code in spec.short.items()))
     for year in m.years:
-        if console.width - 5 * len(m.columns[year]) - 3 < 8:  # a unit's name would not show: a record a unit
+        names = console.width - 5 * len(m.columns[year]) - 3  # room for the units' names (a status column: 5 cells)
+        if names < 8:  # a unit's name would not show: a record a unit
             _matrix_records(m, year, ruleset, spec, console, f"{t['matrix']} {year}", lang)
             continue
         table = Table(title=f"{t['matrix']} {year}", show_lines=False, pad_edge=False, collapse_padding=True)
-        # a unit a line, its name cut short on a narrow terminal rather than the last columns (each status
-        # column takes 5 cells with its border)
-        table.add_column(t["unit"], no_wrap=True, max_width=max(4, min(22, console.width - 5 * len(m.columns[year]) - 3)))
+        # a unit a line, its name cut short on a narrow terminal rather than the last columns
+        table.add_column(t["unit"], no_wrap=True, max_width=min(22, names))
         for col in m.columns[year]:
-            name = col.period[5:] if col.period and "-Q" in col.period else spec.short.get(col.action, col.action)
+            name = col.quarter or spec.short.get(col.action, col.action)
             table.add_column(name, justify="center", no_wrap=True, min_width=3)
         for code in m.units:
             row = [unit_name(ruleset, code, lang)]
@@ -242,7 +240,7 @@ def audit_html(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditSpec 
 
     def duty_label(col: Column) -> str:
         title = titles.get(col.action, col.action)
-        return title + (f" {col.period[5:]}" if col.period and "-Q" in col.period else "")
+        return title + (f" {col.quarter}" if col.quarter else "")
 
     grid = matrix(findings, ruleset, spec)
     shown = set(grid.units)

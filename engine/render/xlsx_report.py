@@ -179,7 +179,7 @@ def audit_workbook(findings: Findings, ruleset: Ruleset, lang: str, spec: AuditS
 
     def duty_label(col: Column) -> str:
         title = titles.get(col.action, col.action)
-        return title + (f" {col.period[5:]}" if col.period and "-Q" in col.period else "")
+        return title + (f" {col.quarter}" if col.quarter else "")
 
     wb = Workbook()
     ws = wb.active
