@@ -151,7 +151,7 @@ def audit_table(findings: Findings, ruleset: Ruleset, console: Console, lang: st
         # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
         esc.add_column(lab["level"][lv], min_width=max([cell_len(x) for r in rows for x in r[i].splitlines()] + [4]))
     for header in (t["violations_short"], lab["status"]["discharged"]):
-        esc.add_column(header, overflow="fold")
+        esc.add_column(header)
     console.file.write(grid(esc, rows, console.width))
 
 

@@ -189,7 +189,9 @@ def grid(table: Table, rows: list[tuple[str, ...]], width: int) -> str:
     measures and wraps every cell of a table through its generic layout, 13 s for the 68,000 lines
     of 20,000 events; this takes well under a second), and never wider than `width` where its
     rigid columns fit (rich, printing a table wider than the terminal, cuts its last columns off).
-    Where its columns cannot keep every word whole, each row is written as a record instead."""
+    Where its columns cannot keep every word whole, each row is written as a record instead. Of a
+    column it reads the header, `justify`, `no_wrap`, `min_width` and `max_width` (never `overflow`:
+    a word longer than its column is folded)."""
     measured = _measure(table, rows)
     if not _words_fit(table, measured, width):
         return _records(table, rows, width)
@@ -326,7 +328,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
     table = Table(title=t["by_unit"])
     table.add_column(t["unit"])  # as wide as the terminal allows; a long name wraps (rich cut the last columns off)
     for key in ("overdue", "open", "late", "discharged", "violations_short", "notices"):
-        table.add_column(t[key], justify="right", overflow="fold")
+        table.add_column(t[key], justify="right")
     for i, key in enumerate(("criticism", "veto"), start=7):
         # a count and its basis are never cut (one basis a line): the column is as wide as its widest line
         widest = max([cell_len(line) for r in rows for line in r[i].splitlines()] + [cell_len(t[key])])
@@ -342,7 +344,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
             tab = Table(title=title)
             tab.add_column("id", no_wrap=True)
             for col, cap in cols:
-                tab.add_column(col, no_wrap=col in (t["article"], t["at"], t["due"]), overflow="fold", max_width=cap)
+                tab.add_column(col, no_wrap=col in (t["article"], t["at"], t["due"]), max_width=cap)
             return tab
 
         tab = table(columns)
@@ -379,7 +381,7 @@ def render_table(findings: Findings, ruleset: Ruleset, console: Console, lang: s
         widest = max(cell_len(line) for label in shown for line in label.splitlines())
         tab.add_column(t["level"], min_width=widest)  # never cut: the basis is in the label
         for col in (t["unit"], t["issued_by"], t["article"], t["period"]):
-            tab.add_column(col, no_wrap=col in (t["period"], t["article"]), overflow="fold")
+            tab.add_column(col, no_wrap=col in (t["period"], t["article"]))
         add_rows(tab, [(e.id, when(e.at), label, name(e.unit), name(e.issued_by), article_label(e.article, lang), e.period)
                        for e, label in zip(findings.escalations, shown, strict=True)])
     if findings.rejected:
