@@ -121,6 +121,17 @@ def test_explain_unknown_id_lists_near_matches() -> None:
     assert result.exit_code == 2 and ob in result.stderr
 
 
+def test_rules_show_gives_the_rule_file_as_its_reader_would_open_it(tmp_path: Path, monkeypatch) -> None:
+    """The rule's file and line, relative to the working directory when the ruleset lies under it (as
+    compilers print paths: short, and what one types to open it), else the whole path; either opens."""
+    for where in (ROOT, tmp_path):
+        monkeypatch.chdir(where)
+        head = run("rules", "show", "art28.arrange_household_registration").stdout.splitlines()[0]
+        file, line = head.split()[-1].rsplit(":", 1)
+        assert Path(file).is_absolute() == (where == tmp_path)
+        assert Path(file).read_text(encoding="utf-8").splitlines()[int(line) - 1] == "  - id: art28.arrange_household_registration"
+
+
 def test_explain_needs_events() -> None:
     assert run("explain", "ob-1").exit_code == 2
 

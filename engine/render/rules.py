@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 from oblige.engine.render.coverage import WORDS as COVERAGE_WORDS
@@ -64,7 +65,7 @@ def rule_text(located: Located, ruleset: Ruleset, lang: str) -> str:
     kind = KINDS[lang].get(d["kind"], d["kind"])
     head = (f"{d['id']}  （{article_label(d['article'], lang)}，{kind}）" if lang == "zh" else
             f"{d['id']}  ({article_label(d['article'], lang)}, {kind})")
-    lines = [f"{head}  {d['file']}:{d['line']}", f"  {d['title'][lang]}"]
+    lines = [f"{head}  {_shown(d['file'])}:{d['line']}", f"  {d['title'][lang]}"]
     lines += [f"  {label(key, lang)}{value}" for key, value in values.items()]
     if d["parameters"]:
         lines.append("  " + label("parameters", lang).rstrip())
@@ -108,3 +109,12 @@ def article_text(ruleset: Ruleset, article: int, lang: str) -> str | None:
     left_out = [f"  {words['left_out']}{item['what']}" + (f"「{item['clause']}」" if item["clause"] else "") + "\n"
                 for item in row["not_modelled"]]
     return "\n".join(parts) + "".join(left_out)  # a blank line between rules, as between articles' texts
+
+
+def _shown(file: str) -> str:
+    """A rule file as its reader would type it: relative to the working directory when it lies under
+    it, as compilers and linters print paths (short enough for a narrow terminal), else as loaded."""
+    try:
+        return str(Path(file).relative_to(Path.cwd()))
+    except ValueError:
+        return file
