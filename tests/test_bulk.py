@@ -176,3 +176,40 @@ def test_events_stored_before_the_indexes_are_built_are_derived_first(engine: En
     assert indexes(store) == schema
     assert rows(store) == rows(plain) and kept_counts(store) == kept_counts(plain)
     assert done.partitions > 1 and "subject:late-child" in {r[3] for r in rows(store)["oblige_kept_obligations"]}
+
+
+def event_indexes(store: Store) -> list[str]:
+    with store._reading() as conn:
+        return sorted(str(i["name"]) for i in inspect(conn).get_indexes("oblige_events"))
+
+
+def test_a_new_store_filled_in_bulk_builds_the_readers_event_indexes_after(engine: Engine, db_url: str,  # noqa: F811
+                                                                          tmp_path: Path, monkeypatch) -> None:
+    """The first batch of an ingest into an empty store drops the events' indexes that only readers use
+    (instant, type) in its own transaction; the refresh builds them with the kept tables' (or the next
+    reader's, when the ingest is killed before it): the same indexes, rows and counts as a store filled
+    with them in place. A store that holds events keeps them."""
+    from oblige.engine.store import sql
+
+    plain = ingested(f"sqlite:///{tmp_path / 'plain.db'}", engine)  # fewer events than a bulk first batch
+    try:
+        schema = event_indexes(plain)
+        assert {"ix_oblige_events_at", "ix_oblige_events_type", "ix_oblige_events_part"} <= set(schema)
+        Keeper(plain, engine).refresh(workers=1)
+        monkeypatch.setattr(sql, "BULK_EVENTS", 10)
+        store = ingested(db_url, engine)  # the ingest stops here, as if killed before its refresh
+        try:
+            assert event_indexes(store) == [i for i in schema if i not in bulk.READERS_ONLY]
+            with store._reading() as conn:
+                assert bulk.is_aside(conn)
+            Keeper(store, engine).refresh(workers=1)  # the next reader's refresh, below BULK partitions
+            assert event_indexes(store) == schema
+            assert rows(store) == rows(plain) and kept_counts(store) == kept_counts(plain)
+            with store._reading() as conn:
+                assert not bulk.is_aside(conn)
+            store.ingest(read_files([EVENTS[0]], engine.ruleset.units), "again")  # not empty: nothing set aside
+            assert event_indexes(store) == schema
+        finally:
+            store.close()
+    finally:
+        plain.close()
