@@ -23,7 +23,7 @@ partition's events (part) stay.
 """
 from __future__ import annotations
 
-from sqlalchemy import Index, delete, insert, inspect, select
+from sqlalchemy import Index, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from oblige.engine.store import counts
@@ -73,10 +73,10 @@ def is_aside(conn: Connection) -> bool:
 
 def set_aside(conn: Connection) -> bool:
     """In the caller's transaction, under the writers' lock: drop the kept tables' secondary indexes
-    if every kept table is empty (and note it). Returns whether they are aside now."""
+    if every kept table is empty (and note it). Returns whether they were (and are aside now)."""
     for table in (OBLIGATIONS, VIOLATIONS, ESCALATIONS, VETOES):
         if conn.execute(select(table.c.part).limit(1)).first() is not None:
-            return is_aside(conn) and not _present(conn, kept_secondary())
+            return False
     _drop(conn, kept_secondary())
     return True
 
@@ -94,11 +94,6 @@ def _drop(conn: Connection, indexes: list[Index]) -> None:
     if not is_aside(conn):
         conn.execute(insert(META).values(key=ASIDE, value="1"))
 
-
-def _present(conn: Connection, indexes: list[Index]) -> bool:
-    """Whether any of these indexes of the kept tables exists."""
-    found = {i["name"] for table in KEPT_TABLES for i in inspect(conn).get_indexes(table.name)}
-    return any(index.name in found for index in indexes)
 
 
 def restore(conn: Connection) -> bool:
