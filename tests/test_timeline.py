@@ -156,3 +156,29 @@ def test_the_earliest_of_a_long_list_is_searched_as_a_scan_would_find_it(ats, pi
     expected = min(inside, key=lambda f: (f.at, f.id)) if inside else None
     assert _earliest(facts, seqs, lo, hi) == expected
     assert SHORT < 40  # (the lists drawn are long enough to be searched)
+
+
+def test_threads_deriving_timelines_at_once_get_what_one_alone_gets(engine: Engine) -> None:
+    """Threads of a service share an engine; each derives with an escalator of its own (an escalator
+    carries the veto notes of the violation at hand). Switching threads every microsecond, the
+    timelines of the example's partitions, derived by four threads at once, are those derived alone."""
+    import json
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import ROOT
+
+    lines = (ROOT / "examples" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    parts = list(partitions(engine, [json.loads(line) for line in lines if line.strip()]).items())
+    matched = engine.match(parts)
+    derive = lambda part: [v[:8] + v[9:] for v in timeline(engine, part[0], part[1], matched[part[0]])]  # noqa: E731
+    alone = [derive(part) for part in parts]
+    assert any(v[0] == VETO for versions in alone for v in versions)  # veto notes are among them
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(3):
+                assert list(pool.map(derive, parts * 4)) == alone * 4
+    finally:
+        sys.setswitchinterval(interval)
