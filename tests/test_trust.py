@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, inspect
 from oblige import Engine
 from oblige.engine.http.app import Limits, create_app
 from oblige.engine.http.tokens import Grant, Tokens
-from oblige.engine.store.sql import Store, StoreError, mask_url
+from oblige.engine.store.sql import NoStore, Store, StoreError, mask_url
 from oblige.facts.reader import Accepted, Rejected, read_array, read_lines
 from oblige.facts.timeutil import parse_instant
 from tests.conftest import ROOT
@@ -73,11 +73,24 @@ def test_missing_postgresql_database_is_no_store_and_the_password_is_masked() ->
     _pg_or_skip()
     base = PG_BASE.rsplit("/", 1)[0].replace("://root@", "://root:s3cret-pw@")
     url = f"{base}/oblige_absent_{uuid.uuid4().hex[:8]}"
-    with pytest.raises(StoreError) as err:
+    name = url.rsplit("/", 1)[1]
+    with pytest.raises(NoStore) as err:
         Store(url, create=False)
     message = str(err.value)
-    assert message.startswith("no event store at ") and message.endswith("; create one with oblige ingest")
+    assert message.startswith("no event store at ") and f"the server has no database {name}; create it" in message
     assert "s3cret-pw" not in message and "***" in message
+    # an ingest cannot make it either (oblige makes its tables, not the server's databases): not "use ingest"
+    with pytest.raises(StoreError) as err:
+        Store(url, create=True)
+    message = str(err.value)
+    assert not isinstance(err.value, NoStore) and f"createdb {name}), then run this again" in message
+    assert "s3cret-pw" not in message and "oblige ingest" not in message
+    # a role the server does not know is said as the server says it, not as a missing store
+    stranger = f"{base.replace('://root:', '://oblige_nobody:')}/postgres"
+    with pytest.raises(StoreError) as err:
+        Store(stranger, create=False)
+    assert not isinstance(err.value, NoStore) and 'role "oblige_nobody" does not exist' in str(err.value)
+    assert "s3cret-pw" not in str(err.value)
 
 
 def test_an_empty_postgresql_database_is_no_store_and_nothing_is_created(db_url: str) -> None:  # noqa: F811

@@ -183,6 +183,7 @@ def _transient(exc: OperationalError) -> bool:
 
 
 SCHEMA_LOCK = 7206150  # PostgreSQL advisory lock taken while the schema is created
+_ABSENT_DATABASE = re.compile(r'database "([^"]+)" does not exist')  # PostgreSQL's FATAL on connecting
 ANALYZE_LOCK = 7206152  # PostgreSQL advisory lock taken while statistics are refreshed
 
 
@@ -191,6 +192,7 @@ class Store:
         """`pool`: (size, overflow) of the connection pool, for a service reading from many threads."""
         self.url = url
         self.shown_url = mask_url(url)
+        self._create = create
         try:
             parsed = make_url(url)
         except Exception as exc:
@@ -225,8 +227,13 @@ class Store:
 
     def _fail(self, exc: BaseException) -> StoreError:
         text = self._scrub(_first_line(exc))
-        if self.dialect == "postgresql" and isinstance(exc, OperationalError) and "does not exist" in text:
-            return self._missing()
+        absent = _ABSENT_DATABASE.search(text) if self.dialect == "postgresql" else None
+        if absent is not None and isinstance(exc, OperationalError):
+            # oblige makes its tables, not the server's databases (that takes a role allowed to)
+            advice = f"the server has no database {absent.group(1)}; create it (e.g. createdb {absent.group(1)})"
+            if self._create:
+                return StoreError(f"cannot use database {self.shown_url!r}: {advice}, then run this again")
+            return NoStore(f"no event store at {self.shown_url}: {advice}, then store events with oblige ingest")
         return StoreError(f"cannot use database {self.shown_url!r}: {text}")
 
     def _version(self, conn: Connection) -> str | None:
