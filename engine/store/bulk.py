@@ -1,4 +1,5 @@
-"""The kept tables' secondary indexes set aside while a large refresh fills empty tables.
+"""Secondary indexes set aside while empty tables are filled in bulk: the kept tables' by a large
+refresh, the events' readers-only ones by an ingest's first batch into an empty store.
 
 Every kept row goes into its table and four to six indexes, most of them on keys that land all
 over the index (a finding's hashed id, its unit and instant). Filling empty tables (a new store,
