@@ -207,8 +207,12 @@ def test_a_new_store_filled_in_bulk_builds_the_readers_event_indexes_after(engin
             assert rows(store) == rows(plain) and kept_counts(store) == kept_counts(plain)
             with store._reading() as conn:
                 assert not bulk.is_aside(conn)
-            store.ingest(read_files([EVENTS[0]], engine.ruleset.units), "again")  # not empty: nothing set aside
+            more = [ev(f"bulk{k}", "child.missing_reported", "2023-06-01T10:00:00", "public_security", f"bulk-child-{k}",
+                       age=5) for k in range(12)]
+            assert store.ingest(verdicts(engine, more), "more").stored == 12  # a batch of BULK_EVENTS, not the first
             assert event_indexes(store) == schema
+            with store._reading() as conn:
+                assert not bulk.is_aside(conn)
         finally:
             store.close()
     finally:
