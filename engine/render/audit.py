@@ -104,10 +104,11 @@ def _matrix_records(m: Matrix, year: str, ruleset: Ruleset, spec: AuditSpec, con
             if o is None:  # not this unit's duty (the table leaves its cell empty)
                 continue
             short = col.quarter or spec.short.get(col.action, col.action)
-            if line and used + 2 + cell_len(short) + 2 > console.width:
+            size = cell_len(short) + 2  # "short" and its one-cell status, a space between
+            if line and used + 2 + size > console.width:
                 console.print("  " + "  ".join(line))
                 line, used = [], 2
-            used += (2 if line else 0) + cell_len(short) + 2
+            used += (2 if line else 0) + size
             line.append(f"{escape(short)} {SYMBOL[o.status]}")
         console.print("  " + ("  ".join(line) or "—"))
 

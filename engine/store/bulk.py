@@ -96,7 +96,6 @@ def _drop(conn: Connection, indexes: list[Index]) -> None:
         conn.execute(insert(META).values(key=ASIDE, value="1"))
 
 
-
 def restore(conn: Connection) -> bool:
     """In the caller's transaction, under the writers' lock: build the indexes set aside (those
     missing) and clear the note. Returns whether there was anything to restore."""
